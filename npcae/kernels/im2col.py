@@ -1,0 +1,109 @@
+"""Numba-jitted im2col and col2im: the fast half of every convolution.
+
+Column layout, used everywhere in npcae:
+
+    cols[(n * OH + oh) * OW + ow, (i * KW + j) * C + c] = x_padded[n, oh*s + i, ow*s + j, c]
+
+i.e. cols is (N*OH*OW, KH*KW*C) with the channel fastest, so that a Keras weight tensor
+(KH, KW, C, OUT) reshaped to (KH*KW*C, OUT) multiplies it directly and the product
+(N*OH*OW, OUT) already is the NHWC output: no transposes anywhere.
+
+col2im is the adjoint of im2col (<im2col(x), c> == <x, col2im(c)>): every input pixel sums the
+column entries of the windows that cover it. It is written as a gather, one input row per
+parallel iteration, so no two threads ever write the same element and the summation order is
+fixed: the result is deterministic whatever the thread count.
+
+The plain-loop versions of both, and a loop-based convolution, live in `reference.py`.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .geometry import ConvGeometry
+
+
+@njit(parallel=True, cache=True)
+def _im2col_kernel(x, kh, kw, stride, pad_top, pad_left, out_h, out_w, cols):
+    n_images, height, width, channels = x.shape
+    for image_row in prange(n_images * out_h):
+        n = image_row // out_h
+        oh = image_row % out_h
+        for ow in range(out_w):
+            r = image_row * out_w + ow
+            for i in range(kh):
+                ih = oh * stride - pad_top + i
+                for j in range(kw):
+                    iw = ow * stride - pad_left + j
+                    base = (i * kw + j) * channels
+                    if 0 <= ih < height and 0 <= iw < width:
+                        for c in range(channels):
+                            cols[r, base + c] = x[n, ih, iw, c]
+                    else:
+                        for c in range(channels):
+                            cols[r, base + c] = 0
+
+
+@njit(parallel=True, cache=True)
+def _col2im_kernel(cols, kh, kw, stride, pad_top, pad_left, out_h, out_w, dx):
+    n_images, height, width, channels = dx.shape
+    for image_row in prange(n_images * height):
+        n = image_row // height
+        ih = image_row % height
+        for iw in range(width):
+            for c in range(channels):
+                dx[n, ih, iw, c] = 0
+            for i in range(kh):
+                th = ih + pad_top - i          # = oh * stride if window oh covers row ih
+                if th < 0 or th % stride != 0:
+                    continue
+                oh = th // stride
+                if oh >= out_h:
+                    continue
+                for j in range(kw):
+                    tw = iw + pad_left - j
+                    if tw < 0 or tw % stride != 0:
+                        continue
+                    ow = tw // stride
+                    if ow >= out_w:
+                        continue
+                    r = (n * out_h + oh) * out_w + ow
+                    base = (i * kw + j) * channels
+                    for c in range(channels):
+                        dx[n, ih, iw, c] += cols[r, base + c]
+
+
+def is_pointwise(geom: ConvGeometry):
+    """A 1x1, stride-1, unpadded convolution: its columns are the input itself."""
+    return geom.kh == geom.kw == geom.stride == 1 and geom.pad_top == geom.pad_left == 0
+
+
+def im2col(x, geom: ConvGeometry, out=None):
+    """(N, H, W, C) -> (N*OH*OW, KH*KW*C) columns, written into `out` when given.
+
+    For a pointwise geometry the columns are a reshaped view of x (no copy).
+    """
+    n, _, _, channels = x.shape
+    shape = (n * geom.out_h * geom.out_w, geom.kh * geom.kw * channels)
+    if is_pointwise(geom) and out is None:
+        return x.reshape(shape)
+    if out is None:
+        out = np.empty(shape, dtype=x.dtype)
+    elif out.shape != shape or out.dtype != x.dtype:
+        raise ValueError(f"im2col buffer is {out.shape} {out.dtype}, needs {shape} {x.dtype}")
+    _im2col_kernel(np.ascontiguousarray(x), geom.kh, geom.kw, geom.stride,
+                   geom.pad_top, geom.pad_left, geom.out_h, geom.out_w, out)
+    return out
+
+
+def col2im(cols, x_shape, geom: ConvGeometry, out=None):
+    """Adjoint of im2col: (N*OH*OW, KH*KW*C) columns -> (N, H, W, C), overlaps summed."""
+    n, height, width, channels = x_shape
+    expected = (n * geom.out_h * geom.out_w, geom.kh * geom.kw * channels)
+    if cols.shape != expected:
+        raise ValueError(f"col2im got columns {cols.shape}, needs {expected} for input {x_shape}")
+    if is_pointwise(geom) and out is None:
+        return cols.reshape(x_shape)
+    if out is None:
+        out = np.empty(x_shape, dtype=cols.dtype)
+    _col2im_kernel(np.ascontiguousarray(cols), geom.kh, geom.kw, geom.stride,
+                   geom.pad_top, geom.pad_left, geom.out_h, geom.out_w, out)
+    return out

@@ -1,0 +1,98 @@
+"""Plain, loop-based convolution: the oracle of the tests and the version to read first.
+
+Nothing here is fast; everything here is obviously right. Layouts follow Keras:
+x (N, H, W, C), weights (KH, KW, C, OUT), bias (OUT,), output (N, OH, OW, OUT).
+
+    out[n, oh, ow, o] = b[o] + sum_{i, j, c} x_pad[n, oh*s + i, ow*s + j, c] * W[i, j, c, o]
+
+Backward, for an upstream gradient g = dL/dout:
+
+    dW[i, j, c, o]          = sum_{n, oh, ow} x_pad[n, oh*s + i, ow*s + j, c] * g[n, oh, ow, o]
+    db[o]                   = sum_{n, oh, ow} g[n, oh, ow, o]
+    dx_pad[n, oh*s + i, ow*s + j, c] += sum_o W[i, j, c, o] * g[n, oh, ow, o]
+"""
+import numpy as np
+
+from .geometry import conv_geometry
+
+
+def _padded(x, geom):
+    """x with the zero border the geometry implies (extra row/column at the bottom/right)."""
+    _, height, width, _ = x.shape
+    pad_bottom = max((geom.out_h - 1) * geom.stride + geom.kh - height - geom.pad_top, 0)
+    pad_right = max((geom.out_w - 1) * geom.stride + geom.kw - width - geom.pad_left, 0)
+    pads = ((0, 0), (geom.pad_top, pad_bottom), (geom.pad_left, pad_right), (0, 0))
+    return np.pad(x, pads), pads
+
+
+def conv2d_forward(x, weights, bias, stride=1, padding="same"):
+    """Loop over every output pixel; each is one patch dotted with the whole kernel."""
+    n_images, height, width, _ = x.shape
+    kh, kw, _, n_out = weights.shape
+    geom = conv_geometry(height, width, kh, kw, stride, padding)
+    x_pad, _ = _padded(x, geom)
+    out = np.empty((n_images, geom.out_h, geom.out_w, n_out), dtype=x.dtype)
+    for n in range(n_images):
+        for oh in range(geom.out_h):
+            for ow in range(geom.out_w):
+                patch = x_pad[n, oh * stride:oh * stride + kh, ow * stride:ow * stride + kw, :]
+                out[n, oh, ow] = np.tensordot(patch, weights, axes=3) + bias
+    return out
+
+
+def conv2d_backward(grad_out, x, weights, stride=1, padding="same"):
+    """(dx, dW, db) of conv2d_forward, by the same loops run backwards."""
+    n_images, height, width, _ = x.shape
+    kh, kw, _, _ = weights.shape
+    geom = conv_geometry(height, width, kh, kw, stride, padding)
+    x_pad, pads = _padded(x, geom)
+    dx_pad = np.zeros_like(x_pad)
+    d_weights = np.zeros_like(weights)
+    for n in range(n_images):
+        for oh in range(geom.out_h):
+            for ow in range(geom.out_w):
+                rows = slice(oh * stride, oh * stride + kh)
+                cols = slice(ow * stride, ow * stride + kw)
+                g = grad_out[n, oh, ow]                                   # (OUT,)
+                d_weights += x_pad[n, rows, cols, :, None] * g           # (KH, KW, C, OUT)
+                dx_pad[n, rows, cols, :] += np.tensordot(weights, g, axes=([3], [0]))
+    d_bias = grad_out.sum(axis=(0, 1, 2))
+    (_, _), (top, _), (left, _), (_, _) = pads
+    dx = dx_pad[:, top:top + height, left:left + width, :]
+    return np.ascontiguousarray(dx), d_weights, d_bias
+
+
+def im2col_loops(x, geom):
+    """im2col in plain Python loops; same layout as `npcae.kernels.im2col`."""
+    n_images, height, width, channels = x.shape
+    cols = np.zeros((n_images * geom.out_h * geom.out_w, geom.kh * geom.kw * channels), x.dtype)
+    for n in range(n_images):
+        for oh in range(geom.out_h):
+            for ow in range(geom.out_w):
+                r = (n * geom.out_h + oh) * geom.out_w + ow
+                for i in range(geom.kh):
+                    for j in range(geom.kw):
+                        ih = oh * geom.stride - geom.pad_top + i
+                        iw = ow * geom.stride - geom.pad_left + j
+                        if 0 <= ih < height and 0 <= iw < width:
+                            base = (i * geom.kw + j) * channels
+                            cols[r, base:base + channels] = x[n, ih, iw]
+    return cols
+
+
+def col2im_loops(cols, x_shape, geom):
+    """col2im in plain Python loops: scatter every column entry back onto its pixel."""
+    n_images, height, width, channels = x_shape
+    dx = np.zeros(x_shape, dtype=cols.dtype)
+    for n in range(n_images):
+        for oh in range(geom.out_h):
+            for ow in range(geom.out_w):
+                r = (n * geom.out_h + oh) * geom.out_w + ow
+                for i in range(geom.kh):
+                    for j in range(geom.kw):
+                        ih = oh * geom.stride - geom.pad_top + i
+                        iw = ow * geom.stride - geom.pad_left + j
+                        if 0 <= ih < height and 0 <= iw < width:
+                            base = (i * geom.kw + j) * channels
+                            dx[n, ih, iw] += cols[r, base:base + channels]
+    return dx

@@ -1,0 +1,91 @@
+"""Element-wise activations. Each caches the least it needs for its derivative."""
+import numpy as np
+
+from .base import Layer
+
+
+def sigmoid(x):
+    """1 / (1 + exp(-x)) without overflow: exp is only ever taken of -|x| <= 0."""
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0, e) / (1.0 + e)
+
+
+class Sigmoid(Layer):
+    """y = 1 / (1 + e^-x);  dx = dy * y * (1 - y).  Keras `sigmoid`."""
+
+    def forward(self, x, training=False):
+        self._y = sigmoid(x)
+        return self._y
+
+    def backward(self, grad_out):
+        y = self._y
+        return grad_out * y * (1 - y)
+
+
+class Swish(Layer):
+    """y = x * s(x), s = sigmoid;  dx = dy * s * (1 + x * (1 - s)).  Keras `swish`, PyTorch `SiLU`.
+
+    Caches x only and recomputes s in backward: one activation-sized array per layer, not two.
+    """
+
+    def forward(self, x, training=False):
+        self._x = x
+        return x * sigmoid(x)
+
+    def backward(self, grad_out):
+        x = self._x
+        s = sigmoid(x)
+        return grad_out * s * (1 + x * (1 - s))
+
+
+class ReLU(Layer):
+    """y = max(x, 0);  dx = dy * [x > 0].  Keras `relu`."""
+
+    def forward(self, x, training=False):
+        self._positive = x > 0
+        return np.where(self._positive, x, 0).astype(x.dtype, copy=False)
+
+    def backward(self, grad_out):
+        return np.where(self._positive, grad_out, 0).astype(grad_out.dtype, copy=False)
+
+
+class LeakyReLU(Layer):
+    """y = x if x > 0 else alpha * x;  dx = dy * (1 or alpha).  alpha defaults to Keras's 0.3."""
+
+    def __init__(self, alpha=0.3):
+        super().__init__()
+        self.alpha = float(alpha)
+
+    def forward(self, x, training=False):
+        self._positive = x > 0
+        return np.where(self._positive, x, self.alpha * x).astype(x.dtype, copy=False)
+
+    def backward(self, grad_out):
+        slope = np.where(self._positive, 1.0, self.alpha).astype(grad_out.dtype)
+        return grad_out * slope
+
+    def __repr__(self):
+        return f"LeakyReLU(alpha={self.alpha})"
+
+
+class Tanh(Layer):
+    """y = tanh(x);  dx = dy * (1 - y^2)."""
+
+    def forward(self, x, training=False):
+        self._y = np.tanh(x)
+        return self._y
+
+    def backward(self, grad_out):
+        return grad_out * (1 - self._y * self._y)
+
+
+ACTIVATIONS = {"swish": Swish, "silu": Swish, "relu": ReLU, "leaky_relu": LeakyReLU,
+               "sigmoid": Sigmoid, "tanh": Tanh}
+
+
+def get_activation(name):
+    """A new activation layer from its Keras name ("swish", "relu", ...)."""
+    try:
+        return ACTIVATIONS[name]()
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}") from None

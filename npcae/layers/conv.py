@@ -1,0 +1,94 @@
+"""Conv2D: im2col + one matrix multiply forward, two matrix multiplies + col2im backward."""
+import numpy as np
+
+from .. import kernels
+from ..kernels import conv_geometry, reference
+from .base import Layer, as_float
+from .init import he_normal
+
+
+class Conv2D(Layer):
+    """2-D convolution on NHWC tensors; Keras `Conv2D`, PyTorch `nn.Conv2d`.
+
+    x (N, H, W, C_in) -> y (N, OH, OW, C_out),  W (KH, KW, C_in, C_out),  b (C_out,)
+    "same": OH = ceil(H / s);  "valid": OH = floor((H - KH) / s) + 1   (likewise OW)
+
+    Forward:   cols = im2col(x)                 (N*OH*OW, KH*KW*C_in)
+               y    = cols @ W.reshape(-1, C_out) + b
+    Backward:  dW   = cols.T @ dy,   db = sum over N, OH, OW of dy
+               dx   = col2im(dy @ W.reshape(-1, C_out).T)
+
+    Only x is cached: backward rebuilds the columns and then overwrites that same buffer with
+    dL/dcols, so a layer never holds more than one im2col buffer. `fast=False` runs the
+    loop-based reference instead (slow; for study and as the oracle of the tests).
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="same",
+                 rng=None, fast=True):
+        super().__init__()
+        kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
+        if padding not in kernels.geometry.PADDINGS:
+            raise ValueError(f"padding must be 'same' or 'valid', got {padding!r}")
+        if int(stride) < 1:
+            raise ValueError(f"stride must be a positive integer, got {stride!r}")
+        self.in_channels, self.out_channels = int(in_channels), int(out_channels)
+        self.kernel_size, self.stride, self.padding = (int(kh), int(kw)), int(stride), padding
+        self.fast = fast
+        rng = rng if rng is not None else np.random.default_rng()
+        self.add_param("W", he_normal(rng, (kh, kw, self.in_channels, self.out_channels)))
+        self.add_param("b", np.zeros(self.out_channels, dtype=np.float32))
+        self._x = None
+
+    def geometry(self, input_shape):
+        _, height, width, channels = input_shape
+        if channels != self.in_channels:
+            raise ValueError(f"{self!r} expects {self.in_channels} input channels, got {channels}")
+        return conv_geometry(height, width, *self.kernel_size, self.stride, self.padding)
+
+    def output_shape(self, input_shape):
+        geom = self.geometry(input_shape)
+        return (input_shape[0], geom.out_h, geom.out_w, self.out_channels)
+
+    def forward_macs(self, input_shape):
+        n, out_h, out_w, _ = self.output_shape(input_shape)
+        kh, kw = self.kernel_size
+        return n * out_h * out_w * kh * kw * self.in_channels * self.out_channels
+
+    def forward(self, x, training=False):
+        x = as_float(x)
+        geom = self.geometry(x.shape)
+        weights = self.params["W"].astype(x.dtype, copy=False)
+        bias = self.params["b"].astype(x.dtype, copy=False)
+        self._x = x
+        if not self.fast:
+            return reference.conv2d_forward(x, weights, bias, self.stride, self.padding)
+        cols = kernels.im2col(x, geom)
+        y = cols @ weights.reshape(-1, self.out_channels)
+        y += bias
+        return y.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
+
+    def backward(self, grad_out):
+        x = self._x
+        weights = self.params["W"].astype(x.dtype, copy=False)
+        if not self.fast:
+            dx, d_weights, d_bias = reference.conv2d_backward(
+                grad_out, x, weights, self.stride, self.padding)
+            self.grads["W"][...] = d_weights
+            self.grads["b"][...] = d_bias
+            return dx
+        geom = self.geometry(x.shape)
+        w_matrix = weights.reshape(-1, self.out_channels)
+        dy = np.ascontiguousarray(grad_out, dtype=x.dtype).reshape(-1, self.out_channels)
+        cols = kernels.im2col(x, geom)
+        self.grads["W"][...] = (cols.T @ dy).reshape(self.params["W"].shape)
+        self.grads["b"][...] = dy.sum(axis=0)
+        if kernels.is_pointwise(geom):      # cols is a view of x: it must not be overwritten
+            d_cols = dy @ w_matrix.T
+        else:
+            d_cols = np.matmul(dy, w_matrix.T, out=cols)
+        return kernels.col2im(d_cols, x.shape, geom)
+
+    def __repr__(self):
+        kh, kw = self.kernel_size
+        return (f"Conv2D({self.in_channels}, {self.out_channels}, ({kh}, {kw}), "
+                f"stride={self.stride}, padding={self.padding!r})")

@@ -1,0 +1,183 @@
+"""Segmentation losses with explicit gradients: loss.forward(pred, target) -> float,
+loss.backward() -> dL/dpred (same shape and dtype as pred).
+
+pred holds probabilities (N, H, W, C) after a sigmoid; target the same shape in {0, 1}.
+Losses compose: `DiceLoss() + FocalLoss()` (the original's loss) and `0.5 * BCELoss()`.
+Reductions are accumulated in float64 so a 1024x512 batch sums without float32 drift.
+"""
+import numpy as np
+
+EPSILON = 1e-7          # Keras's backend epsilon, the clip of the focal and cross-entropy losses
+
+
+def _checked(pred, target):
+    pred, target = np.asarray(pred), np.asarray(target)
+    if pred.shape != target.shape:
+        raise ValueError(f"prediction {pred.shape} and target {target.shape} differ in shape")
+    return pred, target.astype(pred.dtype, copy=False)
+
+
+class Loss:
+    """Base class. Subclasses implement forward and backward; + and * compose them."""
+
+    def __call__(self, pred, target):
+        return self.forward(pred, target)
+
+    def __add__(self, other):
+        return SumLoss(self, other)
+
+    def __mul__(self, weight):
+        return SumLoss((float(weight), self))
+
+    __rmul__ = __mul__
+
+
+class SumLoss(Loss):
+    """L = sum_k w_k L_k;  dL/dp = sum_k w_k dL_k/dp."""
+
+    def __init__(self, *terms):
+        self.terms = []
+        for term in terms:
+            weight, loss = term if isinstance(term, tuple) else (1.0, term)
+            if isinstance(loss, SumLoss):
+                self.terms += [(weight * w, inner) for w, inner in loss.terms]
+            else:
+                self.terms.append((weight, loss))
+
+    def forward(self, pred, target):
+        return sum(w * loss.forward(pred, target) for w, loss in self.terms)
+
+    def backward(self):
+        grads = [w * loss.backward() for w, loss in self.terms]
+        return sum(grads[1:], start=grads[0])
+
+    def __repr__(self):
+        return " + ".join(f"{w:g} * {loss!r}" if w != 1 else repr(loss) for w, loss in self.terms)
+
+
+class DiceLoss(Loss):
+    """segmentation_models DiceLoss (beta=1, per_image=False), per channel then averaged:
+
+        tp = sum(t p), fp = sum(p) - tp, fn = sum(t) - tp     (over N, H, W)
+        L  = 1 - (2 tp + s) / (2 tp + fn + fp + s) = 1 - (2 tp + s) / (sum t + sum p + s)
+        dL/dp = -(2 t D - (2 tp + s)) / D^2 / C,   D = sum t + sum p + s,  s = 1e-5
+    """
+
+    def __init__(self, smooth=1e-5):
+        self.smooth = smooth
+
+    def forward(self, pred, target):
+        pred, target = _checked(pred, target)
+        axes = tuple(range(pred.ndim - 1))
+        tp = np.sum(target * pred, axis=axes, dtype=np.float64)
+        denom = np.sum(target, axis=axes, dtype=np.float64) + np.sum(pred, axis=axes, dtype=np.float64) + self.smooth
+        numer = 2 * tp + self.smooth
+        self._cache = pred, target, numer, denom
+        return float(1 - np.mean(numer / denom))
+
+    def backward(self):
+        pred, target, numer, denom = self._cache
+        grad = -(2 * target * denom - numer) / denom ** 2 / pred.shape[-1]
+        return grad.astype(pred.dtype)
+
+    def __repr__(self):
+        return "DiceLoss()"
+
+
+class FocalLoss(Loss):
+    """The original's categorical focal loss on one channel (segmentation_models, alpha 0.25, gamma 2):
+
+        p' = clip(p, 1e-7, 1 - 1e-7),  L = mean(-alpha t (1 - p')^gamma log p')
+        dL/dp = -alpha t [(1 - p')^gamma / p' - gamma (1 - p')^(gamma-1) log p'] / size
+                (zero where the clip is active)
+    """
+
+    def __init__(self, alpha=0.25, gamma=2.0):
+        self.alpha, self.gamma = alpha, gamma
+
+    def forward(self, pred, target):
+        pred, target = _checked(pred, target)
+        p = np.clip(pred, EPSILON, 1 - EPSILON)
+        self._cache = pred, target, p
+        loss = -target * self.alpha * (1 - p) ** self.gamma * np.log(p)
+        return float(np.mean(loss, dtype=np.float64))
+
+    def backward(self):
+        pred, target, p = self._cache
+        a, g = self.alpha, self.gamma
+        grad = -a * target * ((1 - p) ** g / p - g * (1 - p) ** (g - 1) * np.log(p))
+        grad *= (pred >= EPSILON) & (pred <= 1 - EPSILON)
+        return (grad / pred.size).astype(pred.dtype)
+
+    def __repr__(self):
+        return f"FocalLoss(alpha={self.alpha}, gamma={self.gamma})"
+
+
+class BinaryFocalLoss(Loss):
+    """Focal loss counting both classes (segmentation_models BinaryFocalLoss):
+
+        L = mean(-alpha t (1-p')^g log p' - (1-alpha)(1-t) p'^g log(1-p'))
+    """
+
+    def __init__(self, alpha=0.25, gamma=2.0):
+        self.alpha, self.gamma = alpha, gamma
+
+    def forward(self, pred, target):
+        pred, target = _checked(pred, target)
+        p = np.clip(pred, EPSILON, 1 - EPSILON)
+        self._cache = pred, target, p
+        a, g = self.alpha, self.gamma
+        loss = (-a * target * (1 - p) ** g * np.log(p)
+                - (1 - a) * (1 - target) * p ** g * np.log(1 - p))
+        return float(np.mean(loss, dtype=np.float64))
+
+    def backward(self):
+        pred, target, p = self._cache
+        a, g = self.alpha, self.gamma
+        d_pos = -a * target * ((1 - p) ** g / p - g * (1 - p) ** (g - 1) * np.log(p))
+        d_neg = -(1 - a) * (1 - target) * (g * p ** (g - 1) * np.log(1 - p) - p ** g / (1 - p))
+        grad = (d_pos + d_neg) * ((pred >= EPSILON) & (pred <= 1 - EPSILON))
+        return (grad / pred.size).astype(pred.dtype)
+
+    def __repr__(self):
+        return f"BinaryFocalLoss(alpha={self.alpha}, gamma={self.gamma})"
+
+
+class BCELoss(Loss):
+    """Binary cross-entropy on probabilities, clipped like Keras:
+
+        L = mean(-t log p' - (1 - t) log(1 - p')),   dL/dp = (p' - t) / (p' (1 - p')) / size
+    """
+
+    def forward(self, pred, target):
+        pred, target = _checked(pred, target)
+        p = np.clip(pred, EPSILON, 1 - EPSILON)
+        self._cache = pred, target, p
+        loss = -target * np.log(p) - (1 - target) * np.log(1 - p)
+        return float(np.mean(loss, dtype=np.float64))
+
+    def backward(self):
+        pred, target, p = self._cache
+        grad = (p - target) / (p * (1 - p)) * ((pred >= EPSILON) & (pred <= 1 - EPSILON))
+        return (grad / pred.size).astype(pred.dtype)
+
+    def __repr__(self):
+        return "BCELoss()"
+
+
+def DiceFocalLoss():
+    """The original's loss: Dice + categorical focal."""
+    return DiceLoss() + FocalLoss()
+
+
+LOSSES = {"dice": DiceLoss, "focal": FocalLoss, "binary_focal": BinaryFocalLoss, "bce": BCELoss}
+
+
+def get_loss(spec):
+    """A loss from a string such as "dice+focal" or "bce"."""
+    terms = []
+    for name in spec.replace(" ", "").split("+"):
+        if name not in LOSSES:
+            raise ValueError(f"unknown loss {name!r} in {spec!r}; choose from {sorted(LOSSES)}")
+        terms.append(LOSSES[name]())
+    return terms[0] if len(terms) == 1 else SumLoss(*terms)

@@ -1,0 +1,85 @@
+"""The original work's convolutional autoencoder, as one call."""
+import numpy as np
+
+from ..layers import Conv2D, Dropout, Sigmoid, UpSampling2D, get_activation
+from .containers import Sequential
+
+
+def conv_block(in_channels, out_channels, kernel_size, first_stride, dropout, activation,
+               init_rng, dropout_rngs, fast=True):
+    """Conv(stride) -> act -> Dropout(d0) -> Conv -> act -> Dropout(d1): one block of the CAE."""
+    return [
+        Conv2D(in_channels, out_channels, kernel_size, first_stride, "same", init_rng, fast),
+        get_activation(activation),
+        Dropout(dropout[0], next(dropout_rngs)),
+        Conv2D(out_channels, out_channels, kernel_size, 1, "same", init_rng, fast),
+        get_activation(activation),
+        Dropout(dropout[1], next(dropout_rngs)),
+    ]
+
+
+def cae(filters=(4, 32, 256), kernel_size=3, dropout=(0.1, 0.25), activation="swish",
+        in_channels=3, seed=None, fast=True):
+    """The original CAE: (N, H, W, in_channels) -> (N, H, W, 1) mask probabilities.
+
+    encoder: for f in filters:            Conv(f, stride 2) act Drop Conv(f) act Drop
+    decoder: for f in reversed(filters):  UpSampling2D(2) Conv(f) act Drop Conv(f) act Drop
+    head:    Conv2D 1x1 -> 1 channel, Sigmoid
+
+    H and W must be multiples of 2**len(filters) (8 for the original). `seed` fixes both the
+    weights (Keras he_normal, zero bias) and every dropout mask, so a run repeats exactly.
+    """
+    filters = tuple(int(f) for f in filters)
+    seeds = np.random.SeedSequence(seed)
+    init_seed, dropout_seed = seeds.spawn(2)
+    init_rng = np.random.default_rng(init_seed)
+    dropout_rngs = iter(np.random.default_rng(s) for s in dropout_seed.spawn(4 * len(filters)))
+    block = dict(kernel_size=kernel_size, dropout=dropout, activation=activation,
+                 init_rng=init_rng, dropout_rngs=dropout_rngs, fast=fast)
+    layers, channels = [], in_channels
+    for f in filters:
+        layers += conv_block(channels, f, first_stride=2, **block)
+        channels = f
+    for f in reversed(filters):
+        layers.append(UpSampling2D(2, "nearest"))
+        layers += conv_block(channels, f, first_stride=1, **block)
+        channels = f
+    layers += [Conv2D(channels, 1, 1, 1, "same", init_rng, fast), Sigmoid()]
+    model = CAE(layers, factor=2 ** len(filters))
+    model.input_shape = (1024, 512, in_channels)
+    model.config = {"builder": "cae", "filters": list(filters), "kernel_size": kernel_size,
+                    "dropout": list(dropout), "activation": activation, "in_channels": in_channels}
+    return model
+
+
+class CAE(Sequential):
+    """A Sequential that checks its input size divides by the total downsampling factor."""
+
+    def __init__(self, layers, factor):
+        super().__init__(layers)
+        self.factor = factor
+
+    def check_input(self, shape):
+        if len(shape) != 4:
+            raise ValueError(f"the CAE takes NHWC input (N, H, W, C), got shape {tuple(shape)}")
+        _, height, width, _ = shape
+        if height % self.factor or width % self.factor:
+            raise ValueError(f"the CAE needs height and width divisible by {self.factor}, "
+                             f"got {height}x{width}")
+
+    def forward(self, x, training=False):
+        self.check_input(np.shape(x))
+        return super().forward(x, training)
+
+    def output_shape(self, input_shape):
+        self.check_input(input_shape)
+        return super().output_shape(input_shape)
+
+
+def build(config, seed=None):
+    """Rebuild a model from the config stored beside its weights."""
+    config = dict(config)
+    builder = config.pop("builder", None)
+    if builder != "cae":
+        raise ValueError(f"unknown model builder {builder!r} in the stored config")
+    return cae(seed=seed, **config)

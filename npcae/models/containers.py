@@ -1,0 +1,149 @@
+"""Containers: layers made of layers. Each is itself a Layer, so they nest freely.
+
+    Sequential(a, b, c)              y = c(b(a(x)))
+    Add(branch_1, branch_2)          y = branch_1(x) + branch_2(x)          (a residual block)
+    Concatenate(branch_1, branch_2)  y = [branch_1(x), branch_2(x)] on the channel axis
+
+A U-Net level is `Sequential(conv_block, Concatenate(Identity(), Sequential(down, inner, up)),
+conv_block)`: the skip connection is the Identity branch, and no layer needs to know about it.
+"""
+import numpy as np
+
+from ..layers.base import Layer
+from .io import load_weights, save_weights
+from .summary import summary_text
+
+
+class Container(Layer):
+    """Shared plumbing: children's parameters are named "<index>.<name>"; summary, save, load."""
+
+    chained = False          # True when each child's output is the next child's input
+    input_shape = None       # (H, W, C) used by summary() when no shape is given
+    config = None            # how to rebuild the model (stored with the weights when set)
+
+    def __init__(self, *layers):
+        super().__init__()
+        if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
+            layers = tuple(layers[0])
+        for layer in layers:
+            if not isinstance(layer, Layer):
+                raise TypeError(f"a container holds Layers, got {type(layer).__name__}")
+        self.layers = list(layers)
+
+    def sublayers(self):
+        return self.layers
+
+    def named_parameters(self, prefix=""):
+        for i, layer in enumerate(self.layers):
+            yield from layer.named_parameters(f"{prefix}{i}.")
+
+    def summary(self, input_shape=None, print_fn=print):
+        """Print each layer with its output shape, parameters, MACs and activation memory.
+
+        input_shape is (N, H, W, C) or (H, W, C); it defaults to the model's own input_shape.
+        """
+        shape = input_shape or self.input_shape
+        if shape is None:
+            raise ValueError("summary() needs an input_shape, e.g. (1, 1024, 512, 3)")
+        shape = tuple(shape) if len(shape) == 4 else (1, *shape)
+        text = summary_text(self, shape)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
+    def save(self, path):
+        """Write the named parameters (and the config, if any) to a .npz, atomically."""
+        save_weights(self, path, self.config)
+
+    def load(self, path):
+        """Read parameters written by save(); raises WeightsMismatch for another architecture."""
+        load_weights(self, path)
+        return self
+
+    def __len__(self):
+        return len(self.layers)
+
+    def __getitem__(self, i):
+        return self.layers[i]
+
+    def __repr__(self):
+        inner = ",\n".join("  " + repr(layer).replace("\n", "\n  ") for layer in self.layers)
+        return f"{type(self).__name__}(\n{inner}\n)"
+
+
+class Sequential(Container):
+    """Layers applied in order; backward runs them in reverse."""
+
+    chained = True
+
+    def forward(self, x, training=False):
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def backward(self, grad_out):
+        for layer in reversed(self.layers):
+            grad_out = layer.backward(grad_out)
+        return grad_out
+
+    def output_shape(self, input_shape):
+        for layer in self.layers:
+            input_shape = layer.output_shape(input_shape)
+        return input_shape
+
+    def forward_macs(self, input_shape):
+        total = 0
+        for layer in self.layers:
+            total += layer.forward_macs(input_shape)
+            input_shape = layer.output_shape(input_shape)
+        return total
+
+
+class _Branches(Container):
+    """Every branch sees the same input; dL/dx is the sum of the branches' input gradients."""
+
+    def forward_macs(self, input_shape):
+        return sum(branch.forward_macs(input_shape) for branch in self.layers)
+
+    def backward_branches(self, grads):
+        dx = self.layers[0].backward(grads[0])
+        dx = np.array(dx, copy=True)          # never add into an array a branch may still own
+        for branch, grad in zip(self.layers[1:], grads[1:]):
+            dx += branch.backward(grad)
+        return dx
+
+
+class Add(_Branches):
+    """y = sum_k branch_k(x);  each branch receives dy unchanged."""
+
+    def forward(self, x, training=False):
+        outputs = [branch.forward(x, training) for branch in self.layers]
+        return sum(outputs[1:], start=outputs[0].copy())
+
+    def backward(self, grad_out):
+        return self.backward_branches([grad_out] * len(self.layers))
+
+    def output_shape(self, input_shape):
+        shapes = {tuple(branch.output_shape(input_shape)) for branch in self.layers}
+        if len(shapes) != 1:
+            raise ValueError(f"Add needs branches of one output shape, got {sorted(shapes)}")
+        return shapes.pop()
+
+
+class Concatenate(_Branches):
+    """y = concat_k branch_k(x) on channels;  branch k receives its own channel slice of dy."""
+
+    def forward(self, x, training=False):
+        outputs = [branch.forward(x, training) for branch in self.layers]
+        self._widths = [out.shape[-1] for out in outputs]
+        return np.concatenate(outputs, axis=-1)
+
+    def backward(self, grad_out):
+        edges = np.cumsum(self._widths)[:-1]
+        return self.backward_branches(np.split(grad_out, edges, axis=-1))
+
+    def output_shape(self, input_shape):
+        shapes = [tuple(branch.output_shape(input_shape)) for branch in self.layers]
+        if len({shape[:-1] for shape in shapes}) != 1:
+            raise ValueError(f"Concatenate needs branches of one spatial shape, got {shapes}")
+        return shapes[0][:-1] + (sum(shape[-1] for shape in shapes),)

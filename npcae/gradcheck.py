@@ -148,10 +148,12 @@ def check_layer(layer, x, upstream=None, seed=0, step=DEFAULT_STEP, order=4, tra
     return report
 
 
-def check_loss(loss, pred, target, seed=0, step=DEFAULT_STEP, order=4):
+def check_loss(loss, pred, target, seed=0, step=1e-4, order=4):
     """Compare loss.backward with central differences w.r.t. the prediction (float64).
 
-    The scalar loss is scaled by a random upstream factor, as a layer's output would be.
+    The scalar loss is scaled by a random upstream factor, as a layer's output would be. The
+    default step is smaller than for layers: log p has large high derivatives near p = 0, and a
+    loss is a short sum whose round-off is tiny.
     """
     pred = np.array(pred, dtype=np.float64, order="C")
     target = np.asarray(target, dtype=np.float64)

@@ -1,0 +1,99 @@
+"""The CAE builder, Sequential's summary, save and load."""
+import numpy as np
+import pytest
+
+from npcae.layers import Conv2D, Dropout, Sigmoid, Swish, UpSampling2D
+from npcae.models import Sequential, WeightsMismatch, build, cae, read_config
+
+
+def conv_params(k, c_in, c_out):
+    return k * k * c_in * c_out + c_out
+
+
+def test_cae_has_the_original_architecture():
+    model = cae()
+    kinds = [type(layer).__name__ for layer in model.layers]
+    encoder_block = ["Conv2D", "Swish", "Dropout", "Conv2D", "Swish", "Dropout"]
+    assert kinds == 3 * encoder_block + 3 * (["UpSampling2D"] + encoder_block) + ["Conv2D", "Sigmoid"]
+    convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
+    assert [c.stride for c in convs] == [2, 1, 2, 1, 2, 1] + [1] * 7
+    assert [c.out_channels for c in convs] == [4, 4, 32, 32, 256, 256, 256, 256, 32, 32, 4, 4, 1]
+    assert [d.rate for d in model.layers if isinstance(d, Dropout)] == [0.1, 0.25] * 6
+    assert convs[-1].kernel_size == (1, 1)
+    channels = [3, 4, 4, 32, 32, 256, 256, 256, 256, 32, 32, 4, 4]
+    expected = sum(conv_params(3, c_in, c.out_channels) for c_in, c in zip(channels, convs[:-1]))
+    assert model.n_params() == expected + conv_params(1, 4, 1) == 1_939_233
+    assert model.output_shape((3, 1024, 512, 3)) == (3, 1024, 512, 1)
+
+
+def test_cae_variants_and_input_checks(rng):
+    model = cae(filters=(2, 3, 4), activation="relu", dropout=(0.0, 0.5), seed=0)
+    x = rng.random((2, 16, 8, 3)).astype(np.float32)
+    y = model.forward(x, training=True)
+    assert y.shape == (2, 16, 8, 1) and y.dtype == np.float32 and ((y > 0) & (y < 1)).all()
+    assert model.backward(np.ones_like(y)).shape == x.shape
+    with pytest.raises(ValueError, match="divisible by 8, got 20x8"):
+        model.forward(np.zeros((1, 20, 8, 3), np.float32))
+    with pytest.raises(ValueError, match="NHWC"):
+        model.forward(np.zeros((20, 8, 3), np.float32))
+
+
+def test_same_seed_same_model_and_masks(rng):
+    x = rng.random((2, 16, 16, 3)).astype(np.float32)
+    a, b, c = cae((2, 3, 4), seed=5), cae((2, 3, 4), seed=5), cae((2, 3, 4), seed=6)
+    for (na, pa, _), (nb, pb, _) in zip(a.named_parameters(), b.named_parameters()):
+        assert na == nb
+        np.testing.assert_array_equal(pa, pb)
+    np.testing.assert_array_equal(a.forward(x, training=True), b.forward(x, training=True))
+    assert not np.array_equal(a.forward(x, training=True), c.forward(x, training=True))
+    np.testing.assert_array_equal(a.forward(x), b.forward(x))     # inference has no randomness
+
+
+def test_save_load_round_trip_in_place(tmp_path, rng):
+    model = cae((2, 3, 4), seed=1)
+    path = tmp_path / "weights.npz"
+    model.save(path)
+    other = cae((2, 3, 4), seed=2)
+    held = [p for p, _ in other.parameters()]                     # an optimiser's references
+    other.load(path)
+    x = rng.random((1, 16, 8, 3)).astype(np.float32)
+    np.testing.assert_array_equal(other.forward(x), model.forward(x))
+    for before, (after, _) in zip(held, other.parameters()):
+        assert before is after
+    assert read_config(path)["filters"] == [2, 3, 4]
+    rebuilt = build(read_config(path)).load(path)
+    np.testing.assert_array_equal(rebuilt.forward(x), model.forward(x))
+    assert [p.name for p in tmp_path.iterdir()] == ["weights.npz"]  # no temporary left behind
+
+
+def test_loading_another_architecture_fails_clearly(tmp_path):
+    path = tmp_path / "w.npz"
+    cae((2, 3, 4)).save(path)
+    model = cae((2, 3, 5))
+    before = [p.copy() for p, _ in model.parameters()]
+    with pytest.raises(WeightsMismatch, match="different architecture: 12.W is"):
+        model.load(path)
+    for b, (p, _) in zip(before, model.parameters()):
+        np.testing.assert_array_equal(b, p)                        # untouched
+    with pytest.raises(WeightsMismatch, match="missing"):
+        cae((2, 3)).load(path)
+
+
+def test_summary_lists_layers_shapes_and_totals():
+    text = cae().summary(print_fn=None)
+    assert "Conv2D(3, 4, (3, 3), stride=2, padding='same')" in text
+    assert "(1, 512, 256, 4)" in text and "(1, 1024, 512, 1)" in text
+    assert "Parameters: 1,939,233" in text
+    macs = cae().forward_macs((1, 1024, 512, 3))
+    assert f"Forward multiply-accumulates: {macs:,}" in text
+    # forward MACs of one image: 1008 GFLOP per 3-image step = 3 images x 2 FLOP x 3 passes
+    assert 2 * 3 * macs * 3 == pytest.approx(1008e9, rel=0.01)
+
+
+def test_nested_containers_name_parameters_uniquely():
+    model = Sequential(Conv2D(3, 2, 3), Swish(), Sequential(UpSampling2D(2), Conv2D(2, 1, 1)), Sigmoid())
+    names = [name for name, _, _ in model.named_parameters()]
+    assert names == ["0.W", "0.b", "2.1.W", "2.1.b"]
+    assert "UpSampling2D" in model.summary((1, 4, 4, 3), print_fn=None)
+    with pytest.raises(TypeError, match="holds Layers"):
+        Sequential(Conv2D(3, 2, 3), "relu")

@@ -42,13 +42,16 @@ class Record:
         return Record(self.images[rows], self.masks[rows], list(names))
 
 
+def is_count(value):
+    """True for a positive integer (numpy ints too, bools not)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
 def check_size(size):
     """Return `size` as a (height, width) tuple of positive ints, or None; else DataError."""
     if size is None:
         return None
-    ok = isinstance(size, (tuple, list)) and len(size) == 2 and all(
-        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in size)
-    if not ok:
+    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(is_count(v) for v in size)):
         raise DataError(f"size must be two positive integers (height, width), got {size!r}")
     return int(size[0]), int(size[1])
 
@@ -72,7 +75,8 @@ def _by_stem(folder):
     for entry in sorted(folder.iterdir()):
         if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES and not entry.name.startswith("."):
             if entry.stem in found:
-                raise DataError(f"two files named {entry.stem!r} in {folder}: {found[entry.stem].name}, {entry.name}")
+                other = found[entry.stem].name
+                raise DataError(f"two files named {entry.stem!r} in {folder}: {other}, {entry.name}")
             found[entry.stem] = entry
     return found
 
@@ -99,8 +103,8 @@ def scan(path, names=None):
     return root, [(name, images[name], masks[name]) for name in chosen]
 
 
-def _open(path, mode):
-    """Open, fully decode (load() catches truncated files) and convert an image file."""
+def open_image(path, mode):
+    """Open, fully decode (load() catches truncated files) and convert an image file to `mode`."""
     try:
         with Image.open(path) as im:
             im.load()
@@ -110,9 +114,12 @@ def _open(path, mode):
         raise DataError(f"cannot read image file {path}: {reason}") from None
 
 
+_open = open_image  # the name npcae.predict imports
+
+
 def read_pair(image_path, mask_path, size=None):
     """Read one frame: image (H, W, 3) float32 in [0, 1] and mask (H, W, 1) float32 0/1."""
-    image, mask = _open(image_path, "RGB"), _open(mask_path, "L")
+    image, mask = open_image(image_path, "RGB"), open_image(mask_path, "L")
     if image.size != mask.size:
         raise DataError(f"image {image_path} is {image.size[1]}x{image.size[0]} but its mask "
                         f"{mask_path.name} is {mask.size[1]}x{mask.size[0]} (height x width)")
@@ -160,7 +167,7 @@ def split(record, train_names=None, n_train=None):
         if missing:
             raise DataError(f"train frame {missing[0]!r} is not in the record")
     else:
-        if isinstance(n_train, bool) or not isinstance(n_train, (int, np.integer)) or not 0 < n_train <= len(record):
+        if not is_count(n_train) or n_train > len(record):
             raise DataError(f"n_train must be an integer from 1 to {len(record)}, got {n_train!r}")
         chosen = set(sorted(record.names)[:n_train])
     train = [name for name in record.names if name in chosen]
@@ -176,7 +183,7 @@ def iter_batches(path, batch_size, size, names=None, shuffle_seed=None):
     shuffle_seed: None keeps sorted order; an int shuffles the order reproducibly.
     """
     size = check_size(size)
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+    if not is_count(batch_size):
         raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
     _, pairs = scan(path, names)
     if shuffle_seed is not None:

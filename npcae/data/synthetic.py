@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .folder import Record, atomic_write_bytes
+from .folder import DataError, Record, atomic_write_bytes, check_size, is_count
 
 SYNTHETIC_TRAIN = ("synth_00", "synth_04", "synth_08")
 SUPERSAMPLE = 3
@@ -21,16 +21,23 @@ LIGHT = np.array([-0.45, -0.55, 0.70]) / np.linalg.norm([-0.45, -0.55, 0.70])
 WALLS = ((0.86, 0.70, 0.22), (0.78, 0.74, 0.66), (0.55, 0.66, 0.72), (0.80, 0.62, 0.52))
 
 
-def _smooth_noise(rng, ys, xs, cells):
-    """Low-frequency noise in [-1, 1] at points (ys[:, None], xs[None, :]); `cells` per unit."""
-    grid = rng.uniform(-1, 1, (int(cells * ys.max()) + 3, int(cells * xs.max()) + 3))
-    gy, gx = ys * cells, xs * cells
-    y0, x0 = np.floor(gy).astype(int), np.floor(gx).astype(int)
-    fy, fx = (gy - y0)[:, None], (gx - x0)[None, :]
-    fy, fx = fy * fy * (3 - 2 * fy), fx * fx * (3 - 2 * fx)  # smoothstep: no visible grid
-    top = grid[y0][:, x0] * (1 - fx) + grid[y0][:, x0 + 1] * fx
-    bottom = grid[y0 + 1][:, x0] * (1 - fx) + grid[y0 + 1][:, x0 + 1] * fx
-    return top * (1 - fy) + bottom * fy
+def _noise_field(rng, cells, aspect):
+    """A smooth random field in [-1, 1] over the frame (height units), `cells` bumps per unit.
+
+    Returns f(ys, xs) -> (len(ys), len(xs)); drawn once, so any crop of the frame agrees.
+    """
+    grid = rng.uniform(-1, 1, (cells + 3, int(cells * aspect) + 3))
+
+    def field(ys, xs):
+        gy, gx = ys * cells, xs * cells
+        y0, x0 = np.floor(gy).astype(int), np.floor(gx).astype(int)
+        fy, fx = (gy - y0)[:, None], (gx - x0)[None, :]
+        fy, fx = fy * fy * (3 - 2 * fy), fx * fx * (3 - 2 * fx)  # smoothstep: no visible grid
+        top = grid[y0][:, x0] * (1 - fx) + grid[y0][:, x0 + 1] * fx
+        bottom = grid[y0 + 1][:, x0] * (1 - fx) + grid[y0 + 1][:, x0 + 1] * fx
+        return top * (1 - fy) + bottom * fy
+
+    return field
 
 
 def _room(rng, ys, xs, width):
@@ -38,7 +45,7 @@ def _room(rng, ys, xs, width):
     Y, X = ys[:, None], xs[None, :]
     wall = np.array(WALLS[rng.integers(len(WALLS))])
     floor_y, eye_y = 0.70, 0.42
-    noise = _smooth_noise(rng, ys, xs, 14)
+    noise = _noise_field(rng, 14, width)(ys, xs)
     light = 1.05 - 0.25 * np.abs(X - 0.6 * width) / width - 0.15 * Y  # soft lamp, upper right
     img = wall * (1 + 0.05 * noise + 0.02 * np.sin(X * 260))[..., None] * light[..., None]
     # Dark wooden ceiling beam with plank lines, like the eaves over the real scene.
@@ -58,7 +65,8 @@ def _room(rng, ys, xs, width):
     grout = (np.abs(u - np.round(u)) < 0.01 * depth) | (np.abs(v - np.round(v)) < 0.003 * depth ** 2)
     checker = (np.floor(u) + np.floor(v)) % 2
     tile = np.array([0.80, 0.62, 0.48]) * (0.92 + 0.06 * checker + 0.05 * noise)[..., None]
-    tile = np.where(grout[..., None], tile * 0.8, tile) * (0.75 + 0.35 * (Y - floor_y) / (1 - floor_y))[..., None]
+    tile = np.where(grout[..., None], tile * 0.8, tile)
+    tile = tile * (0.75 + 0.35 * (Y - floor_y) / (1 - floor_y))[..., None]  # brighter towards the camera
     img = np.where((Y >= floor_y)[..., None], tile, img)
     img = np.where((np.abs(Y - floor_y) < 0.006)[..., None], np.array([0.35, 0.28, 0.22]), img)  # skirting
     return img, floor_y
@@ -91,9 +99,11 @@ def _pose(k, n_frames, phase, cx):
         sh = chest + side * 0.052 * across
         hp = hip + side * 0.034 * across
         joints[key + "_sh"], joints[key + "_hp"] = sh, hp
-        joints[key + "_el"], joints[key + "_wr"] = limb(sh, side, angles[key + "_sh"], angles[key + "_el"], 0.105, 0.095)
-        # Knees bend forward-ish: the shin swings back towards the body's centre line.
-        joints[key + "_kn"], joints[key + "_an"] = limb(hp, side, angles[key + "_hip"], -angles[key + "_knee"], 0.16, 0.155)
+        elbow_wrist = limb(sh, side, angles[key + "_sh"], angles[key + "_el"], 0.105, 0.095)
+        # Knees bend the other way: the shin swings back towards the body's centre line.
+        knee_ankle = limb(hp, side, angles[key + "_hip"], -angles[key + "_knee"], 0.16, 0.155)
+        joints[key + "_el"], joints[key + "_wr"] = elbow_wrist
+        joints[key + "_kn"], joints[key + "_an"] = knee_ankle
     return joints
 
 
@@ -101,7 +111,7 @@ def _parts(j, colours, scale):
     """Body parts back to front: (start, end, start radius, end radius, colour, panel, keep).
 
     panel: colour of a side stripe along the part (or None); keep: draw only where the
-    normalised vertical offset is below it (1 keeps the whole capsule; -0.2 an upper cap).
+    normalised vertical offset is below it (1 keeps the whole capsule, a negative value a top cap).
     """
     skin, top, pants, shoes, hair = colours
     up = j["neck"] - j["chest"]
@@ -154,9 +164,21 @@ def _colours(rng):
     """Skin, top, pants, shoes, hair: randomised per seed around plausible clothing colours."""
     jitter = lambda c, s=0.06: np.clip(np.array(c) + rng.uniform(-s, s, 3), 0, 1)
     skin = jitter((0.86, 0.66, 0.55), 0.04)
-    top = jitter([(0.72, 0.48, 0.60), (0.30, 0.45, 0.70), (0.85, 0.85, 0.82), (0.55, 0.70, 0.45)][rng.integers(4)])
+    tops = [(0.72, 0.48, 0.60), (0.30, 0.45, 0.70), (0.85, 0.85, 0.82), (0.55, 0.70, 0.45)]
+    top = jitter(tops[rng.integers(len(tops))])
     hair = jitter([(0.85, 0.70, 0.45), (0.38, 0.24, 0.15), (0.13, 0.10, 0.09)][rng.integers(3)], 0.03)
     return skin, top, jitter((0.12, 0.12, 0.14), 0.03), jitter((0.92, 0.92, 0.92), 0.03), hair
+
+
+def _grid(start, stop, s, height):
+    """Centres of the s x s subpixels of output pixels start..stop-1, in height units."""
+    return (np.arange(start * s, stop * s) + 0.5) / (height * s)
+
+
+def _box_down(array, s):
+    """Average s x s blocks: (h*s, w*s, ...) -> (h, w, ...)."""
+    # A sum of s*s strided views is much faster than reshape(...).mean(axis=(1, 3)).
+    return sum(array[i::s, j::s] for i in range(s) for j in range(s)) / (s * s)
 
 
 def synthetic_record(n_frames=10, size=(128, 64), seed=0):
@@ -165,32 +187,44 @@ def synthetic_record(n_frames=10, size=(128, 64), seed=0):
     Names are synth_00, synth_01, ...; the same seed always gives the same arrays.
     Images are quantised to multiples of 1/255, so a save_record/load_folder round trip is exact.
     """
-    from .folder import check_size  # local: keeps the module's import list short and explicit
     height, width = check_size(size)
+    if not is_count(n_frames):
+        raise DataError(f"n_frames must be a positive integer, got {n_frames!r}")
+    aspect, s = width / height, SUPERSAMPLE
     rng = np.random.default_rng(seed)
-    s = SUPERSAMPLE
-    ys = (np.arange(height * s) + 0.5) / (height * s)
-    xs = (np.arange(width * s) + 0.5) / (height * s)  # height units: x spans width / height
-    room, floor_y = _room(rng, ys, xs, width / height)
+    # The room is static: render it once (2x supersampled) at the output size.
+    room, floor_y = _room(rng, _grid(0, height, 2, height), _grid(0, width, 2, height), aspect)
+    room = _box_down(room, 2)
+    ys, xs = _grid(0, height, 1, height), _grid(0, width, 1, height)
+    feet_y = floor_y + 0.17  # where the soles touch the floor, well in front of the wall
     colours = _colours(rng)
-    phase, cx = rng.uniform(0, 2 * np.pi), (0.45 + rng.uniform(-0.05, 0.05)) * width / height
-    cloth_noise = _smooth_noise(rng, ys, xs, 60)
+    phase, cx = rng.uniform(0, 2 * np.pi), (0.45 + rng.uniform(-0.05, 0.05)) * aspect
+    cloth = _noise_field(rng, 60, aspect)
     images, masks = [], []
     for k in range(n_frames):
         joints = _pose(k, n_frames, phase, cx)
         hip = joints["hip"]
         joints = {key: hip + BODY_SCALE * (p - hip) for key, p in joints.items()}
-        feet = max(joints["l_an"][1], joints["r_an"][1]) + 0.02 * BODY_SCALE
-        joints = {key: p + [0, floor_y + 0.17 - feet] for key, p in joints.items()}  # stand on the floor
-        img, cover = room.copy(), np.zeros(room.shape[:2], bool)
+        lowest = max(joints["l_an"][1], joints["r_an"][1]) + 0.02 * BODY_SCALE
+        joints = {key: p + [0, feet_y - lowest] for key, p in joints.items()}  # stand on the floor
         # Soft contact shadow on the floor around the feet.
         fx = 0.5 * (joints["l_an"][0] + joints["r_an"][0])
-        shadow = np.exp(-((xs[None, :] - fx) / 0.09) ** 2 - ((ys[:, None] - floor_y - 0.17) / 0.02) ** 2)
-        img *= (1 - 0.35 * shadow)[..., None]
-        for part in _parts(joints, colours, BODY_SCALE):
-            _draw(img, cover, ys, xs, part, cloth_noise)
-        img = img.reshape(height, s, width, s, 3).mean(axis=(1, 3))
-        mask = cover.reshape(height, s, width, s).mean(axis=(1, 3)) >= 0.5
+        shadow = np.exp(-((xs[None, :] - fx) / 0.09) ** 2 - ((ys[:, None] - feet_y) / 0.02) ** 2)
+        img, mask = room * (1 - 0.35 * shadow)[..., None], np.zeros((height, width), bool)
+        # Supersample only the figure's bounding box: the rest of the frame is the room.
+        parts = _parts(joints, colours, BODY_SCALE)
+        ends = np.array([p for part in parts for p in part[:2]])
+        r0, c0 = np.maximum(np.floor((ends.min(0)[::-1] - 0.05) * height).astype(int), 0)
+        r1, c1 = np.minimum(np.ceil((ends.max(0)[::-1] + 0.05) * height).astype(int), (height, width))
+        if r1 > r0 and c1 > c0:
+            sub_y, sub_x = _grid(r0, r1, s, height), _grid(c0, c1, s, height)
+            paint, cover = np.zeros((len(sub_y), len(sub_x), 3)), np.zeros((len(sub_y), len(sub_x)), bool)
+            noise = cloth(sub_y, sub_x)
+            for part in parts:
+                _draw(paint, cover, sub_y, sub_x, part, noise)
+            coverage = _box_down(cover.astype(float), s)
+            img[r0:r1, c0:c1] = img[r0:r1, c0:c1] * (1 - coverage)[..., None] + _box_down(paint, s)
+            mask[r0:r1, c0:c1] = coverage >= 0.5
         img = img * rng.uniform(0.97, 1.03) + rng.normal(0, 0.012, img.shape)  # flicker, sensor noise
         images.append(np.round(np.clip(img, 0, 1) * 255) / 255)
         masks.append(mask[..., None])
@@ -212,5 +246,6 @@ def save_record(record, folder):
     for image, mask, name in zip(record.images, record.masks, record.names):
         pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
         atomic_write_bytes(folder / "images" / f"{name}.png", _png_bytes(pixels))
-        atomic_write_bytes(folder / "masks" / f"{name}.png", _png_bytes(np.where(mask[..., 0] > 0, 255, 0).astype(np.uint8)))
+        gray = np.where(mask[..., 0] > 0, 255, 0).astype(np.uint8)
+        atomic_write_bytes(folder / "masks" / f"{name}.png", _png_bytes(gray))
     return folder

@@ -1,0 +1,95 @@
+"""Download the tiktok-136 record (10 frames of TikTok video 136) into a local cache, verified.
+
+The files are the ones the original Keras CAE was trained on, from a pinned commit of
+tot-alin/Convolutional_autoencoder_CAE_Segmentation_masks; each is checked against its SHA-256
+before it is renamed into place, so the cache only ever holds complete, verified files.
+"""
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from .folder import DataError, atomic_write_bytes
+
+BASE_URL = ("https://raw.githubusercontent.com/tot-alin/Convolutional_autoencoder_CAE_Segmentation_masks/"
+            "7f44d4c97e290c1794279bb6049ec8feadfc5d1d")
+REMOTE_FOLDERS = {"images": "data/val_image", "masks": "data/val_mask"}
+SHA256 = {
+    "images/136_00090.png": "57ca9e111597ade32a8ec436a01d5be93c294bdc68a37c010acf8a8720bb8205",
+    "images/136_00120.png": "be97bee9cac10bdb9f223ad37fbc6bd1257506439326b215183269dc0f538134",
+    "images/136_00150.png": "c4b67fe4497e1e5b1e38519828a82bd4b10e5afc7eb58b02642dbaaa775efa1e",
+    "images/136_00180.png": "4826412d24fba639b525c9a6f91f72ab7ce24e778abf4bfdf65f9c9dbd03220b",
+    "images/136_00210.png": "c5423dd559bbb58e039518170c56f7c1c9216e8d34621d1128738b95bf7058b4",
+    "images/136_00300.png": "fe52dc1246142e065740b50db0d36067c5b662d16b2f9f0521b589c91f00b3b7",
+    "images/136_00330.png": "20804fdd0f69d22d59753a95c1651d1527ca2043b2e1182cbc4848dc9d02c9f9",
+    "images/136_00360.png": "3e718a64facac06b67524bb330eb8ef33f5ad988f1be7af9772f053fd6ff1d1b",
+    "images/136_00390.png": "7fef8ba1e01956fde7ac4c4065666ac812098fd4dc7021f7b9ad0808dd5604ee",
+    "images/136_00420.png": "55092d356c24c617bc4ef5009837d7621b30874901d8575ceca2eb9968568d0d",
+    "masks/136_00090.png": "fea85091005630b39bc42be93c819cc8a7d9e75159ddd291a53f84afc3e3c3b4",
+    "masks/136_00120.png": "74388a94cb35b62aa791e5c690194df04eeca06963484bd5eebf2ce03c1618be",
+    "masks/136_00150.png": "d055e410dda883a996e32c05d91d2bdc3c0fd20d0f320b7da2dee1558b28ebb5",
+    "masks/136_00180.png": "cb5ccbd3dc057189a36db9cf8074024608db711f920ada794493412607c58fa6",
+    "masks/136_00210.png": "6bcadb4b4df7d2bd25f65435f71bdd8c667a7b64e730b9311ec57186dd9d674a",
+    "masks/136_00300.png": "da95f26a42ff34b2728f975db8bf2d8bdee6176e0ff14a9dfd8c60eebba46f5a",
+    "masks/136_00330.png": "2098bada6988403d6c8b9056ab61dff927e95ff8fde95902942a1690c3e26cdb",
+    "masks/136_00360.png": "18f703dac586d8bb5cfecda2d4e7ed5be97437dbb17af88e04f925e22a98aa66",
+    "masks/136_00390.png": "7ffddab2e5f0fca6514438ab864da951cabfc2f5dc86fae2e61817217db029f2",
+    "masks/136_00420.png": "7d1fabd7ccf5d13feaa46323dd58abb277e2d0f4428d04cde1670920561a439b",
+}
+
+
+def default_dest():
+    """$NPCAE_CACHE/tiktok-136 if NPCAE_CACHE is set, else ~/.cache/npcae/tiktok-136."""
+    root = os.environ.get("NPCAE_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "npcae").expanduser() / "tiktok-136"
+
+
+def _sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
+def _is_verified(path, expected):
+    return path.is_file() and _sha256(path.read_bytes()) == expected
+
+
+def _download(url, timeout):
+    """The bytes at `url`; any network or HTTP failure becomes a one-line DataError."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        raise DataError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from None
+    except urllib.error.URLError as exc:
+        raise DataError(f"could not download {url}: {exc.reason}") from None
+    except (OSError, ValueError) as exc:  # timeouts, resets, malformed URLs
+        raise DataError(f"could not download {url}: {exc}".splitlines()[0]) from None
+
+
+def fetch_tiktok136(dest=None, base_url=None, timeout=60.0):
+    """Make sure dest/images/NAME.png and dest/masks/NAME.png (20 files) exist and verify.
+
+    dest: default default_dest(). base_url: default $NPCAE_TIKTOK_URL or BASE_URL; files are
+    fetched from BASE/data/val_image/NAME.png and BASE/data/val_mask/NAME.png.
+    Files already present with the right checksum are not downloaded again.
+    A checksum mismatch raises DataError naming the file and leaves nothing behind.
+    Returns dest as a Path, ready for load_folder.
+    """
+    dest = Path(dest).expanduser() if dest is not None else default_dest()
+    base = (base_url or os.environ.get("NPCAE_TIKTOK_URL") or BASE_URL).rstrip("/")
+    for relative, expected in sorted(SHA256.items()):
+        target = dest / relative
+        if _is_verified(target, expected):
+            continue
+        folder, name = relative.split("/")
+        url = f"{base}/{REMOTE_FOLDERS[folder]}/{name}"
+        data = _download(url, timeout)
+        actual = _sha256(data)
+        if actual != expected:
+            # A stale or partial file of the wrong content must not pass for a cached one.
+            target.unlink(missing_ok=True)
+            raise DataError(f"checksum mismatch for {relative} from {url}: expected {expected[:12]}..., "
+                            f"got {actual[:12]}...; file not saved")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_bytes(target, data)
+    return dest

@@ -1,0 +1,202 @@
+"""The npcae command end to end: train, resume, predict, evaluate, and every bad input."""
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from npcae.cli import main
+from npcae.data import save_record, synthetic_record
+
+TINY = ["--size", "32x16", "--no-progress"]
+
+
+def history(run_dir):
+    with open(run_dir / "history.csv") as f:
+        return list(csv.DictReader(f))
+
+
+def error_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err, "expected an error line on stderr"
+    assert "Traceback" not in "\n".join(err)
+    return err[-1]
+
+
+@pytest.fixture
+def frames(tmp_path):
+    """A folder of 6 synthetic frames on disk, as a user would have them."""
+    folder = tmp_path / "frames"
+    save_record(synthetic_record(n_frames=6, size=(64, 32), seed=1), folder)
+    return folder
+
+
+def test_train_writes_history_checkpoints_and_plots(tmp_path):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "4", "--val-every", "2", "--checkpoint-every", "2",
+                 "--out", str(out), *TINY]) == 0
+    rows = history(out)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
+    assert rows[0]["heldout_iou"] == "" and rows[1]["heldout_iou"] != ""
+    for name in ("checkpoint.npz", "weights.npz", "loss.png", "accuracy.png", "iou_dice.png",
+                 "evolution.png", "overlays.png", "metrics.json"):
+        assert (out / name).stat().st_size > 0, name
+    report = json.loads((out / "metrics.json").read_text())
+    assert len(report["heldout_per_image"]) == 7 and 0 <= report["all_iou"] <= 1
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def _run(args, **kwargs):
+    return subprocess.Popen([sys.executable, "-m", "npcae", "train", *args], **kwargs)
+
+
+@pytest.mark.parametrize("augment", [False, True], ids=["plain", "augment"])
+def test_interrupted_and_resumed_run_ends_bit_for_bit_identical(tmp_path, augment):
+    """Ctrl-C in the middle, then --resume: the same final weights as an uninterrupted run."""
+    common = ["--epochs", "10", "--checkpoint-every", "100", "--val-every", "3", "--seed", "7",
+              *TINY, *(["--augment"] if augment else [])]
+    straight = _run([*common, "--out", str(tmp_path / "a")], stderr=subprocess.DEVNULL)
+    interrupted = _run([*common, "--out", str(tmp_path / "b")], stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        path = tmp_path / "b" / "history.csv"
+        if path.exists() and len(history(tmp_path / "b")) >= 2:
+            break
+        time.sleep(0.05)
+    interrupted.send_signal(signal.SIGINT)
+    assert interrupted.wait(120) == 0 and straight.wait(120) == 0
+    stopped_at = len(history(tmp_path / "b"))
+    assert 2 <= stopped_at < 10, "the interrupt came too late to test anything"
+    assert not (tmp_path / "b" / "weights.npz").exists()
+    assert main(["train", "--resume", str(tmp_path / "b"), "--epochs", "10", "--no-progress"]) == 0
+    with np.load(tmp_path / "a" / "weights.npz") as a, np.load(tmp_path / "b" / "weights.npz") as b:
+        assert sorted(a.files) == sorted(b.files)
+        for name in a.files:
+            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    losses = lambda run: [r["train_loss"] for r in history(tmp_path / run)]
+    assert losses("a") == losses("b")
+
+
+def test_predict_writes_mask_overlay_and_cutout(tmp_path, frames):
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--out", str(run), *TINY]) == 0
+    out = tmp_path / "pred"
+    assert main(["predict", "--weights", str(run), str(frames / "images"), "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 18 and "synth_00_cutout.png" in names
+    cutout = np.asarray(Image.open(out / "synth_00_cutout.png"))
+    mask = np.asarray(Image.open(out / "synth_00_mask.png"))
+    assert cutout.shape == (64, 32, 4) and mask.shape == (64, 32)
+    np.testing.assert_array_equal(cutout[..., 3], mask)            # transparent where background
+    assert set(np.unique(mask)) <= {0, 255}
+
+
+def test_evaluate_prints_per_image_and_total(tmp_path, frames, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "2", "--out", str(run), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--weights", str(run / "weights.npz"), "--data", str(frames)]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].split() == ["image", "accuracy", "IoU", "Dice"]
+    assert len(lines) == 1 + 6 + 1 and lines[-1].startswith("total")
+    values = [float(v) for v in lines[-1].split()[1:]]
+    assert all(0 <= v <= 1 for v in values)
+
+
+# -- bad input: one line, non-zero exit, nothing half-written ------------------------------------
+
+def test_missing_mask_is_named(tmp_path, frames, capsys):
+    (frames / "masks" / "synth_03.png").unlink()
+    assert main(["train", "--data", str(frames), "--n-train", "2", "--out", str(tmp_path / "r"), *TINY]) == 2
+    assert "synth_03" in error_line(capsys)
+
+
+def test_truncated_png_is_named(tmp_path, frames, capsys):
+    path = frames / "images" / "synth_02.png"
+    path.write_bytes(path.read_bytes()[:200])
+    assert main(["train", "--data", str(frames), "--n-train", "2", "--out", str(tmp_path / "r"), *TINY]) == 2
+    assert "synth_02.png" in error_line(capsys)
+
+
+def test_empty_folder(tmp_path, capsys):
+    (tmp_path / "empty" / "images").mkdir(parents=True)
+    (tmp_path / "empty" / "masks").mkdir()
+    assert main(["train", "--data", str(tmp_path / "empty"), "--n-train", "1",
+                 "--out", str(tmp_path / "r"), *TINY]) == 2
+    assert "empty" in error_line(capsys)
+
+
+def test_mismatched_image_and_mask_sizes(tmp_path, frames, capsys):
+    Image.new("L", (20, 20)).save(frames / "masks" / "synth_01.png")
+    assert main(["train", "--data", str(frames), "--n-train", "2", "--out", str(tmp_path / "r"), *TINY]) == 2
+    line = error_line(capsys)
+    assert "synth_01" in line and "64x32" in line and "20x20" in line
+
+
+def test_size_not_divisible_by_8(tmp_path, capsys):
+    assert main(["train", "--size", "36x16", "--out", str(tmp_path / "r"), "--no-progress"]) == 2
+    assert "36x16 is not divisible by 8" in error_line(capsys)
+    assert not (tmp_path / "r").exists()
+
+
+def test_weights_of_another_architecture(tmp_path, capsys):
+    from npcae.models import cae
+    model = cae(filters=(2, 3, 4))
+    model.config = {**model.config, "filters": [4, 32, 256]}    # a config that lies about its arrays
+    model.save(tmp_path / "w.npz")
+    assert main(["predict", "--weights", str(tmp_path / "w.npz"), str(tmp_path), "--out",
+                 str(tmp_path / "o")]) == 2
+    assert "different architecture" in error_line(capsys)
+
+
+def test_resume_from_a_missing_or_foreign_checkpoint(tmp_path, capsys):
+    assert main(["train", "--resume", str(tmp_path / "nowhere"), "--no-progress"]) == 2
+    assert "no checkpoint" in error_line(capsys)
+    from npcae.models import cae
+    cae(filters=(2, 3, 4)).save(tmp_path / "checkpoint.npz")
+    assert main(["train", "--resume", str(tmp_path), "--no-progress"]) == 2
+    assert "not a training checkpoint" in error_line(capsys)
+
+
+def test_output_folder_that_cannot_be_written(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    assert main(["train", "--out", str(blocker / "run"), *TINY]) == 2
+    assert "cannot write to output folder" in error_line(capsys)
+    if os.geteuid() != 0:                                  # root ignores permission bits
+        locked = tmp_path / "locked"
+        locked.mkdir(mode=0o500)
+        assert main(["train", "--out", str(locked), *TINY]) == 2
+        assert "cannot write to output folder" in error_line(capsys)
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(["train", "--epochs", "30", "--lr", "1e30", "--checkpoint-every", "1",
+                 "--out", str(out), *TINY])
+    assert code == 3
+    line = error_line(capsys)
+    assert "loss became nan" in line and "last good checkpoint" in line
+    from npcae.checkpoint import read_checkpoint
+    state = read_checkpoint(out / "checkpoint.npz")
+    assert all(np.isfinite(v).all() for v in state["model"].values())
+    assert not (out / "weights.npz").exists()
+
+
+def test_short_run_on_the_shared_frames_learns(tmp_path, tiktok_dir, monkeypatch):
+    """A few epochs on the real tiktok-136 frames at 64x32: the training loss falls."""
+    monkeypatch.setenv("NPCAE_TIKTOK_DIR", str(tiktok_dir))
+    out = tmp_path / "run"
+    assert main(["train", "--data", "tiktok-136", "--size", "64x32", "--epochs", "24", "--lr", "2e-3",
+                 "--val-every", "8", "--out", str(out), "--no-progress"]) == 0
+    losses = [float(r["train_loss"]) for r in history(out)]
+    assert np.mean(losses[-4:]) < np.mean(losses[:4]) - 0.02
+    report = json.loads((out / "metrics.json").read_text())
+    assert sorted(report["train_per_image"]) == ["136_00090", "136_00210", "136_00420"]
+    assert len(report["heldout_per_image"]) == 7

@@ -4,8 +4,6 @@ Images become (N, H, W, 3) in [0, 1]; masks become (N, H, W, 1) holding exactly 
 Resizing uses area interpolation (Pillow BOX), then masks are binarised as gray value > 0,
 which mirrors the original preprocessing (cv2 INTER_AREA, then `> 0`).
 """
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,14 +198,6 @@ def iter_batches(path, batch_size, size, names=None, shuffle_seed=None):
 
 
 def atomic_write_bytes(path, data):
-    """Write `data` to a temporary file beside `path`, then rename it into place."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write bytes through the project's one atomic writer (temporary name, then rename)."""
+    from ..models.io import atomic_write
+    atomic_write(path, lambda f: f.write(data))

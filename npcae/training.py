@@ -99,11 +99,11 @@ class Trainer:
         self.optimizer.step()
         return {"train_loss": value, "train_accuracy": metrics.pixel_accuracy(pred, y)}
 
-    def evaluate(self):
+    def evaluate(self, predictions=None):
         """Loss and metrics of the training frames, the held-out frames and all of them."""
         batch = self.run["eval_batch"]
-        pred_train = predict(self.model, self.train.images, batch)
-        pred_held = predict(self.model, self.heldout.images, batch)
+        pred_train, pred_held = predictions or (predict(self.model, self.train.images, batch),
+                                                predict(self.model, self.heldout.images, batch))
         row = {"heldout_loss": self.loss.forward(pred_held, self.heldout.masks)}
         row.update(set_metrics(pred_held, self.heldout.masks, "heldout"))
         row.update(set_metrics(pred_train, self.train.masks, "train_eval"))
@@ -200,9 +200,10 @@ class Trainer:
     def final_report(self):
         """Metrics per set and per image at the current weights, as a JSON-ready dict."""
         batch = self.run["eval_batch"]
-        report = {"epoch": self.epoch, **self.evaluate()}
-        for name, record in (("train", self.train), ("heldout", self.heldout)):
-            pred = predict(self.model, record.images, batch)
+        preds = (predict(self.model, self.train.images, batch),
+                 predict(self.model, self.heldout.images, batch))
+        report = {"epoch": self.epoch, **self.evaluate(preds)}
+        for name, record, pred in (("train", self.train, preds[0]), ("heldout", self.heldout, preds[1])):
             report[f"{name}_per_image"] = {
                 n: {"accuracy": metrics.pixel_accuracy(p, t), "iou": metrics.iou(p, t),
                     "dice": metrics.dice(p, t)} for n, p, t in zip(record.names, pred, record.masks)}

@@ -16,7 +16,8 @@ def _rows(layer: Layer, input_shape, depth):
 def summary_text(model: Layer, input_shape, itemsize=4):
     """The summary as a string; activation memory counts one output array per leaf layer."""
     rows = list(_rows(model, tuple(input_shape), 0))
-    header = f"{'Layer':<48}{'Output shape':<24}{'Params':>10}{'MACs':>16}{'Act. MB':>10}"
+    width = max(len(row[0]) for row in rows[1:]) + 2 if len(rows) > 1 else 8
+    header = f"{'Layer':<{width}}{'Output shape':<24}{'Params':>10}{'MACs':>16}{'Act. MB':>10}"
     lines = [header, "-" * len(header)]
     total_bytes = 0
     for name, shape, n_params, macs, leaf in rows[1:]:
@@ -25,7 +26,7 @@ def summary_text(model: Layer, input_shape, itemsize=4):
             size *= d
         act_bytes = size * itemsize if leaf else 0
         total_bytes += act_bytes
-        lines.append(f"{name:<48}{str(shape):<24}{(n_params if leaf else ''):>10}"
+        lines.append(f"{name:<{width}}{str(shape):<24}{(n_params if leaf else ''):>10}"
                      f"{(f'{macs:,}' if leaf else ''):>16}{(f'{act_bytes / 2**20:.1f}' if leaf else ''):>10}")
     _, out_shape, n_params, macs, _ = rows[0]
     lines += ["-" * len(header),

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from npcae.layers import Conv2D, Dropout, Sigmoid, Swish, UpSampling2D
+from npcae.layers import Conv2D, Dropout, Sigmoid, Swish, UpConv2D, UpSampling2D
 from npcae.models import Sequential, WeightsMismatch, build, cae, read_config
 
 
@@ -14,8 +14,11 @@ def test_cae_has_the_original_architecture():
     model = cae()
     kinds = [type(layer).__name__ for layer in model.layers]
     encoder_block = ["Conv2D", "Swish", "Dropout", "Conv2D", "Swish", "Dropout"]
-    assert kinds == 3 * encoder_block + 3 * (["UpSampling2D"] + encoder_block) + ["Conv2D", "Sigmoid"]
-    convs = [layer for layer in model.layers if isinstance(layer, Conv2D)]
+    decoder_block = ["UpConv2D"] + encoder_block[1:]     # UpSampling2D(2) + Conv2D, fused
+    assert kinds == 3 * encoder_block + 3 * decoder_block + ["Conv2D", "Sigmoid"]
+    ups = [layer.upsample for layer in model.layers if isinstance(layer, UpConv2D)]
+    assert [(u.size, u.interpolation) for u in ups] == [(2, "nearest")] * 3
+    convs = [layer for layer in model.walk() if isinstance(layer, Conv2D)]
     assert [c.stride for c in convs] == [2, 1, 2, 1, 2, 1] + [1] * 7
     assert [c.out_channels for c in convs] == [4, 4, 32, 32, 256, 256, 256, 256, 32, 32, 4, 4, 1]
     assert [d.rate for d in model.layers if isinstance(d, Dropout)] == [0.1, 0.25] * 6
@@ -86,8 +89,11 @@ def test_summary_lists_layers_shapes_and_totals():
     assert "Parameters: 1,939,233" in text
     macs = cae().forward_macs((1, 1024, 512, 3))
     assert f"Forward multiply-accumulates: {macs:,}" in text
-    # forward MACs of one image: 1008 GFLOP per 3-image step = 3 images x 2 FLOP x 3 passes
-    assert 2 * 3 * macs * 3 == pytest.approx(1008e9, rel=0.01)
+    # A 3-image step is 3 images x 2 FLOP x 3 passes (backward = 2 forwards): 1008 GFLOP
+    # upsampling then convolving, 712 GFLOP with the decoder's sub-pixel convolutions.
+    plain_macs = cae(fast=False).forward_macs((1, 1024, 512, 3))
+    assert 2 * 3 * plain_macs * 3 == pytest.approx(1008e9, rel=0.01)
+    assert 2 * 3 * macs * 3 == pytest.approx(712e9, rel=0.01)
 
 
 def test_nested_containers_name_parameters_uniquely():

@@ -17,6 +17,8 @@ from .folder import DataError, Record, atomic_write_bytes, check_size, is_count
 SYNTHETIC_TRAIN = ("synth_00", "synth_04", "synth_08")
 SUPERSAMPLE = 3
 BODY_SCALE = 0.9  # figure height ~0.58 of the frame, like the real dancer
+LIMB_WIDTH = 1.4  # thick strokes: an arm stays ~4 px wide at the default 128x64
+SWING = 0.8  # dance cycles over the record: neighbouring frames differ slightly
 LIGHT = np.array([-0.45, -0.55, 0.70]) / np.linalg.norm([-0.45, -0.55, 0.70])
 # Wall paints; none is close to SKIN, or the bare arms would be invisible even to a person.
 WALLS = ((0.86, 0.70, 0.22), (0.70, 0.74, 0.76), (0.55, 0.66, 0.72), (0.52, 0.64, 0.50))
@@ -75,7 +77,7 @@ def _room(rng, ys, xs, width):
 
 def _pose(k, n_frames, phase, cx):
     """Joint positions for frame k: limbs swing smoothly with the frame index, body sways."""
-    a = 2 * np.pi * (k / max(n_frames, 1)) * 1.3 + phase
+    a = 2 * np.pi * (k / max(n_frames, 1)) * SWING + phase
     angles = dict(
         l_sh=0.35 + 0.95 * (0.5 + 0.5 * np.sin(a)), l_el=0.2 + 0.9 * (0.5 + 0.5 * np.cos(a * 1.7)),
         r_sh=0.30 + 1.05 * (0.5 + 0.5 * np.sin(a + 2.2)), r_el=0.3 + 0.7 * (0.5 + 0.5 * np.sin(a * 1.3)),
@@ -115,11 +117,12 @@ def _parts(j, colours, scale):
     normalised vertical offset is below it (1 keeps the whole capsule, a negative value a top cap).
     """
     skin, top, pants, shoes, hair = colours
+    w = LIMB_WIDTH
     up = j["neck"] - j["chest"]
     parts = [(j["head"], j["chest"] + 0.2 * up, 0.040, 0.044, hair, None, 1)]  # long hair behind
     for key, side in (("l", 1), ("r", -1)):
-        parts += [(j[key + "_hp"], j[key + "_kn"], 0.026, 0.019, pants, pants * 2.2, 1),
-                  (j[key + "_kn"], j[key + "_an"], 0.019, 0.014, pants, pants * 2.2, 1),
+        parts += [(j[key + "_hp"], j[key + "_kn"], 0.026 * w, 0.019 * w, pants, pants * 2.2, 1),
+                  (j[key + "_kn"], j[key + "_an"], 0.019 * w, 0.014 * w, pants, pants * 2.2, 1),
                   (j[key + "_an"], j[key + "_an"] + [0.024 * side, 0.006], 0.013, 0.012, shoes, None, 1)]
     parts += [(j["l_hp"], j["r_hp"], 0.027, 0.027, pants, None, 1),
               (j["hip"], j["waist"], 0.036, 0.031, pants, None, 1),
@@ -128,9 +131,9 @@ def _parts(j, colours, scale):
               (j["waist"] + (j["chest"] - j["waist"]) * 0.4, j["chest"], 0.035, 0.041, top, None, 1),
               (j["l_sh"], j["r_sh"], 0.017, 0.017, top, None, 1)]
     for key in ("l", "r"):
-        parts += [(j[key + "_sh"], j[key + "_el"], 0.016, 0.013, skin, None, 1),
-                  (j[key + "_el"], j[key + "_wr"], 0.013, 0.010, skin, None, 1),
-                  (j[key + "_wr"], j[key + "_wr"], 0.013, 0.013, skin, None, 1)]
+        parts += [(j[key + "_sh"], j[key + "_el"], 0.016 * w, 0.013 * w, skin, None, 1),
+                  (j[key + "_el"], j[key + "_wr"], 0.013 * w, 0.010 * w, skin, None, 1),
+                  (j[key + "_wr"], j[key + "_wr"], 0.013 * w, 0.013 * w, skin, None, 1)]
     parts += [(j["head"] + 0.1 * up, j["head"] + 0.1 * up, 0.041, 0.041, hair, None, 1),
               (j["head"] - 0.1 * up, j["head"] - 0.1 * up, 0.036, 0.036, skin, None, 1),
               (j["head"] + 0.1 * up, j["head"] + 0.1 * up, 0.041, 0.041, hair, None, -0.35)]  # fringe

@@ -8,10 +8,11 @@ from .base import Layer
 from .conv import Conv2D
 from .dropout import Dropout
 from .init import he_normal, truncated_normal
+from .upconv import UpConv2D
 from .upsampling import UpSampling2D
 
 Identity = Layer
 
-__all__ = ["Layer", "Identity", "Conv2D", "UpSampling2D", "Dropout", "Swish", "ReLU", "LeakyReLU",
+__all__ = ["Layer", "Identity", "Conv2D", "UpSampling2D", "UpConv2D", "Dropout", "Swish", "ReLU", "LeakyReLU",
            "Sigmoid", "Tanh", "ACTIVATIONS", "get_activation", "sigmoid", "he_normal",
            "truncated_normal"]

@@ -1,7 +1,7 @@
 """The original work's convolutional autoencoder, as one call."""
 import numpy as np
 
-from ..layers import Conv2D, Dropout, Sigmoid, UpSampling2D, get_activation
+from ..layers import Conv2D, Dropout, Sigmoid, UpConv2D, UpSampling2D, get_activation
 from .containers import Sequential
 
 
@@ -24,6 +24,7 @@ def cae(filters=(4, 32, 256), kernel_size=3, dropout=(0.1, 0.25), activation="sw
 
     encoder: for f in filters:            Conv(f, stride 2) act Drop Conv(f) act Drop
     decoder: for f in reversed(filters):  UpSampling2D(2) Conv(f) act Drop Conv(f) act Drop
+             (UpSampling2D(2) + Conv(f) is one UpConv2D layer: sub-pixel form when fast)
     head:    Conv2D 1x1 -> 1 channel, Sigmoid
 
     H and W must be multiples of 2**len(filters) (8 for the original). `seed` fixes both the
@@ -41,8 +42,8 @@ def cae(filters=(4, 32, 256), kernel_size=3, dropout=(0.1, 0.25), activation="sw
         layers += conv_block(channels, f, first_stride=2, **block)
         channels = f
     for f in reversed(filters):
-        layers.append(UpSampling2D(2, "nearest"))
-        layers += conv_block(channels, f, first_stride=1, **block)
+        first_conv, *rest = conv_block(channels, f, first_stride=1, **block)
+        layers += [UpConv2D(UpSampling2D(2, "nearest"), first_conv, fast), *rest]
         channels = f
     layers += [Conv2D(channels, 1, 1, 1, "same", init_rng, fast), Sigmoid()]
     model = CAE(layers, factor=2 ** len(filters))

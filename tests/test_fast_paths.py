@@ -1,0 +1,91 @@
+"""Every fast path against the plain path it replaces, and through a gradient check."""
+import numpy as np
+import pytest
+
+from npcae.gradcheck import check_layer
+from npcae.kernels import subpixel
+from npcae.layers import Conv2D, UpConv2D, UpSampling2D
+from npcae.models import cae
+
+TOLERANCE = 1e-6
+
+
+def upconv(c_in, c_out, rng, kernel=3, interpolation="nearest", size=2, fast=True):
+    conv = Conv2D(c_in, c_out, kernel, rng=rng)
+    conv.params["b"][...] = rng.standard_normal(c_out)
+    return UpConv2D(UpSampling2D(size, interpolation), conv, fast=fast)
+
+
+def run(layer, x, dy):
+    y = layer.forward(x, training=True)
+    dx = layer.backward(dy)
+    return y, dx, {k: v.copy() for k, v in layer.grads.items()}
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 2), (1, 1, 1, 3), (3, 5, 2, 1), (2, 6, 6, 5)])
+@pytest.mark.parametrize("filters", [1, 3])
+def test_subpixel_upconv_equals_upsample_then_conv(shape, filters, rng):
+    layer = upconv(shape[-1], filters, rng).astype(np.float64)
+    assert layer.fused
+    x = rng.standard_normal(shape)
+    dy = rng.standard_normal(layer.output_shape(shape))
+    fast = run(layer, x, dy)
+    layer.fast = False
+    plain = run(layer, x, dy)
+    for a, b in zip(fast[:2], plain[:2]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    for name in fast[2]:
+        np.testing.assert_allclose(fast[2][name], plain[2][name], rtol=0, atol=1e-11)
+
+
+@pytest.mark.parametrize("shape", [(2, 3, 4, 2), (2, 1, 3, 3)])
+def test_subpixel_upconv_gradient_check(shape, rng):
+    layer = upconv(shape[-1], 3, rng).astype(np.float64)
+    report = check_layer(layer, rng.standard_normal(shape))
+    assert report.passed(TOLERANCE), str(report)
+
+
+def test_subpixel_float32_stays_float32_and_close(rng):
+    layer = upconv(8, 6, rng)
+    x = rng.standard_normal((2, 5, 4, 8)).astype(np.float32)
+    dy = rng.standard_normal((2, 10, 8, 6)).astype(np.float32)
+    fast = run(layer, x, dy)
+    layer.fast = False
+    plain = run(layer, x, dy)
+    assert all(a.dtype == np.float32 for a in fast[:2])
+    for a, b in zip(fast[:2], plain[:2]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("kwargs", [dict(kernel=1), dict(kernel=5), dict(interpolation="bilinear"),
+                                    dict(size=3)], ids=str)
+def test_unfusable_pairs_fall_back_to_the_plain_path(kwargs, rng):
+    layer = upconv(2, 3, rng, **kwargs).astype(np.float64)
+    assert not layer.fused
+    x = rng.standard_normal((2, 3, 4, 2))
+    y = layer.forward(x)
+    expected = layer.conv.forward(layer.upsample.forward(x))
+    np.testing.assert_array_equal(y, expected)
+    assert check_layer(layer, x).passed(TOLERANCE)
+
+
+def test_phase_weights_grad_is_the_adjoint_of_phase_weights(rng):
+    w, d = rng.standard_normal((3, 3, 4, 5)), rng.standard_normal((16, 20))
+    lhs = np.sum(subpixel.phase_weights(w) * d)
+    rhs = np.sum(w * subpixel.phase_weights_grad(d, 4, 5))
+    assert lhs == pytest.approx(rhs, rel=1e-12)
+
+
+def test_fast_and_plain_cae_agree_through_a_training_step(rng):
+    x = rng.random((2, 16, 8, 3))
+    dy = rng.standard_normal((2, 16, 8, 1))
+    results = []
+    for fast in (True, False):
+        model = cae((2, 3, 4), seed=3, fast=fast).astype(np.float64)
+        results.append((model.forward(x, training=True), model.backward(dy),
+                        [g.copy() for _, _, g in model.named_parameters()]))
+    (y1, dx1, g1), (y2, dx2, g2) = results
+    np.testing.assert_allclose(y1, y2, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(dx1, dx2, rtol=0, atol=1e-12)
+    for a, b in zip(g1, g2):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)

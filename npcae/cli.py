@@ -14,7 +14,7 @@ from .checkpoint import CheckpointError, read_checkpoint
 from .data import DEFAULT_TRAIN, DataError, load_dataset, split
 from .models import WeightsMismatch
 
-DEFAULT_SIZE = {"tiktok-136": (1024, 512), "synthetic": (128, 64)}
+DEFAULT_SIZE = {"tiktok-136": (1024, 512), "synthetic": (256, 128)}
 
 
 class UsageError(ValueError):
@@ -47,13 +47,14 @@ def build_parser():
 
     t = sub.add_parser("train", help="train the CAE (the original experiment by default)")
     t.add_argument("--data", default="synthetic", help="synthetic (default), tiktok-136 or a folder")
-    t.add_argument("--size", type=parse_size, help="HxW (tiktok-136: 1024x512; synthetic: 128x64)")
+    t.add_argument("--size", type=parse_size, help="HxW (tiktok-136: 1024x512; synthetic: 256x128)")
     t.add_argument("--epochs", type=int, default=500)
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--filters", type=parse_filters, default=[4, 32, 256])
     t.add_argument("--loss", default="dice+focal", help="terms of dice, focal, binary_focal, bce")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--val-every", type=int, default=1, help="validate every N epochs (1)")
+    t.add_argument("--val-every", type=int, default=10,
+                   help="validate every N epochs (10; validating costs more than a training step)")
     t.add_argument("--checkpoint-every", type=int, default=50)
     t.add_argument("--augment", action="store_true", help="flips, shifts, zoom, brightness/contrast")
     t.add_argument("--train-names", help="comma-separated training frames (default per data set)")

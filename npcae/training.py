@@ -24,7 +24,7 @@ from .models import atomic_write, cae
 from .optim import Adam
 
 DEFAULTS = dict(epochs=500, lr=5e-4, filters=[4, 32, 256], loss="dice+focal", seed=0,
-                val_every=1, checkpoint_every=50, snapshot_every=50, augment=False,
+                val_every=10, checkpoint_every=50, snapshot_every=50, augment=False,
                 eval_batch=3, dropout=[0.1, 0.25], activation="swish")
 HISTORY_FIELDS = ["epoch", "train_loss", "train_accuracy", "heldout_loss", "heldout_accuracy",
                   "heldout_iou", "heldout_dice", "train_eval_accuracy", "train_eval_iou",

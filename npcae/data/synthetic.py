@@ -14,7 +14,7 @@ from PIL import Image
 
 from .folder import DataError, Record, atomic_write_bytes, check_size, is_count
 
-SYNTHETIC_TRAIN = ("synth_00", "synth_04", "synth_08")
+SYNTHETIC_TRAIN = ("synth_00", "synth_04", "synth_09")
 SUPERSAMPLE = 3
 BODY_SCALE = 0.9  # figure height ~0.58 of the frame, like the real dancer
 LIMB_WIDTH = 1.4  # thick strokes: an arm stays ~4 px wide at the default 128x64

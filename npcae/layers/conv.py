@@ -76,13 +76,27 @@ class Conv2D(Layer):
             self.grads["W"][...] = d_weights
             self.grads["b"][...] = d_bias
             return dx
-        geom = self.geometry(x.shape)
-        w_matrix = weights.reshape(-1, self.out_channels)
         dy = np.ascontiguousarray(grad_out, dtype=x.dtype).reshape(-1, self.out_channels)
-        cols = kernels.im2col(x, geom)
+        cols = self.backward_weights(dy)
+        return self.backward_data(dy, cols)
+
+    def backward_weights(self, dy):
+        """dW = cols.T @ dy and db = sum(dy) into self.grads; returns cols for reuse.
+
+        dy is the upstream gradient as a (N*OH*OW, C_out) matrix.
+        """
+        x = self._x
+        cols = kernels.im2col(x, self.geometry(x.shape))
         self.grads["W"][...] = (cols.T @ dy).reshape(self.params["W"].shape)
         self.grads["b"][...] = dy.sum(axis=0)
-        if kernels.is_pointwise(geom):      # cols is a view of x: it must not be overwritten
+        return cols
+
+    def backward_data(self, dy, cols=None):
+        """dx = col2im(dy @ W.T), computed into the `cols` buffer when one is given."""
+        x = self._x
+        geom = self.geometry(x.shape)
+        w_matrix = self.params["W"].astype(x.dtype, copy=False).reshape(-1, self.out_channels)
+        if cols is None or kernels.is_pointwise(geom):  # a pointwise cols is a view of x
             d_cols = dy @ w_matrix.T
         else:
             d_cols = np.matmul(dy, w_matrix.T, out=cols)

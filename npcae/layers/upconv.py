@@ -73,18 +73,29 @@ class UpConv2D(Layer):
     def backward(self, grad_out):
         if not self.fused:
             return self.upsample.backward(self.conv.backward(grad_out))
-        x = self._x
-        n, height, width, channels = x.shape
-        filters = self.conv.out_channels
-        geom = subpixel.window_geometry(height, width)
-        d_phases = subpixel.deinterleave(grad_out.astype(x.dtype, copy=False))
-        d_phases = d_phases.reshape(-1, 4 * filters)
-        cols = kernels.im2col(x, geom)
-        self.grads["W"][...] = subpixel.phase_weights_grad(cols.T @ d_phases, channels, filters)
+        d_phases = subpixel.deinterleave(grad_out.astype(self._x.dtype, copy=False))
+        d_phases = d_phases.reshape(-1, 4 * self.conv.out_channels)
         self.grads["b"][...] = grad_out.sum(axis=(0, 1, 2))
+        cols = self.backward_weights(d_phases)
+        return self.backward_data(d_phases, cols)
+
+    def backward_weights(self, d_phases):
+        """dW = fold(cols.T @ dY) into self.grads (db is done by backward); returns cols.
+
+        d_phases is dY, the deinterleaved upstream gradient, as an (N*(H+1)*(W+1), 4*F) matrix.
+        """
+        x = self._x
+        cols = kernels.im2col(x, subpixel.window_geometry(*x.shape[1:3]))
+        self.grads["W"][...] = subpixel.phase_weights_grad(
+            cols.T @ d_phases, x.shape[-1], self.conv.out_channels)
+        return cols
+
+    def backward_data(self, d_phases, cols=None):
+        """dx = col2im(dY @ W_sub.T), computed into the `cols` buffer when one is given."""
+        x = self._x
         w_sub = subpixel.phase_weights(self.params["W"].astype(x.dtype, copy=False))
         d_cols = np.matmul(d_phases, w_sub.T, out=cols)
-        return kernels.col2im(d_cols, x.shape, geom)
+        return kernels.col2im(d_cols, x.shape, subpixel.window_geometry(*x.shape[1:3]))
 
     def __repr__(self):
         return f"UpConv2D({self.upsample!r}, {self.conv!r})"

@@ -1,0 +1,117 @@
+"""What every benchmark shares: timing, the matmul roofline, the machine, and the outputs.
+
+Each benchmark writes RESULTS/<name>.json (every number, with the machine and the command),
+RESULTS/<name>.md (the table) and RESULTS/<name>.png (bars against the roofline).
+Speed is reported as ratios measured in the same run, never as bare seconds alone: this
+machine is shared and noisy, and a ratio survives a slow minute much better than a time.
+"""
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def best_time(fn, repeat=3, min_time=0.0):
+    """The fastest of `repeat` calls (after one warm-up): the least disturbed measurement."""
+    fn()
+    times = []
+    while len(times) < repeat or sum(times) < min_time:
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def matmul_seconds(m, k, n, repeat=3, dtype=np.float32):
+    """Best time of numpy's (m, k) @ (k, n) into a preallocated output: the roofline."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((m, k), dtype=dtype)
+    b = rng.standard_normal((k, n), dtype=dtype)
+    out = np.empty((m, n), dtype)
+    return best_time(lambda: np.matmul(a, b, out=out), repeat)
+
+
+def gflops(flop, seconds):
+    return flop / seconds / 1e9
+
+
+def peak_rss_gb():
+    """Peak resident memory of this process so far (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def machine():
+    import numba
+    info = {"python": platform.python_version(), "numpy": np.__version__, "numba": numba.__version__,
+            "cpus": os.cpu_count(), "machine": platform.machine(),
+            "numba_threads": numba.config.NUMBA_NUM_THREADS,
+            "date": time.strftime("%Y-%m-%d %H:%M")}
+    try:
+        with open("/proc/cpuinfo") as f:
+            info["cpu"] = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    return info
+
+
+def markdown_table(columns, rows):
+    """columns: [(key, header, format)], rows: list of dicts -> a GitHub Markdown table."""
+    lines = ["| " + " | ".join(h for _, h, _ in columns) + " |",
+             "|" + "---|" * len(columns)]
+    for row in rows:
+        cells = [("" if row.get(k) is None else fmt.format(row[k])) for k, _, fmt in columns]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def atomic_write_text(path, text):
+    tmp = Path(f"{path}.tmp-{os.getpid()}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_results(name, rows, table, out_dir=RESULTS, extra=None):
+    """Write <name>.json and <name>.md into out_dir; returns the paths."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    record = {"benchmark": name, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+              "machine": machine(), "rows": rows, **(extra or {})}
+    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
+    atomic_write_text(json_path, json.dumps(record, indent=2) + "\n")
+    header = f"# {name}\n\n{record['machine']['date']}, `{record['command']}`, " \
+             f"{record['machine'].get('cpu', record['machine']['machine'])}, " \
+             f"{record['machine']['cpus']} CPUs\n\n"
+    atomic_write_text(md_path, header + table + "\n")
+    return json_path, md_path
+
+
+def bar_plot(path, labels, series, ylabel, title, reference=None):
+    """Grouped bars: series = {legend: values}; an optional horizontal reference line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(max(6, 0.7 * len(labels) + 2), 4.2))
+    width = 0.8 / len(series)
+    x = np.arange(len(labels))
+    for i, (legend, values) in enumerate(series.items()):
+        ax.bar(x + (i - (len(series) - 1) / 2) * width, values, width, label=legend)
+    if reference is not None:
+        ax.axhline(reference[1], color="k", linestyle="--", linewidth=1, label=reference[0])
+    ax.set_xticks(x)
+    ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=8)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    tmp = f"{path}.tmp-{os.getpid()}.png"
+    fig.savefig(tmp, dpi=110)
+    plt.close(fig)
+    os.replace(tmp, path)

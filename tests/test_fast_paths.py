@@ -4,7 +4,7 @@ import pytest
 
 from npcae.gradcheck import check_layer
 from npcae.kernels import subpixel
-from npcae.layers import Conv2D, UpConv2D, UpSampling2D
+from npcae.layers import Conv2D, Swish, UpConv2D, UpSampling2D
 from npcae.models import cae
 
 TOLERANCE = 1e-6
@@ -89,3 +89,22 @@ def test_fast_and_plain_cae_agree_through_a_training_step(rng):
     np.testing.assert_allclose(dx1, dx2, rtol=0, atol=1e-12)
     for a, b in zip(g1, g2):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_swish_equals_the_numpy_formula(dtype, rng):
+    x = np.concatenate([rng.standard_normal(998) * 6, [0.0, -0.0, 88.0, -88.0, 1e4, -1e4]])
+    x = x.astype(dtype).reshape(2, 1, -1, 2)
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    fast, plain = Swish(fast=True), Swish(fast=False)
+    y1, y2 = fast.forward(x), plain.forward(x)
+    dx1, dx2 = fast.backward(dy), plain.backward(dy)
+    assert y1.dtype == dx1.dtype == dtype and np.isfinite(y1).all() and np.isfinite(dx1).all()
+    tol = 1e-6 if dtype == np.float32 else 1e-14
+    np.testing.assert_allclose(y1, y2, rtol=tol, atol=tol)
+    np.testing.assert_allclose(dx1, dx2, rtol=tol, atol=tol)
+
+
+def test_numba_swish_gradient_check(rng):
+    layer = Swish(fast=True)
+    assert check_layer(layer, 3 * rng.standard_normal((2, 3, 4, 5))).passed(TOLERANCE)

@@ -3,9 +3,21 @@
     from npcae.kernels import conv_geometry, im2col, col2im      # what Conv2D uses
     from npcae.kernels import reference                          # what the tests trust
 """
-from . import reference
-from .geometry import ConvGeometry, conv_geometry, padding_1d
-from .im2col import col2im, im2col, is_pointwise
+import os
 
-__all__ = ["ConvGeometry", "conv_geometry", "padding_1d", "im2col", "col2im", "is_pointwise",
-           "reference"]
+import numba
+
+# Numba's default OpenMP pool keeps its threads spinning after each parallel loop. With as many
+# threads as cores, that spinning starves the BLAS threads of the matrix multiply that comes
+# next: measured here, every small kernel cost one 8 ms scheduler slice. The workqueue pool
+# sleeps between loops. It must be chosen before the first parallel launch; an explicit
+# NUMBA_THREADING_LAYER in the environment still wins.
+if "NUMBA_THREADING_LAYER" not in os.environ:
+    numba.config.THREADING_LAYER = "workqueue"
+
+from . import reference  # noqa: E402
+from .geometry import ConvGeometry, conv_geometry, padding_1d  # noqa: E402
+from .im2col import col2im, im2col, im2col_shared, is_pointwise  # noqa: E402
+
+__all__ = ["ConvGeometry", "conv_geometry", "padding_1d", "im2col", "im2col_shared", "col2im",
+           "is_pointwise", "reference"]

@@ -18,6 +18,7 @@ The plain-loop versions of both, and a loop-based convolution, live in `referenc
 import numpy as np
 from numba import njit, prange
 
+from . import workspace
 from .geometry import ConvGeometry
 
 
@@ -107,3 +108,12 @@ def col2im(cols, x_shape, geom: ConvGeometry, out=None):
     _col2im_kernel(np.ascontiguousarray(cols), geom.kh, geom.kw, geom.stride,
                    geom.pad_top, geom.pad_left, geom.out_h, geom.out_w, out)
     return out
+
+
+def im2col_shared(x, geom: ConvGeometry):
+    """im2col into the shared workspace (see workspace.py): valid until the next convolution."""
+    n, _, _, channels = x.shape
+    if is_pointwise(geom):
+        return im2col(x, geom)
+    shape = (n * geom.out_h * geom.out_w, geom.kh * geom.kw * channels)
+    return im2col(x, geom, out=workspace.scratch(shape, x.dtype))

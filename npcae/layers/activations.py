@@ -1,6 +1,7 @@
 """Element-wise activations. Each caches the least it needs for its derivative."""
 import numpy as np
 
+from ..kernels import elementwise
 from .base import Layer
 
 
@@ -26,14 +27,24 @@ class Swish(Layer):
     """y = x * s(x), s = sigmoid;  dx = dy * s * (1 + x * (1 - s)).  Keras `swish`, PyTorch `SiLU`.
 
     Caches x only and recomputes s in backward: one activation-sized array per layer, not two.
+    The fast path runs both formulas as single Numba passes (kernels/elementwise.py);
+    `fast=False` evaluates them as the numpy expressions below.
     """
+
+    def __init__(self, fast=True):
+        super().__init__()
+        self.fast = fast
 
     def forward(self, x, training=False):
         self._x = x
+        if self.fast:
+            return elementwise.swish_forward(x)
         return x * sigmoid(x)
 
     def backward(self, grad_out):
         x = self._x
+        if self.fast:
+            return elementwise.swish_backward(x, grad_out)
         s = sigmoid(x)
         return grad_out * s * (1 + x * (1 - s))
 
@@ -83,9 +94,12 @@ ACTIVATIONS = {"swish": Swish, "silu": Swish, "relu": ReLU, "leaky_relu": LeakyR
                "sigmoid": Sigmoid, "tanh": Tanh}
 
 
-def get_activation(name):
+def get_activation(name, fast=True):
     """A new activation layer from its Keras name ("swish", "relu", ...)."""
     try:
-        return ACTIVATIONS[name]()
+        layer = ACTIVATIONS[name]()
     except KeyError:
         raise ValueError(f"unknown activation {name!r}; choose from {sorted(ACTIVATIONS)}") from None
+    if hasattr(layer, "fast"):
+        layer.fast = fast
+    return layer

@@ -19,8 +19,9 @@ class Conv2D(Layer):
                dx   = col2im(dy @ W.reshape(-1, C_out).T)
 
     Only x is cached: backward rebuilds the columns and then overwrites that same buffer with
-    dL/dcols, so a layer never holds more than one im2col buffer. `fast=False` runs the
-    loop-based reference instead (slow; for study and as the oracle of the tests).
+    dL/dcols. The columns live in one workspace shared by all convolutions
+    (kernels/workspace.py), so a whole model holds a single im2col buffer. `fast=False` runs
+    the loop-based reference instead (slow; for study and as the oracle of the tests).
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="same",
@@ -62,7 +63,7 @@ class Conv2D(Layer):
         self._x = x
         if not self.fast:
             return reference.conv2d_forward(x, weights, bias, self.stride, self.padding)
-        cols = kernels.im2col(x, geom)
+        cols = kernels.im2col_shared(x, geom)
         y = cols @ weights.reshape(-1, self.out_channels)
         y += bias
         return y.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
@@ -86,7 +87,7 @@ class Conv2D(Layer):
         dy is the upstream gradient as a (N*OH*OW, C_out) matrix.
         """
         x = self._x
-        cols = kernels.im2col(x, self.geometry(x.shape))
+        cols = kernels.im2col_shared(x, self.geometry(x.shape))
         self.grads["W"][...] = (cols.T @ dy).reshape(self.params["W"].shape)
         self.grads["b"][...] = dy.sum(axis=0)
         return cols

@@ -65,7 +65,7 @@ class UpConv2D(Layer):
         self._x = x
         n, height, width, _ = x.shape
         filters = self.conv.out_channels
-        cols = kernels.im2col(x, subpixel.window_geometry(height, width))
+        cols = kernels.im2col_shared(x, subpixel.window_geometry(height, width))
         w_sub = subpixel.phase_weights(self.params["W"].astype(x.dtype, copy=False))
         phases = (cols @ w_sub).reshape(n, height + 1, width + 1, 2, 2, filters)
         return subpixel.interleave(phases, self.params["b"])
@@ -85,7 +85,7 @@ class UpConv2D(Layer):
         d_phases is dY, the deinterleaved upstream gradient, as an (N*(H+1)*(W+1), 4*F) matrix.
         """
         x = self._x
-        cols = kernels.im2col(x, subpixel.window_geometry(*x.shape[1:3]))
+        cols = kernels.im2col_shared(x, subpixel.window_geometry(*x.shape[1:3]))
         self.grads["W"][...] = subpixel.phase_weights_grad(
             cols.T @ d_phases, x.shape[-1], self.conv.out_channels)
         return cols

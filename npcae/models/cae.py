@@ -10,10 +10,10 @@ def conv_block(in_channels, out_channels, kernel_size, first_stride, dropout, ac
     """Conv(stride) -> act -> Dropout(d0) -> Conv -> act -> Dropout(d1): one block of the CAE."""
     return [
         Conv2D(in_channels, out_channels, kernel_size, first_stride, "same", init_rng, fast),
-        get_activation(activation),
+        get_activation(activation, fast),
         Dropout(dropout[0], next(dropout_rngs)),
         Conv2D(out_channels, out_channels, kernel_size, 1, "same", init_rng, fast),
-        get_activation(activation),
+        get_activation(activation, fast),
         Dropout(dropout[1], next(dropout_rngs)),
     ]
 

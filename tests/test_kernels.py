@@ -60,6 +60,9 @@ def test_im2col_and_col2im_match_loops(shape, dtype, rng):
     dx = col2im(d_cols, x.shape, geom)
     assert dx.dtype == dtype
     np.testing.assert_allclose(dx, reference.col2im_loops(d_cols, x.shape, geom), **TOL[dtype])
+    # The pure-NumPy versions the kernel benchmark compares against agree too.
+    np.testing.assert_array_equal(reference.im2col_strided(x, geom), cols)
+    np.testing.assert_allclose(reference.col2im_strided(d_cols, x.shape, geom), dx, **TOL[dtype])
 
 
 @pytest.mark.parametrize("shape", SHAPES, ids=ids)

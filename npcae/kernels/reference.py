@@ -96,3 +96,33 @@ def col2im_loops(cols, x_shape, geom):
                             base = (i * geom.kw + j) * channels
                             dx[n, ih, iw] += cols[r, base:base + channels]
     return dx
+
+
+def im2col_strided(x, geom):
+    """im2col in pure NumPy: a strided window view of the padded input, copied once.
+
+    The view x_pad[n, oh*s + i, ow*s + j, c] -> (N, OH, OW, KH, KW, C) costs nothing; the
+    reshape to (N*OH*OW, KH*KW*C) is the copy. Single-threaded: the benchmarks' middle line.
+    """
+    x_pad, _ = _padded(x, geom)
+    n, _, _, channels = x.shape
+    s = geom.stride
+    strides = x_pad.strides
+    view = np.lib.stride_tricks.as_strided(
+        x_pad, (n, geom.out_h, geom.out_w, geom.kh, geom.kw, channels),
+        (strides[0], strides[1] * s, strides[2] * s, strides[1], strides[2], strides[3]),
+        writeable=False)
+    return view.reshape(n * geom.out_h * geom.out_w, geom.kh * geom.kw * channels)
+
+
+def col2im_strided(cols, x_shape, geom):
+    """col2im in pure NumPy: one strided add per kernel tap (KH*KW of them)."""
+    n, height, width, channels = x_shape
+    s = geom.stride
+    dx_pad, pads = _padded(np.zeros(x_shape, cols.dtype), geom)
+    taps = cols.reshape(n, geom.out_h, geom.out_w, geom.kh, geom.kw, channels)
+    for i in range(geom.kh):
+        for j in range(geom.kw):
+            dx_pad[:, i:i + s * geom.out_h:s, j:j + s * geom.out_w:s, :] += taps[:, :, :, i, j, :]
+    (_, _), (top, _), (left, _), (_, _) = pads
+    return np.ascontiguousarray(dx_pad[:, top:top + height, left:left + width, :])

@@ -15,6 +15,7 @@ from .data import DEFAULT_TRAIN, DataError, load_dataset, split
 from .models import WeightsMismatch
 
 DEFAULT_SIZE = {"tiktok-136": (1024, 512), "synthetic": (256, 128)}
+BENCHMARKS = ("kernels", "conv", "step")
 
 
 class UsageError(ValueError):
@@ -72,6 +73,12 @@ def build_parser():
     e.add_argument("--weights", required=True)
     e.add_argument("--data", default="synthetic")
     e.add_argument("--size", type=parse_size, help="default: the size the model was trained at")
+
+    b = sub.add_parser("bench", help="run the benchmarks in the repository's benchmarks/ folder")
+    b.add_argument("which", nargs="*", metavar="NAME", help="kernels, conv, step (default: all)")
+    b.add_argument("--size", help="HxW for kernels and conv (default 1024x512)")
+    b.add_argument("--compare-torch", metavar="PYTHON", help="a Python with torch, for bench_step")
+    b.add_argument("--out", help="folder for JSON, Markdown and PNG (default benchmarks/results)")
 
     f = sub.add_parser("fetch-data", help="download a data set and verify its checksums")
     f.add_argument("name", choices=["tiktok-136"])
@@ -163,8 +170,31 @@ def cmd_fetch(args):
     return 0
 
 
+def cmd_bench(args):
+    import subprocess
+    folder = Path(__file__).resolve().parents[1] / "benchmarks"
+    if not (folder / "bench_step.py").exists():
+        raise UsageError(f"no benchmarks/ folder beside the package ({folder}); "
+                         "run npcae bench from a source checkout (pip install -e .)")
+    unknown = [name for name in args.which if name not in BENCHMARKS]
+    if unknown:
+        raise UsageError(f"no benchmark called {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+    for name in args.which or BENCHMARKS:
+        command = [sys.executable, str(folder / f"bench_{name}.py")]
+        if args.size and name != "step":
+            command += ["--size", args.size]
+        if args.compare_torch and name == "step":
+            command += ["--compare-torch", args.compare_torch]
+        if args.out:
+            command += ["--out", args.out]
+        print(f"== {' '.join(command[1:])}", flush=True)
+        if subprocess.run(command).returncode != 0:
+            raise UsageError(f"bench_{name}.py failed (its message is above)")
+    return 0
+
+
 COMMANDS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate,
-            "fetch-data": cmd_fetch}
+            "fetch-data": cmd_fetch, "bench": cmd_bench}
 
 
 def main(argv=None):

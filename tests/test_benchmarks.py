@@ -1,0 +1,45 @@
+"""The benchmarks run end to end at a tiny size and write their JSON, table and plot.
+
+Nothing here asserts a speed: speed is what the benchmarks measure, on a quiet machine.
+"""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from npcae.cli import main
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+TINY = {"kernels": ["--size", "32x16", "--repeat", "1"],
+        "conv": ["--size", "32x16", "--repeat", "1"],
+        "step": ["--sizes", "32x16,64x32", "--steps", "1", "--rounds", "1"]}
+
+
+@pytest.mark.parametrize("name", sorted(TINY))
+def test_benchmark_writes_json_table_and_plot(name, tmp_path):
+    done = subprocess.run([sys.executable, str(BENCHMARKS / f"bench_{name}.py"), *TINY[name],
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = json.loads((tmp_path / f"bench_{name}.json").read_text())
+    assert record["rows"] and record["machine"]["cpus"] >= 1
+    table = (tmp_path / f"bench_{name}.md").read_text()
+    assert table.count("\n|") >= 1 + len(record["rows"])
+    assert (tmp_path / f"bench_{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    for row in record["rows"]:
+        seconds = [v for k, v in row.items() if k.endswith("_s")]
+        assert seconds and all(v > 0 for v in seconds)
+
+
+def test_conv_benchmark_covers_every_convolution(tmp_path):
+    subprocess.run([sys.executable, str(BENCHMARKS / "bench_conv.py"), *TINY["conv"], "--out",
+                    str(tmp_path)], check=True, capture_output=True, timeout=240)
+    rows = json.loads((tmp_path / "bench_conv.json").read_text())["rows"]
+    assert len(rows) == 13                       # 6 encoder, 3 up+conv, 3 decoder, the 1x1 head
+    assert sum("up+conv" in r["layer"] for r in rows) == 3
+
+
+def test_bench_command_refuses_an_unknown_benchmark(capsys):
+    assert main(["bench", "everything"]) == 2
+    assert "no benchmark called 'everything'" in capsys.readouterr().err

@@ -93,15 +93,33 @@ class Conv2D(Layer):
         return cols
 
     def backward_data(self, dy, cols=None):
-        """dx = col2im(dy @ W.T), computed into the `cols` buffer when one is given."""
+        """dx = col2im(dy @ W.T), computed into the `cols` buffer when one is given.
+
+        Stride 1 with an odd kernel centred by "same" padding takes a shorter road: dx is then
+        itself a "same" convolution of dy with the kernel rotated by 180 degrees and its
+        channel axes swapped,  dx = im2col(dy) @ rot180(W).swap(C_in, C_out),  which replaces
+        col2im's scattered reads with one more im2col of a (smaller or equal) image.
+        """
         x = self._x
         geom = self.geometry(x.shape)
-        w_matrix = self.params["W"].astype(x.dtype, copy=False).reshape(-1, self.out_channels)
+        weights = self.params["W"].astype(x.dtype, copy=False)
+        if self._centred(geom):
+            rotated = weights[::-1, ::-1].transpose(0, 1, 3, 2)
+            rotated = np.ascontiguousarray(rotated).reshape(-1, self.in_channels)
+            dy_image = dy.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
+            return (kernels.im2col_shared(dy_image, geom) @ rotated).reshape(x.shape)
+        w_matrix = weights.reshape(-1, self.out_channels)
         if cols is None or kernels.is_pointwise(geom):  # a pointwise cols is a view of x
             d_cols = dy @ w_matrix.T
         else:
             d_cols = np.matmul(dy, w_matrix.T, out=cols)
         return kernels.col2im(d_cols, x.shape, geom)
+
+    @staticmethod
+    def _centred(geom):
+        """Stride 1, odd kernel larger than 1x1, padded by half the kernel on every side."""
+        return (geom.stride == 1 and geom.kh % 2 == 1 and geom.kw % 2 == 1 and geom.kh * geom.kw > 1
+                and geom.pad_top == geom.kh // 2 and geom.pad_left == geom.kw // 2)
 
     def __repr__(self):
         kh, kw = self.kernel_size

@@ -104,9 +104,12 @@ def main(argv=None):
                ("matmul_gflops", "matmul GFLOP/s", "{:.0f}"),
                ("layer_roofline", "layer / matmul", "{:.0%}")]
     heavy = [r for r in rows if r["in_channels"] >= 32]
-    summary = (f"\nLayers with 32 or more input channels: {sum(r['forward_s'] + r['backward_s'] for r in heavy):.2f} s "
-               f"per step; their matmuls alone {sum((r['forward_s'] * r['forward_roofline']) + (r['backward_weights_s'] * r['backward_weights_roofline']) + (r['backward_data_s'] * r['backward_data_roofline']) for r in heavy):.2f} s; "
-               f"lowest layer / matmul {min(r['layer_roofline'] for r in heavy):.0%}.\n")
+    heavy_s = sum(r["forward_s"] + r["backward_s"] for r in heavy)
+    heavy_matmul_s = sum(r[f"{p}_s"] * r[f"{p}_roofline"] for r in heavy
+                         for p in ("forward", "backward_weights", "backward_data"))
+    summary = (f"\n\nLayers with 32 or more input channels: {heavy_s:.2f} s per step; their "
+               f"matmuls alone {heavy_matmul_s:.2f} s; lowest layer / matmul "
+               f"{min(r['layer_roofline'] for r in heavy):.0%}.\n")
     json_path, md_path = write_results("bench_conv", rows, markdown_table(columns, rows) + summary,
                                        args.out, {"size": [height, width], "batch": args.batch})
     bar_plot(Path(args.out) / "bench_conv.png", [r["layer"] for r in rows],

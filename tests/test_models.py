@@ -103,3 +103,16 @@ def test_nested_containers_name_parameters_uniquely():
     assert "UpSampling2D" in model.summary((1, 4, 4, 3), print_fn=None)
     with pytest.raises(TypeError, match="holds Layers"):
         Sequential(Conv2D(3, 2, 3), "relu")
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_summary_rows_add_up_to_the_totals(fast):
+    model = cae(fast=fast)
+    text = model.summary((1, 64, 32, 3), print_fn=None)
+    rows = [line for line in text.splitlines()[2:] if line.startswith("  ")]
+    # Fixed-width columns, right-aligned: params (10), MACs (16), activation MB (10).
+    macs = [int(r[-26:-10].replace(",", "")) for r in rows if r[-26:-10].strip()]
+    params = [int(r[-36:-26]) for r in rows if r[-36:-26].strip()]
+    assert sum(macs) == model.forward_macs((1, 64, 32, 3))
+    assert sum(params) == model.n_params() == 1_939_233
+    assert ("sub-pixel" in text) == fast

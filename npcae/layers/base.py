@@ -57,6 +57,10 @@ class Layer:
         """Direct children (containers override this)."""
         return []
 
+    def summary_children(self):
+        """The children summary() lists under this layer: by default all of them."""
+        return self.sublayers()
+
     def walk(self):
         """This layer and every layer inside it, depth first."""
         yield self

@@ -44,6 +44,10 @@ class UpConv2D(Layer):
     def sublayers(self):
         return [self.upsample, self.conv]
 
+    def summary_children(self):
+        # Fused, the two layers run as one: one row, with the MACs actually performed.
+        return [] if self.fused else self.sublayers()
+
     def named_parameters(self, prefix=""):
         yield from self.conv.named_parameters(prefix + "1.")
 
@@ -98,4 +102,8 @@ class UpConv2D(Layer):
         return kernels.col2im(d_cols, x.shape, subpixel.window_geometry(*x.shape[1:3]))
 
     def __repr__(self):
-        return f"UpConv2D({self.upsample!r}, {self.conv!r})"
+        up, conv = self.upsample, self.conv
+        kh, kw = conv.kernel_size
+        how = "sub-pixel" if self.fused else "upsample, then conv"
+        return (f"UpConv2D({up.size}x {up.interpolation}, {conv.in_channels}->{conv.out_channels} "
+                f"{kh}x{kw}, {how})")

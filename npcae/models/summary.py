@@ -6,8 +6,8 @@ def _rows(layer: Layer, input_shape, depth):
     """(indented name, output shape, params, MACs, is_leaf) for a layer, then its children."""
     output_shape = layer.output_shape(input_shape)
     yield ("  " * depth + repr(layer).split("\n")[0].rstrip("("), output_shape,
-           layer.n_params(), layer.forward_macs(input_shape), not layer.sublayers())
-    for child in layer.sublayers():
+           layer.n_params(), layer.forward_macs(input_shape), not layer.summary_children())
+    for child in layer.summary_children():
         yield from _rows(child, input_shape, depth + 1)
         if getattr(layer, "chained", False):       # Sequential: each child feeds the next
             input_shape = child.output_shape(input_shape)

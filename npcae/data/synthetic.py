@@ -17,7 +17,7 @@ from .folder import DataError, Record, atomic_write_bytes, check_size, is_count
 SYNTHETIC_TRAIN = ("synth_00", "synth_04", "synth_09")
 SUPERSAMPLE = 3
 BODY_SCALE = 0.9  # figure height ~0.58 of the frame, like the real dancer
-LIMB_WIDTH = 1.4  # thick strokes: an arm stays ~4 px wide at the default 128x64
+LIMB_WIDTH = 1.4  # thick strokes: an upper arm is ~5 px wide at 128x64, ~10 px at 256x128
 SWING = 0.8  # dance cycles over the record: neighbouring frames differ slightly
 LIGHT = np.array([-0.45, -0.55, 0.70]) / np.linalg.norm([-0.45, -0.55, 0.70])
 # Wall paints; none is close to SKIN, or the bare arms would be invisible even to a person.

@@ -54,8 +54,7 @@ def time_layer(layer, shape, rng, repeat):
     forward = best_time(lambda: layer.forward(x, training=True), repeat)
     layer.backward(dy)
     if isinstance(layer, UpConv2D) and layer.fused:
-        from npcae.kernels import subpixel
-        dy_matrix = subpixel.deinterleave(dy).reshape(-1, 4 * layer.conv.out_channels)
+        dy_matrix = layer.phase_gradient(dy)
     else:
         dy_matrix = dy.reshape(-1, dy.shape[-1])
     weights = best_time(lambda: layer.backward_weights(dy_matrix), repeat)

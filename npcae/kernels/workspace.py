@@ -28,7 +28,3 @@ def scratch(shape, dtype):
 def release():
     """Free the buffers (they are re-created on the next convolution)."""
     _buffers.clear()
-
-
-def nbytes():
-    return sum(buffer.nbytes for buffer in _buffers.values())

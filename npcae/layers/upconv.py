@@ -77,11 +77,15 @@ class UpConv2D(Layer):
     def backward(self, grad_out):
         if not self.fused:
             return self.upsample.backward(self.conv.backward(grad_out))
-        d_phases = subpixel.deinterleave(grad_out.astype(self._x.dtype, copy=False))
-        d_phases = d_phases.reshape(-1, 4 * self.conv.out_channels)
+        d_phases = self.phase_gradient(grad_out)
         self.grads["b"][...] = grad_out.sum(axis=(0, 1, 2))
         cols = self.backward_weights(d_phases)
         return self.backward_data(d_phases, cols)
+
+    def phase_gradient(self, grad_out):
+        """dY: dL/dy (N, 2H, 2W, F) deinterleaved into an (N*(H+1)*(W+1), 4*F) matrix."""
+        d_phases = subpixel.deinterleave(grad_out.astype(self._x.dtype, copy=False))
+        return d_phases.reshape(-1, 4 * self.conv.out_channels)
 
     def backward_weights(self, d_phases):
         """dW = fold(cols.T @ dY) into self.grads (db is done by backward); returns cols.

@@ -48,3 +48,23 @@ def test_backprop_by_hand_rejects_bad_arguments(tmp_path):
                           (["--kernel", "3"], "size must look like HxW")):
         err = run_example("backprop_by_hand.py", *args, cwd=tmp_path, ok=False)
         assert len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_im2col_explained_matrix_product_is_the_convolution(tmp_path):
+    out = run_example("im2col_explained.py", "--size", "6x5", "--kernel", "3x2", "--stride", "2",
+                      "--batch", "2", "--out", "ic", cwd=tmp_path)
+    # 'same' on 6x5 with a 3x2 kernel at stride 2: 3x3 outputs per frame, 3*2*3 columns.
+    assert "cols = im2col(x): (18, 18)" in out, out
+    assert re.search(r"im2col_loops\(x\)\| = 0\.0e\+00", out), out            # bit for bit
+    assert "that row equals its 3x2x3 patch flattened: True" in out
+    differences = [float(v) for v in re.findall(r"max \|conv - im2col@W\|, [\w.]+:\s+(\S+)", out)]
+    assert len(differences) == 2 and max(differences) < 1e-10, out
+    left, right = (float(v) for v in re.search(
+        r"<im2col\(x\), c> = (\S+),  <x, col2im\(c\)> = (\S+)", out).groups())
+    assert abs(left - right) < 1e-9 * max(1.0, abs(left))
+    image = png(tmp_path / "ic" / "im2col_explained.png")
+    assert image.ndim == 3 and image.shape[0] > 300 and image.shape[1] > 300
+    err = run_example("im2col_explained.py", "--size", "2x3", "--padding", "valid", cwd=tmp_path,
+                      ok=False)
+    assert err.strip() == "im2col_explained.py: error: input size 2 is smaller than the kernel 3 " \
+                          "with padding 'valid'"

@@ -1,4 +1,4 @@
-"""The `npcae` command: train, predict, evaluate, fetch-data.
+"""The `npcae` command: train, predict, evaluate, fetch-data, bench, gradcheck.
 
 Bad input ends with one line on stderr ("npcae: error: ...") and exit status 2; a diverged
 training run with exit status 3. Nothing is left half-written: every file goes through a
@@ -83,6 +83,13 @@ def build_parser():
     f = sub.add_parser("fetch-data", help="download a data set and verify its checksums")
     f.add_argument("name", choices=["tiktok-136"])
     f.add_argument("--dest", help="folder (default ~/.cache/npcae/tiktok-136)")
+
+    g = sub.add_parser("gradcheck", help="finite-difference checks: every layer, loss, a small CAE")
+    which = g.add_mutually_exclusive_group()
+    which.add_argument("--layer", metavar="NAME", help="only this layer's cases, e.g. conv2d")
+    which.add_argument("--model", choices=["cae"], help="only the small CAE")
+    g.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    g.add_argument("--tolerance", type=float, help="max relative error (default 1e-6; float32 1e-3)")
     return parser
 
 
@@ -193,8 +200,19 @@ def cmd_bench(args):
     return 0
 
 
+def cmd_gradcheck(args):
+    from . import gradcheck_suite
+    if args.tolerance is not None and not args.tolerance > 0:
+        raise UsageError(f"--tolerance must be positive, got {args.tolerance}")
+    try:
+        cases = gradcheck_suite.select(layer=args.layer, model=args.model)
+    except gradcheck_suite.UnknownCase as error:
+        raise UsageError(error)
+    return gradcheck_suite.run(cases, args.dtype, args.tolerance)
+
+
 COMMANDS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate,
-            "fetch-data": cmd_fetch, "bench": cmd_bench}
+            "fetch-data": cmd_fetch, "bench": cmd_bench, "gradcheck": cmd_gradcheck}
 
 
 def main(argv=None):

@@ -10,8 +10,9 @@ from npcae.models import cae
 TOLERANCE = 1e-6
 
 
-def upconv(c_in, c_out, rng, kernel=3, interpolation="nearest", size=2, fast=True):
-    conv = Conv2D(c_in, c_out, kernel, rng=rng)
+def upconv(c_in, c_out, rng, kernel=3, interpolation="nearest", size=2, fast=True,
+           keep_columns=None):
+    conv = Conv2D(c_in, c_out, kernel, rng=rng, keep_columns=keep_columns)
     conv.params["b"][...] = rng.standard_normal(c_out)
     return UpConv2D(UpSampling2D(size, interpolation), conv, fast=fast)
 
@@ -24,8 +25,9 @@ def run(layer, x, dy):
 
 @pytest.mark.parametrize("shape", [(2, 3, 4, 2), (1, 1, 1, 3), (3, 5, 2, 1), (2, 6, 6, 5)])
 @pytest.mark.parametrize("filters", [1, 3])
-def test_subpixel_upconv_equals_upsample_then_conv(shape, filters, rng):
-    layer = upconv(shape[-1], filters, rng).astype(np.float64)
+@pytest.mark.parametrize("keep_columns", [True, False], ids=["kept-columns", "shared-columns"])
+def test_subpixel_upconv_equals_upsample_then_conv(shape, filters, keep_columns, rng):
+    layer = upconv(shape[-1], filters, rng, keep_columns=keep_columns).astype(np.float64)
     assert layer.fused
     x = rng.standard_normal(shape)
     dy = rng.standard_normal(layer.output_shape(shape))
@@ -39,8 +41,9 @@ def test_subpixel_upconv_equals_upsample_then_conv(shape, filters, rng):
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 4, 2), (2, 1, 3, 3)])
-def test_subpixel_upconv_gradient_check(shape, rng):
-    layer = upconv(shape[-1], 3, rng).astype(np.float64)
+@pytest.mark.parametrize("keep_columns", [True, False], ids=["kept-columns", "shared-columns"])
+def test_subpixel_upconv_gradient_check(shape, keep_columns, rng):
+    layer = upconv(shape[-1], 3, rng, keep_columns=keep_columns).astype(np.float64)
     report = check_layer(layer, rng.standard_normal(shape))
     assert report.passed(TOLERANCE), str(report)
 
@@ -108,3 +111,33 @@ def test_numba_swish_equals_the_numpy_formula(dtype, rng):
 def test_numba_swish_gradient_check(rng):
     layer = Swish(fast=True)
     assert check_layer(layer, 3 * rng.standard_normal((2, 3, 4, 5))).passed(TOLERANCE)
+
+
+@pytest.mark.parametrize("kernel, stride", [(3, 1), (3, 2), ((2, 3), 1), (1, 1)])
+def test_kept_columns_equal_shared_columns(kernel, stride, rng):
+    layer = Conv2D(3, 4, kernel, stride, rng=rng, keep_columns=True).astype(np.float64)
+    layer.params["b"][...] = rng.standard_normal(4)
+    x = rng.standard_normal((2, 7, 6, 3))
+    dy = rng.standard_normal(layer.output_shape(x.shape))
+    kept = run(layer, x, dy)
+    layer.keep_columns = False
+    shared = run(layer, x, dy)
+    for a, b in zip(kept[:2], shared[:2]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    for name in kept[2]:
+        np.testing.assert_allclose(kept[2][name], shared[2][name], rtol=0, atol=1e-12)
+
+
+def test_kept_columns_are_not_used_after_an_inference_forward(rng):
+    # Validation between a training forward and its backward must not leave stale columns.
+    layer = Conv2D(3, 4, 3, rng=rng).astype(np.float64)
+    assert layer.keep_columns                                 # 4 filters: a thin layer
+    x, other = rng.standard_normal((2, 5, 4, 3)), rng.standard_normal((2, 5, 4, 3))
+    dy = rng.standard_normal(layer.output_shape(x.shape))
+    layer.forward(x, training=True)
+    layer.forward(other, training=False)
+    dx = layer.backward(dy)
+    layer.keep_columns = False
+    expected = run(layer, other, dy)
+    np.testing.assert_allclose(dx, expected[1], rtol=0, atol=1e-12)
+    np.testing.assert_allclose(layer.grads["W"], expected[2]["W"], rtol=0, atol=1e-12)

@@ -35,10 +35,12 @@ def away_from_zero(rng, shape, margin=0.05):
     return x + np.sign(x) * margin
 
 
+@pytest.mark.parametrize("keep_columns", [True, False], ids=["kept-columns", "shared-columns"])
 @pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: f"{c[0]}to{c[1]}_k{c[2]}_s{c[3]}_{c[4]}_{c[5]}")
-def test_conv2d(case, rng):
+def test_conv2d(case, keep_columns, rng):
     c_in, c_out, kernel, stride, padding, (n, h, w) = case
-    conv = Conv2D(c_in, c_out, kernel, stride, padding, rng=rng).astype(np.float64)
+    conv = Conv2D(c_in, c_out, kernel, stride, padding, rng=rng, keep_columns=keep_columns)
+    conv.astype(np.float64)
     conv.params["b"][...] = rng.standard_normal(c_out)
     assert_passes(check_layer(conv, rng.standard_normal((n, h, w, c_in))), repr(conv))
 

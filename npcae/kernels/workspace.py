@@ -28,3 +28,38 @@ def scratch(shape, dtype):
 def release():
     """Free the buffers (they are re-created on the next convolution)."""
     _buffers.clear()
+
+
+class KeptColumns:
+    """A layer's own im2col buffer, kept from forward to backward, with a last column of ones.
+
+    For a thin GEMM (few output channels) re-running im2col in backward costs a third of the
+    multiply itself, so a thin layer keeps its forward columns instead; and the column of ones
+    makes the bias one more row of the weight matrix, so the forward GEMM adds the bias and
+    the backward GEMM  cols.T @ dy  yields db as its last row:
+
+        [cols | 1] @ [[W], [b]] = cols @ W + b          [cols | 1].T @ dy = [[dW], [db]]
+
+    The buffer is allocated once and refilled by every training forward (a fresh buffer would
+    cost a page fault per 4 kB page, every step); it belongs to one layer, so no other
+    convolution can overwrite it between that layer's forward and its backward.
+    """
+
+    def __init__(self):
+        self.buffer = None
+        self.valid = False          # True from a training forward until the next forward
+
+    def fill(self, x, geom, im2col):
+        """im2col(x) into the buffer, the ones column after it: (N*OH*OW, KH*KW*C + 1)."""
+        n, _, _, channels = x.shape
+        shape = (n * geom.out_h * geom.out_w, geom.kh * geom.kw * channels + 1)
+        if self.buffer is None or self.buffer.shape != shape or self.buffer.dtype != x.dtype:
+            self.buffer = None
+            self.buffer = np.empty(shape, x.dtype)
+            self.buffer[:, -1] = 1
+        im2col(x, geom, out=self.buffer[:, :-1])
+        self.valid = True
+        return self.buffer
+
+    def release(self):
+        self.buffer, self.valid = None, False

@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import kernels
 from ..kernels import conv_geometry, reference
+from ..kernels.workspace import KeptColumns
 from .base import Layer, as_float
 from .init import he_normal
 
@@ -20,12 +21,20 @@ class Conv2D(Layer):
 
     Only x is cached: backward rebuilds the columns and then overwrites that same buffer with
     dL/dcols. The columns live in one workspace shared by all convolutions
-    (kernels/workspace.py), so a whole model holds a single im2col buffer. `fast=False` runs
-    the loop-based reference instead (slow; for study and as the oracle of the tests).
+    (kernels/workspace.py), so a whole model holds a single im2col buffer. A thin layer
+    (C_out <= THIN_FILTERS) instead keeps its own columns, with a column of ones that folds b
+    into the GEMMs, from a training forward to its backward (workspace.KeptColumns);
+    `keep_columns=False` turns that off. `fast=False` runs the loop-based reference instead
+    (slow; for study and as the oracle of the tests).
     """
 
+    # A GEMM with C_out columns does 2 * C_out FLOP per element of cols, im2col writes each
+    # element once: at 32 or fewer filters, rebuilding the columns in backward costs a third
+    # of the multiply (measured: 0.022 s of im2col vs 0.058 s of dW GEMM at 512x256x32).
+    THIN_FILTERS = 32
+
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="same",
-                 rng=None, fast=True):
+                 rng=None, fast=True, keep_columns=None):
         super().__init__()
         kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
         if padding not in kernels.geometry.PADDINGS:
@@ -35,6 +44,9 @@ class Conv2D(Layer):
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size, self.stride, self.padding = (int(kh), int(kw)), int(stride), padding
         self.fast = fast
+        self.keep_columns = (self.out_channels <= self.THIN_FILTERS if keep_columns is None
+                             else bool(keep_columns))
+        self._kept = KeptColumns()
         rng = rng if rng is not None else np.random.default_rng()
         self.add_param("W", he_normal(rng, (kh, kw, self.in_channels, self.out_channels)))
         self.add_param("b", np.zeros(self.out_channels, dtype=np.float32))
@@ -63,9 +75,14 @@ class Conv2D(Layer):
         self._x = x
         if not self.fast:
             return reference.conv2d_forward(x, weights, bias, self.stride, self.padding)
-        cols = kernels.im2col_shared(x, geom)
-        y = cols @ weights.reshape(-1, self.out_channels)
-        y += bias
+        self._kept.valid = False
+        if training and self.keep_columns and not kernels.is_pointwise(geom):
+            cols = self._kept.fill(x, geom, kernels.im2col)
+            y = cols @ np.vstack([weights.reshape(-1, self.out_channels), bias])
+        else:
+            cols = kernels.im2col_shared(x, geom)
+            y = cols @ weights.reshape(-1, self.out_channels)
+            y += bias
         return y.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
 
     def backward(self, grad_out):
@@ -84,9 +101,15 @@ class Conv2D(Layer):
     def backward_weights(self, dy):
         """dW = cols.T @ dy and db = sum(dy) into self.grads; returns cols for reuse.
 
-        dy is the upstream gradient as a (N*OH*OW, C_out) matrix.
+        dy is the upstream gradient as a (N*OH*OW, C_out) matrix. Columns kept by forward give
+        dW and db in one GEMM; those are not handed on (backward_data gets None).
         """
         x = self._x
+        if self._kept.valid:
+            d_weights_bias = self._kept.buffer.T @ dy
+            self.grads["W"][...] = d_weights_bias[:-1].reshape(self.params["W"].shape)
+            self.grads["b"][...] = d_weights_bias[-1]
+            return None
         cols = kernels.im2col_shared(x, self.geometry(x.shape))
         self.grads["W"][...] = (cols.T @ dy).reshape(self.params["W"].shape)
         self.grads["b"][...] = dy.sum(axis=0)
@@ -109,9 +132,11 @@ class Conv2D(Layer):
             dy_image = dy.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
             return (kernels.im2col_shared(dy_image, geom) @ rotated).reshape(x.shape)
         w_matrix = weights.reshape(-1, self.out_channels)
-        if cols is None or kernels.is_pointwise(geom):  # a pointwise cols is a view of x
+        if kernels.is_pointwise(geom):                    # its cols would be a view of x
             d_cols = dy @ w_matrix.T
         else:
+            if cols is None:
+                cols = kernels.workspace.scratch((dy.shape[0], w_matrix.shape[0]), dy.dtype)
             d_cols = np.matmul(dy, w_matrix.T, out=cols)
         return kernels.col2im(d_cols, x.shape, geom)
 

@@ -3,6 +3,7 @@ import numpy as np
 
 from .. import kernels
 from ..kernels import subpixel
+from ..kernels.workspace import KeptColumns
 from .base import Layer, as_float
 from .conv import Conv2D
 from .upsampling import UpSampling2D
@@ -24,6 +25,8 @@ class UpConv2D(Layer):
               dx = col2im_2x2(dY @ W_sub.T)
 
     2.25x fewer multiply-adds than upsampling then convolving, and no 4x larger buffers.
+    When that GEMM is thin (4*F <= Conv2D.THIN_FILTERS) and the conv keeps columns, a training
+    forward keeps its own [cols | 1] with b folded into W_sub, as Conv2D does for thin layers.
     Any other configuration, or fast=False, runs the two layers one after the other.
     """
 
@@ -33,6 +36,7 @@ class UpConv2D(Layer):
         super().__init__()
         self.upsample, self.conv, self.fast = upsample, conv, fast
         self.params, self.grads = conv.params, conv.grads     # one set of arrays, shared
+        self._kept = KeptColumns()
 
     @property
     def fused(self):
@@ -69,16 +73,23 @@ class UpConv2D(Layer):
         self._x = x
         n, height, width, _ = x.shape
         filters = self.conv.out_channels
-        cols = kernels.im2col_shared(x, subpixel.window_geometry(height, width))
+        geom = subpixel.window_geometry(height, width)
         w_sub = subpixel.phase_weights(self.params["W"].astype(x.dtype, copy=False))
+        bias = self.params["b"].astype(x.dtype, copy=False)
+        self._kept.valid = False
+        if training and self.conv.keep_columns and 4 * filters <= Conv2D.THIN_FILTERS:
+            cols = self._kept.fill(x, geom, kernels.im2col)
+            w_sub = np.vstack([w_sub, np.tile(bias, 4)])     # every phase adds the same b
+            bias = np.zeros_like(bias)
+        else:
+            cols = kernels.im2col_shared(x, geom)
         phases = (cols @ w_sub).reshape(n, height + 1, width + 1, 2, 2, filters)
-        return subpixel.interleave(phases, self.params["b"])
+        return subpixel.interleave(phases, bias)
 
     def backward(self, grad_out):
         if not self.fused:
             return self.upsample.backward(self.conv.backward(grad_out))
         d_phases = self.phase_gradient(grad_out)
-        self.grads["b"][...] = grad_out.sum(axis=(0, 1, 2))
         cols = self.backward_weights(d_phases)
         return self.backward_data(d_phases, cols)
 
@@ -88,20 +99,31 @@ class UpConv2D(Layer):
         return d_phases.reshape(-1, 4 * self.conv.out_channels)
 
     def backward_weights(self, d_phases):
-        """dW = fold(cols.T @ dY) into self.grads (db is done by backward); returns cols.
+        """dW = fold(cols.T @ dY) and db = sum dY into self.grads; returns cols for reuse.
 
-        d_phases is dY, the deinterleaved upstream gradient, as an (N*(H+1)*(W+1), 4*F) matrix.
+        d_phases is dY, the deinterleaved upstream gradient, as an (N*(H+1)*(W+1), 4*F) matrix;
+        it holds every entry of dy once (and zeros), so its sum over rows and phases is db.
+        Columns kept by forward give dW_sub and db in one GEMM and are not handed on.
         """
         x = self._x
-        cols = kernels.im2col_shared(x, subpixel.window_geometry(*x.shape[1:3]))
-        self.grads["W"][...] = subpixel.phase_weights_grad(
-            cols.T @ d_phases, x.shape[-1], self.conv.out_channels)
+        channels, filters = x.shape[-1], self.conv.out_channels
+        if self._kept.valid:
+            d_sub = self._kept.buffer.T @ d_phases
+            d_sub, d_bias = d_sub[:-1], d_sub[-1]
+            cols = None
+        else:
+            cols = kernels.im2col_shared(x, subpixel.window_geometry(*x.shape[1:3]))
+            d_sub, d_bias = cols.T @ d_phases, d_phases.sum(axis=0)
+        self.grads["W"][...] = subpixel.phase_weights_grad(d_sub, channels, filters)
+        self.grads["b"][...] = d_bias.reshape(4, filters).sum(axis=0)
         return cols
 
     def backward_data(self, d_phases, cols=None):
         """dx = col2im(dY @ W_sub.T), computed into the `cols` buffer when one is given."""
         x = self._x
         w_sub = subpixel.phase_weights(self.params["W"].astype(x.dtype, copy=False))
+        if cols is None:
+            cols = kernels.workspace.scratch((d_phases.shape[0], w_sub.shape[0]), d_phases.dtype)
         d_cols = np.matmul(d_phases, w_sub.T, out=cols)
         return kernels.col2im(d_cols, x.shape, subpixel.window_geometry(*x.shape[1:3]))
 

@@ -6,8 +6,14 @@
 `layer.params` maps a name to a trainable array, `layer.grads` the same names to arrays of the
 same shape. Gradients are written in place into those arrays, so an optimiser may hold on to
 them; backward never modifies `dy`. A layer computes in the dtype of its input.
+
+Any layer, nested or not, takes hooks without being edited (see npcae/hooks.py):
+`layer.register_forward_hook(fn)`, fn(layer, x, y), and `layer.register_backward_hook(fn)`,
+fn(layer, grad_out, grad_in); each returns a handle with `.remove()`.
 """
 import numpy as np
+
+from .. import hooks
 
 
 class Layer:
@@ -33,6 +39,16 @@ class Layer:
     def forward_macs(self, input_shape):
         """Multiply-accumulates one forward pass costs for this input shape."""
         return 0
+
+    # -- hooks -------------------------------------------------------------------------------
+    def register_forward_hook(self, fn):
+        """Call fn(layer, x, y) after every forward; a returned array replaces y. -> handle."""
+        return hooks.register(self, "forward", fn)
+
+    def register_backward_hook(self, fn):
+        """Call fn(layer, grad_out, grad_in) after every backward, grad_out = dL/dy received and
+        grad_in = dL/dx returned; a returned array replaces grad_in. -> handle with .remove()."""
+        return hooks.register(self, "backward", fn)
 
     # -- parameters -------------------------------------------------------------------------
     def add_param(self, name, value):

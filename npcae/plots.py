@@ -1,4 +1,5 @@
-"""The run's figures, as the original drew them (loss, metric, evolution, overlays) plus IoU/Dice.
+"""The run's figures, as the original drew them (loss, metric, evolution, overlays) plus IoU/Dice
+and the gradient flow (per-parameter gradient norms over the epochs).
 
 Uses matplotlib's object API (no pyplot, no global backend), each PNG written atomically.
 """
@@ -6,6 +7,7 @@ import io
 import os
 
 import numpy as np
+from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .models import atomic_write
@@ -104,6 +106,52 @@ def plot_overlays(images, masks, preds, names, heldout_names, path):
     save_figure(fig, path)
 
 
+def gradient_matrix(rows):
+    """(names in first-seen order, sorted epochs, norms (names, epochs) with nan where missing)
+    from rows of {"epoch", "name", "norm"} as Trainer.gradient_norms holds them."""
+    names = list(dict.fromkeys(row["name"] for row in rows))
+    epochs = sorted({row["epoch"] for row in rows})
+    where = {name: i for i, name in enumerate(names)}, {e: j for j, e in enumerate(epochs)}
+    norms = np.full((len(names), len(epochs)), np.nan)
+    for row in rows:
+        norms[where[0][row["name"]], where[1][row["epoch"]]] = row["norm"]
+    return names, epochs, norms
+
+
+def plot_gradient_flow(rows, path, title="Gradient flow: ||dL/dp|| per parameter"):
+    """Left, a heat map of log10 ||dL/dp||, parameters (input at the top) against epochs; right,
+    the same norms as one line per epoch (at most 6, first and last included) on a log axis.
+    A vanishing gradient is a dark band at the top; an exploding one a bright band.
+    """
+    names, epochs, norms = gradient_matrix(rows)
+    if not names:
+        raise ValueError("no gradient norms to plot")
+    with np.errstate(divide="ignore"):
+        logs = np.log10(norms)                    # an exact zero is -inf: drawn as "bad" below
+    shown = np.ma.masked_invalid(logs)
+    fig = Figure(figsize=(11, max(3.5, 0.16 * len(names) + 1.5)))
+    heat_ax, line_ax = fig.subplots(1, 2, sharey=True, gridspec_kw={"width_ratios": [3, 2]})
+    cmap = colormaps["viridis"].with_extremes(bad="0.6")     # a copy, grey where norm is 0
+    image = heat_ax.imshow(shown, aspect="auto", cmap=cmap, interpolation="nearest")
+    fig.colorbar(image, ax=heat_ax, label="log10 ||dL/dp|| (grey: zero)")
+    ticks = np.unique(np.linspace(0, len(epochs) - 1, min(len(epochs), 10)).round().astype(int))
+    heat_ax.set_xticks(ticks, [str(epochs[j]) for j in ticks])
+    heat_ax.set_yticks(range(len(names)), names, fontsize=7 if len(names) < 50 else 5)
+    heat_ax.set_xlabel("epoch")
+    heat_ax.set_ylabel("parameter (input first)")
+    picked = np.unique(np.linspace(0, len(epochs) - 1, min(len(epochs), 6)).round().astype(int))
+    colors = colormaps["plasma"](np.linspace(0, 0.85, len(picked)))
+    for j, color in zip(picked, colors):
+        positive = np.where(norms[:, j] > 0, norms[:, j], np.nan)
+        line_ax.plot(positive, range(len(names)), marker=".", color=color, label=f"epoch {epochs[j]}")
+    line_ax.set_xscale("log")
+    line_ax.set_xlabel("||dL/dp||")
+    line_ax.grid(alpha=0.3)
+    line_ax.legend(fontsize=7)
+    fig.suptitle(title)
+    save_figure(fig, path)
+
+
 def write_all(trainer, records):
     """Every figure of a run into its folder; returns the paths written."""
     out, history = trainer.out_dir, trainer.history
@@ -119,4 +167,7 @@ def write_all(trainer, records):
     from .training import predict
     preds = predict(trainer.model, images, trainer.run["eval_batch"])
     plot_overlays(images, masks, preds, names, set(trainer.heldout.names), paths["overlays"])
+    if trainer.gradient_norms:
+        paths["gradient_flow"] = os.path.join(out, "gradient_flow.png")
+        plot_gradient_flow(trainer.gradient_norms, paths["gradient_flow"])
     return paths

@@ -6,7 +6,13 @@ Adam, validation every N epochs, history, snapshots, checkpoints and exact resum
 
 `run` is a plain dict of settings (see DEFAULTS) so it can be stored in the checkpoint and a
 resumed run continues with exactly the settings it started with.
+
+Every `grad_every` epochs (and at the first and the last) the L2 norm of each parameter's
+gradient goes into gradient_norms.csv (epoch, name, norm), for the gradient-flow plot.
+`fit(trace=True)` traces the first step it runs, layer by layer (npcae/trace.py), into
+trace.txt, trace.json and trace.csv.
 """
+import contextlib
 import csv
 import io
 import json
@@ -22,13 +28,16 @@ from .checkpoint import CHECKPOINT, read_checkpoint, restore, save_checkpoint
 from .losses import get_loss
 from .models import atomic_write, cae
 from .optim import Adam
+from .trace import Tracer, l2_norm, write_trace
 
 DEFAULTS = dict(epochs=500, lr=5e-4, filters=[4, 32, 256], loss="dice+focal", seed=0,
                 val_every=10, checkpoint_every=50, snapshot_every=50, augment=False,
-                eval_batch=3, dropout=[0.1, 0.25], activation="swish")
+                eval_batch=3, dropout=[0.1, 0.25], activation="swish", grad_every=10)
 HISTORY_FIELDS = ["epoch", "train_loss", "train_accuracy", "heldout_loss", "heldout_accuracy",
                   "heldout_iou", "heldout_dice", "train_eval_accuracy", "train_eval_iou",
                   "train_eval_dice", "all_accuracy", "all_iou", "all_dice", "seconds"]
+GRADIENT_NORMS = "gradient_norms.csv"
+GRADIENT_FIELDS = ["epoch", "name", "norm"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -60,6 +69,8 @@ class Trainer:
             from .data import Augmenter
             self.augmenter = Augmenter(seed=self.run["seed"])
         self.epoch, self.history, self.snapshots = 0, [], {}
+        self.gradient_norms = []         # {"epoch", "name", "norm"} per parameter, recorded epochs
+        self.last_trace = None
         self._stop_requested = False
 
     # -- state ------------------------------------------------------------------------------
@@ -72,6 +83,7 @@ class Trainer:
         save_checkpoint(self.checkpoint_path, self.model, self.optimizer, self.epoch,
                         self.history, self.run, augment_state)
         self._save_snapshots()
+        self.write_gradient_norms()
 
     def resume(self, state=None):
         """Continue from the checkpoint in out_dir (or a checkpoint already read)."""
@@ -81,23 +93,41 @@ class Trainer:
             self.augmenter.set_state(state["rng"]["augment"])
         self.epoch, self.history = state["epoch"], state["history"]
         self.snapshots = {e: s for e, s in self._load_snapshots().items() if e <= self.epoch}
+        # The CSV may run past the checkpoint (written after epochs the checkpoint never saw):
+        # those rows are dropped, and recorded again as the run repeats those epochs.
+        self.gradient_norms = [r for r in self._load_gradient_norms() if r["epoch"] <= self.epoch]
 
     def request_stop(self):
         """Finish the current epoch, write a checkpoint, and return from fit()."""
         self._stop_requested = True
 
     # -- one epoch ------------------------------------------------------------------------------
-    def train_step(self):
+    def train_step(self, trace=False):
+        """One epoch's step; with `trace`, the step's StepTrace is left in self.last_trace."""
         x, y = self.train.images, self.train.masks
         if self.augmenter is not None:
             x, y = self.augmenter(x, y)
-        pred = self.model.forward(x, training=True)
-        value = self.loss.forward(pred, y)
-        if not math.isfinite(value):
-            raise TrainingDiverged(f"loss became {value} at epoch {self.epoch + 1}")
-        self.model.backward(self.loss.backward())
-        self.optimizer.step()
+        epoch = self.epoch + 1
+        tracer = Tracer(self.model) if trace else contextlib.nullcontext()
+        with tracer:
+            pred = self.model.forward(x, training=True)
+            value = self.loss.forward(pred, y)
+            if not math.isfinite(value):
+                raise TrainingDiverged(f"loss became {value} at epoch {epoch}")
+            self.model.backward(self.loss.backward())
+            if self.records_gradients(epoch):
+                self.gradient_norms += [{"epoch": epoch, "name": name, "norm": l2_norm(grad)}
+                                        for name, _, grad in self.model.named_parameters()]
+            self.optimizer.step()
+        if trace:
+            tracer.trace.loss, tracer.trace.epoch = float(value), epoch
+            self.last_trace = tracer.trace
         return {"train_loss": value, "train_accuracy": metrics.pixel_accuracy(pred, y)}
+
+    def records_gradients(self, epoch):
+        """Whether `epoch` records gradient norms: every grad_every-th, the first and the last."""
+        every = self.run["grad_every"]
+        return bool(every) and (epoch == 1 or epoch % every == 0 or epoch == self.run["epochs"])
 
     def evaluate(self, predictions=None):
         """Loss and metrics of the training frames, the held-out frames and all of them."""
@@ -112,8 +142,12 @@ class Trainer:
         return row
 
     # -- the loop ----------------------------------------------------------------------------------
-    def fit(self):
-        """Train up to run["epochs"]; returns the history. Ctrl-C stops after the epoch."""
+    def fit(self, trace=False):
+        """Train up to run["epochs"]; returns the history. Ctrl-C stops after the epoch.
+
+        With `trace`, the first epoch this call runs is traced layer by layer: the table is
+        logged and written to trace.txt, trace.json and trace.csv in out_dir.
+        """
         os.makedirs(self.out_dir, exist_ok=True)
         epochs = self.run["epochs"]
         if self.epoch == 0 and self.run["snapshot_every"]:
@@ -124,7 +158,8 @@ class Trainer:
         bar = self._progress_bar(epochs)
         try:
             while self.epoch < epochs and not self._stop_requested:
-                self._one_epoch(epochs, bar)
+                self._one_epoch(epochs, bar, trace)
+                trace = False
         except TrainingDiverged as error:
             raise TrainingDiverged(f"{error}; stopped. {self._last_checkpoint_text()}") from None
         finally:
@@ -139,10 +174,15 @@ class Trainer:
             self.model.save(os.path.join(self.out_dir, "weights.npz"))
         return self.history
 
-    def _one_epoch(self, epochs, bar):
+    def _one_epoch(self, epochs, bar, trace=False):
         start = time.perf_counter()
-        row = {"epoch": self.epoch + 1, **self.train_step()}
+        row = {"epoch": self.epoch + 1, **self.train_step(trace)}
         self.epoch += 1
+        if trace:
+            paths = write_trace(self.last_trace, self.out_dir)
+            self.log(f"{self.last_trace.table()}\nwrote {', '.join(paths)}")
+        if self.records_gradients(self.epoch):
+            self.write_gradient_norms()
         if self.epoch % self.run["val_every"] == 0 or self.epoch == epochs:
             row.update(self.evaluate())
         if self.run["snapshot_every"] and (self.epoch % self.run["snapshot_every"] == 0
@@ -184,6 +224,26 @@ class Trainer:
         for row in self.history:
             writer.writerow({k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in row.items()})
         atomic_write(os.path.join(self.out_dir, "history.csv"), lambda f: f.write(text.getvalue().encode()))
+
+    def write_gradient_norms(self):
+        """gradient_norms.csv: one row per parameter and recorded epoch (none when disabled)."""
+        if not self.run["grad_every"] and not self.gradient_norms:
+            return
+        text = io.StringIO()
+        writer = csv.DictWriter(text, GRADIENT_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        for row in self.gradient_norms:
+            writer.writerow({**row, "norm": f"{row['norm']:.8g}"})
+        atomic_write(os.path.join(self.out_dir, GRADIENT_NORMS),
+                     lambda f: f.write(text.getvalue().encode()))
+
+    def _load_gradient_norms(self):
+        path = os.path.join(self.out_dir, GRADIENT_NORMS)
+        if not os.path.exists(path):          # a run from before gradient norms were recorded
+            return []
+        with open(path, newline="") as f:
+            return [{"epoch": int(r["epoch"]), "name": r["name"], "norm": float(r["norm"])}
+                    for r in csv.DictReader(f)]
 
     def _save_snapshots(self):
         arrays = {f"epoch_{e:05d}": (255 * p[..., 0]).round().astype(np.uint8)

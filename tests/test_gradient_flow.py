@@ -1,0 +1,125 @@
+"""Gradient norms recorded during training, kept across resume, drawn; and the example script."""
+import csv
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from npcae.data import split, synthetic_record
+from npcae.plots import gradient_matrix, plot_gradient_flow, write_all
+from npcae.training import GRADIENT_NORMS, Trainer
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+TINY_RUN = dict(filters=[2, 3, 4], val_every=100, snapshot_every=0, checkpoint_every=100, seed=2)
+
+
+@pytest.fixture(scope="module")
+def records():
+    return split(synthetic_record(n_frames=4, size=(16, 8)), n_train=2)
+
+
+def trainer(records, out, **run):
+    return Trainer({**TINY_RUN, **run}, *records, out, progress=False, log=lambda *a: None)
+
+
+def read_norms(out):
+    with open(out / GRADIENT_NORMS, newline="") as f:
+        return [(int(r["epoch"]), r["name"], float(r["norm"])) for r in csv.DictReader(f)]
+
+
+def test_two_epochs_write_every_parameters_norm_and_the_plot(tmp_path, records):
+    t = trainer(records, tmp_path, epochs=2)         # grad_every defaults to 10: epochs 1 and 2
+    t.fit()
+    rows = read_norms(tmp_path)
+    names = [name for name, _, _ in t.model.named_parameters()]
+    assert [(e, n) for e, n, _ in rows] == [(e, n) for e in (1, 2) for n in names]
+    # Adam does not touch the gradients: the model still holds epoch 2's.
+    for (_, name, norm), (_, _, grad) in zip(rows[len(names):], t.model.named_parameters()):
+        assert norm == pytest.approx(np.linalg.norm(grad.astype(np.float64)), rel=1e-7), name
+    assert all(norm > 0 for _, _, norm in rows)
+    paths = write_all(t, list(records))
+    assert Path(paths["gradient_flow"]) == tmp_path / "gradient_flow.png"
+    assert (tmp_path / "gradient_flow.png").stat().st_size > 0
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_recorded_epochs_follow_grad_every_and_zero_disables(tmp_path, records):
+    t = trainer(records, tmp_path / "a", epochs=7, grad_every=3)
+    t.fit()
+    assert sorted({e for e, _, _ in read_norms(tmp_path / "a")}) == [1, 3, 6, 7]
+    t = trainer(records, tmp_path / "b", epochs=2, grad_every=0)
+    t.fit()
+    assert not (tmp_path / "b" / GRADIENT_NORMS).exists() and t.gradient_norms == []
+    assert "gradient_flow" not in write_all(t, list(records))
+
+
+def test_resume_keeps_the_rows_consistent(tmp_path, records):
+    """A straight 6-epoch run against one resumed from an epoch-2 checkpoint after the CSV
+    had already run on to epoch 4 (a crash between checkpoints): the same CSV, row for row."""
+    straight = trainer(records, tmp_path / "straight", epochs=6, grad_every=1)
+    straight.fit()
+    out = tmp_path / "resumed"
+    trainer(records, out, epochs=2, grad_every=1).fit()
+    shutil.copy(out / "checkpoint.npz", tmp_path / "epoch2.npz")
+    ahead = trainer(records, out, epochs=4, grad_every=1)
+    ahead.resume()
+    ahead.fit()
+    assert max(e for e, _, _ in read_norms(out)) == 4
+    shutil.copy(tmp_path / "epoch2.npz", out / "checkpoint.npz")
+    resumed = trainer(records, out, epochs=6, grad_every=1)
+    resumed.resume()
+    assert {row["epoch"] for row in resumed.gradient_norms} == {1, 2}
+    resumed.fit()
+    assert (out / GRADIENT_NORMS).read_text() == (tmp_path / "straight" / GRADIENT_NORMS).read_text()
+
+
+def test_a_run_without_the_csv_resumes_with_the_new_epochs_only(tmp_path, records):
+    trainer(records, tmp_path, epochs=2, grad_every=1).fit()
+    (tmp_path / GRADIENT_NORMS).unlink()                 # as a run from before this feature
+    resumed = trainer(records, tmp_path, epochs=3, grad_every=1)
+    resumed.resume()
+    resumed.fit()
+    assert sorted({e for e, _, _ in read_norms(tmp_path)}) == [3]
+
+
+def test_gradient_matrix_and_plot_with_gaps_and_zeros(tmp_path):
+    rows = [{"epoch": 5, "name": "0.W", "norm": 1e-3}, {"epoch": 1, "name": "0.W", "norm": 0.0},
+            {"epoch": 1, "name": "3.W", "norm": 2.0}]
+    names, epochs, norms = gradient_matrix(rows)
+    assert names == ["0.W", "3.W"] and epochs == [1, 5]
+    np.testing.assert_array_equal(norms, [[0.0, 1e-3], [2.0, np.nan]])
+    plot_gradient_flow(rows, tmp_path / "flow.png")
+    assert (tmp_path / "flow.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="no gradient norms"):
+        plot_gradient_flow([], tmp_path / "empty.png")
+
+
+def run_example(*args, cwd):
+    return subprocess.run([sys.executable, str(EXAMPLES / "gradient_flow.py"), *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=240)
+
+
+def test_example_shows_sigmoids_vanishing_gradient(tmp_path):
+    done = run_example("--size", "16x8", "--filters", "2,4,8", "--epochs", "3", "--every", "2",
+                       "--out", "flow", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ratios = dict(re.findall(r"(\w+): .*first/last ([0-9.e+-]+) \(geometric mean over 3 epochs\)",
+                             done.stdout))
+    assert set(ratios) == {"swish", "relu", "sigmoid"}, done.stdout
+    ratios = {name: float(value) for name, value in ratios.items()}
+    # 12 sigmoid derivatives (each at most 1/4) between the first layer and the head.
+    assert ratios["sigmoid"] < 1e-4 < min(ratios["swish"], ratios["relu"])
+    for suffix in ("", "_swish", "_relu", "_sigmoid"):
+        assert (tmp_path / f"flow{suffix}.png").stat().st_size > 0
+
+
+def test_example_refuses_bad_input_in_one_line(tmp_path):
+    for args, phrase in ((["--size", "20x8"], "divisible by 8"),
+                         (["--activations", "swish,gelu"], "unknown activation 'gelu'")):
+        done = run_example(*args, cwd=tmp_path)
+        assert done.returncode == 2 and phrase in done.stderr.strip().splitlines()[-1]
+        assert "Traceback" not in done.stderr

@@ -68,3 +68,47 @@ def test_im2col_explained_matrix_product_is_the_convolution(tmp_path):
                       ok=False)
     assert err.strip() == "im2col_explained.py: error: input size 2 is smaller than the kernel 3 " \
                           "with padding 'valid'"
+
+
+def grid_shape(tiles, frame=(32, 16), per_row=8, gap=2):
+    """Pixel shape of feature_maps.py's tile grid: tiles of the frame's size, `gap` apart."""
+    rows, columns = -(-tiles // per_row), min(tiles, per_row)
+    return rows * (frame[0] + gap) - gap, columns * (frame[1] + gap) - gap, 3
+
+
+def test_feature_maps_trains_then_draws_every_encoder_block(tmp_path):
+    out = run_example("feature_maps.py", "--size", "32x16", "--epochs", "2", "--tiles", "12",
+                      "--out", "fm", cwd=tmp_path)
+    assert "trained 2 epochs at 32x16" in out
+    assert "layer by layer = model.forward: max difference 0.0e+00" in out
+    # (4, 32, 256) filters: all 4, then 12 of 32, then 12 of the 256 latent channels.
+    assert re.findall(r"(\d+) channels at (\d+x\d+); .*drawn: (\d+) tiles", out) == [
+        ("4", "16x8", "4"), ("32", "8x4", "12"), ("256", "4x2", "12")], out
+    for block, tiles in ((1, 4), (2, 12), (3, 12)):
+        grid = png(tmp_path / "fm" / f"block{block}.png")
+        assert grid.shape == grid_shape(tiles), (block, grid.shape)
+    assert not (tmp_path / "fm" / "block4.png").exists()
+    tiles = png(tmp_path / "fm" / "block1.png")[:, :16]          # the strongest channel
+    assert tiles.reshape(-1, 3).std(axis=0).max() > 10            # a picture, not a flat tile
+    assert png(tmp_path / "fm" / "feature_maps.png").shape[1] > 500
+
+
+def test_feature_maps_reads_a_saved_model_of_any_depth(tmp_path):
+    from npcae.models import cae
+    model = cae(filters=(3, 8), seed=0)               # two blocks: the latent is block 2
+    model.config["input_size"] = [32, 16]
+    model.save(tmp_path / "w.npz")
+    out = run_example("feature_maps.py", "--weights", "w.npz", "--tiles", "5", "--frame", "synth_02",
+                      "--out", "fm", cwd=tmp_path)
+    assert "trained at 32x16" in out and "trained 2 epochs" not in out
+    assert re.findall(r"(\d+) channels at (\d+x\d+); .*drawn: (\d+) tiles", out) == [
+        ("3", "16x8", "3"), ("8", "8x4", "5")], out
+    assert "latent space: 8 channels" in out
+    assert png(tmp_path / "fm" / "block2.png").shape == grid_shape(5)
+    assert not (tmp_path / "fm" / "block3.png").exists()
+    for args, message in ((["--weights", "missing.npz"], "weights file not found"),
+                          (["--weights", "w.npz", "--size", "32x16"], "--size is for training"),
+                          (["--size", "30x16"], "must be divisible by 8"),
+                          (["--weights", "w.npz", "--frame", "synth_99"], "'synth_99' is not in")):
+        err = run_example("feature_maps.py", *args, cwd=tmp_path, ok=False)
+        assert len(err.strip().splitlines()) == 1 and message in err, err

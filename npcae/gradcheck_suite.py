@@ -104,8 +104,7 @@ def probabilities(rng, shape):
 def conv_case(c_in, c_out, kernel, stride, padding, nhw, fast=True, note=""):
     kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
     n, h, w = nhw
-    configuration = (f"{c_in}->{c_out} ch, {kh}x{kw} kernel, stride {stride}, {padding}, "
-                     f"x {n}x{h}x{w}{note}")
+    configuration = f"{kh}x{kw} s{stride} {padding}, {c_in}->{c_out} ch, x {n}x{h}x{w}x{c_in}{note}"
 
     def build(rng):
         conv = Conv2D(c_in, c_out, (kh, kw), stride, padding, rng=rng, fast=fast)
@@ -128,8 +127,9 @@ def upconv_case(interpolation, fast, shape, c_out=3):
         conv.params["b"][...] = rng.standard_normal(c_out)
         layer = UpConv2D(UpSampling2D(2, interpolation), conv, fast=fast)
         return layer, rng.standard_normal(shape)
-    how = "fused sub-pixel" if fast and interpolation == "nearest" else "upsample, then conv"
-    return Case("UpConv2D", f"x2 {interpolation} + {c}->{c_out} 3x3, {how}, x {n}x{h}x{w}", build)
+    how = "fused" if fast and interpolation == "nearest" else "unfused"
+    return Case("UpConv2D", f"x2 {interpolation} + 3x3 {c}->{c_out}, {how}, x {n}x{h}x{w}x{c}",
+                build)
 
 
 def activation_case(name, make, note="", shape=(2, 3, 5, 2)):
@@ -140,7 +140,7 @@ def activation_case(name, make, note="", shape=(2, 3, 5, 2)):
 
 
 def dropout_case(rate, shape=(3, 4, 5, 2)):
-    return Case("Dropout", f"rate {rate}, training, one fixed mask, x {'x'.join(map(str, shape))}",
+    return Case("Dropout", f"rate {rate}, one fixed mask, x {'x'.join(map(str, shape))}",
                 lambda rng: (Dropout(rate, rng=SEED), rng.standard_normal(shape)))
 
 
@@ -165,7 +165,9 @@ def unet_level(rng):
     return model, rng.standard_normal((2, 6, 4, 3))
 
 
-def loss_case(name, make, configuration, shape=(2, 4, 3, 1)):
+def loss_case(name, make, note="", shape=(2, 4, 3, 1)):
+    configuration = f"{note}p {'x'.join(map(str, shape))} in [0.05, 0.95]"
+
     def build(rng):
         target = (rng.random(shape) > 0.6).astype(np.float64)
         return make(), (probabilities(rng, shape), target)
@@ -190,7 +192,7 @@ CASES = [
     conv_case(3, 2, 3, 1, "valid", (2, 6, 5)),
     conv_case(4, 2, 1, 1, "same", (2, 3, 5)),
     conv_case(3, 2, 1, 2, "same", (2, 5, 4)),
-    conv_case(3, 4, (3, 2), 2, "same", (2, 5, 4), fast=False, note=", reference loops"),
+    conv_case(3, 4, (3, 2), 2, "same", (2, 5, 4), fast=False, note=", loops"),
     upsampling_case(2, "nearest", (2, 3, 5, 2)),
     upsampling_case(2, "bilinear", (2, 3, 5, 2)),
     upsampling_case(3, "nearest", (2, 3, 2, 1)),
@@ -198,25 +200,24 @@ CASES = [
     upconv_case("nearest", True, (2, 3, 5, 2)),
     upconv_case("nearest", False, (2, 3, 5, 2)),
     upconv_case("bilinear", True, (2, 3, 4, 2)),
-    activation_case("Swish", Swish, "Numba kernels, "),
-    activation_case("Swish", lambda: Swish(fast=False), "numpy expressions, "),
+    activation_case("Swish", Swish, "Numba, "),
+    activation_case("Swish", lambda: Swish(fast=False), "numpy, "),
     activation_case("Sigmoid", Sigmoid),
     activation_case("Tanh", Tanh),
     activation_case("ReLU", ReLU),
     activation_case("LeakyReLU", LeakyReLU, "alpha 0.3, "),
-    activation_case("Identity", Identity, "the base Layer, dx = dy, "),
+    activation_case("Identity", Identity, "dx = dy, "),
     dropout_case(0.1),
     dropout_case(0.5),
-    Case("Add", "x + conv(swish(conv(x))) after a conv, x 2x6x4x3", residual_block),
-    Case("Concatenate", "[x, up(swish(conv_s2(x)))] between convs, x 2x6x4x3", unet_level),
-    loss_case("DiceLoss", DiceLoss, "p in [0.05, 0.95], 1 channel, 2x4x3"),
-    loss_case("DiceLoss", DiceLoss, "3 channels, averaged", shape=(2, 3, 4, 3)),
-    loss_case("FocalLoss", FocalLoss, "alpha 0.25, gamma 2, 2x4x3"),
-    loss_case("BinaryFocalLoss", BinaryFocalLoss, "alpha 0.25, gamma 2, 2x4x3"),
-    loss_case("BCELoss", BCELoss, "2x4x3"),
-    loss_case("DiceFocalLoss", DiceFocalLoss, "Dice + focal (the original's loss), 2x4x3"),
-    Case("cae", "filters (2, 3, 4), dropout active (fixed masks), x 2x16x8x3", small_cae,
-         kind="model"),
+    Case("Add", "residual x + conv(swish(conv(x))), x 2x6x4x3", residual_block),
+    Case("Concatenate", "U-Net skip [x, up(swish(conv_s2(x)))], x 2x6x4x3", unet_level),
+    loss_case("DiceLoss", DiceLoss),
+    loss_case("DiceLoss", DiceLoss, "3 channels, ", shape=(2, 3, 4, 3)),
+    loss_case("FocalLoss", FocalLoss, "alpha 0.25 gamma 2, "),
+    loss_case("BinaryFocalLoss", BinaryFocalLoss, "alpha 0.25 gamma 2, "),
+    loss_case("BCELoss", BCELoss),
+    loss_case("DiceFocalLoss", DiceFocalLoss, "the original's loss, "),
+    Case("cae", "filters 2,3,4, dropout on, x 2x16x8x3", small_cae, kind="model"),
 ]
 
 
@@ -259,6 +260,10 @@ def array_names(case):
     return ["input"] + [name for name, _, _ in layer.named_parameters()]
 
 
+def dropouts(layer):
+    return [d for d in layer.walk() if isinstance(d, Dropout)]
+
+
 def check_layer_float32(case, step):
     """The float32 layer's backward against central differences of its float64 twin.
 
@@ -287,10 +292,6 @@ def check_layer_float32(case, step):
             ArrayCheck(name, array.shape,
                        *relative_error(a, numerical_gradient(scalar, array, step)))
             for a, (name, array) in zip(analytic, arrays))
-
-
-def dropouts(layer):
-    return [d for d in layer.walk() if isinstance(d, Dropout)]
 
 
 def check_loss_float32(case, step):

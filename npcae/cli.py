@@ -57,6 +57,11 @@ def build_parser():
     t.add_argument("--val-every", type=int, default=10,
                    help="validate every N epochs (10; validating costs more than a training step)")
     t.add_argument("--checkpoint-every", type=int, default=50)
+    t.add_argument("--grad-every", type=int, default=10,
+                   help="record per-layer gradient norms every N epochs for gradient_flow.png "
+                        "(10; 0: off)")
+    t.add_argument("--trace", action="store_true",
+                   help="trace the first step layer by layer: printed, and trace.txt/.json/.csv")
     t.add_argument("--augment", action="store_true", help="flips, shifts, zoom, brightness/contrast")
     t.add_argument("--train-names", help="comma-separated training frames (default per data set)")
     t.add_argument("--n-train", type=int, help="train on the first N frames instead")
@@ -125,9 +130,12 @@ def cmd_train(args):
         _check_size(size, args.filters)
         if args.epochs < 1 or args.val_every < 1 or args.checkpoint_every < 1:
             raise UsageError("--epochs, --val-every and --checkpoint-every must be at least 1")
+        if args.grad_every < 0:
+            raise UsageError(f"--grad-every must be 0 (off) or more, got {args.grad_every}")
         run = dict(data=args.data, size=list(size), epochs=args.epochs, lr=args.lr,
                    filters=args.filters, loss=args.loss, seed=args.seed, val_every=args.val_every,
-                   checkpoint_every=args.checkpoint_every, augment=args.augment,
+                   checkpoint_every=args.checkpoint_every, grad_every=args.grad_every,
+                   augment=args.augment,
                    train_names=args.train_names.split(",") if args.train_names else None,
                    n_train=args.n_train)
         out = Path(args.out or f"runs/{Path(args.data).name}-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -140,7 +148,7 @@ def cmd_train(args):
         trainer.resume(state)
     print(f"training on {len(train)} frames ({', '.join(train.names)}), {len(heldout)} held out, "
           f"{run['size'][0]}x{run['size'][1]}, into {out}", file=sys.stderr)
-    trainer.fit()
+    trainer.fit(trace=args.trace)
     write_all(trainer, [train, heldout])
     report = trainer.final_report()
     for group in ("train_eval", "heldout", "all"):

@@ -40,12 +40,19 @@ def frames(tmp_path):
 def test_train_writes_history_checkpoints_and_plots(tmp_path):
     out = tmp_path / "run"
     assert main(["train", "--epochs", "4", "--val-every", "2", "--checkpoint-every", "2",
-                 "--out", str(out), *TINY]) == 0
+                 "--grad-every", "3", "--trace", "--out", str(out), *TINY]) == 0
     rows = history(out)
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3, 4]
     assert rows[0]["heldout_iou"] == "" and rows[1]["heldout_iou"] != ""
+    with open(out / "gradient_norms.csv") as f:
+        norms = list(csv.DictReader(f))
+    assert sorted({int(r["epoch"]) for r in norms}) == [1, 3, 4]     # first, every 3rd, last
+    assert {r["name"] for r in norms} >= {"0.W", "0.b", "36.W"} and min(float(r["norm"]) for r in norms) >= 0
+    trace = json.loads((out / "trace.json").read_text())
+    assert trace and "Conv2D" in (out / "trace.txt").read_text()
     for name in ("checkpoint.npz", "weights.npz", "loss.png", "accuracy.png", "iou_dice.png",
-                 "evolution.png", "overlays.png", "metrics.json"):
+                 "evolution.png", "overlays.png", "metrics.json", "gradient_flow.png",
+                 "trace.csv"):
         assert (out / name).stat().st_size > 0, name
     report = json.loads((out / "metrics.json").read_text())
     assert len(report["heldout_per_image"]) == 7 and 0 <= report["all_iou"] <= 1
@@ -122,6 +129,12 @@ def test_truncated_png_is_named(tmp_path, frames, capsys):
     path.write_bytes(path.read_bytes()[:200])
     assert main(["train", "--data", str(frames), "--n-train", "2", "--out", str(tmp_path / "r"), *TINY]) == 2
     assert "synth_02.png" in error_line(capsys)
+
+
+def test_negative_grad_every(tmp_path, capsys):
+    assert main(["train", "--grad-every", "-1", "--out", str(tmp_path / "r"), *TINY]) == 2
+    assert "--grad-every" in error_line(capsys)
+    assert not (tmp_path / "r").exists()
 
 
 def test_empty_folder(tmp_path, capsys):

@@ -23,7 +23,9 @@ def run(layer, x, dy):
     return y, dx, {k: v.copy() for k, v in layer.grads.items()}
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 4, 2), (1, 1, 1, 3), (3, 5, 2, 1), (2, 6, 6, 5)])
+# C = 5 and 9 with 1 filter take backward_data's im2col road (4F < C); the rest col2im.
+@pytest.mark.parametrize("shape", [(2, 3, 4, 2), (1, 1, 1, 3), (3, 5, 2, 1), (2, 6, 6, 5),
+                                   (2, 3, 5, 9)])
 @pytest.mark.parametrize("filters", [1, 3])
 @pytest.mark.parametrize("keep_columns", [True, False], ids=["kept-columns", "shared-columns"])
 def test_subpixel_upconv_equals_upsample_then_conv(shape, filters, keep_columns, rng):
@@ -40,7 +42,7 @@ def test_subpixel_upconv_equals_upsample_then_conv(shape, filters, keep_columns,
         np.testing.assert_allclose(fast[2][name], plain[2][name], rtol=0, atol=1e-11)
 
 
-@pytest.mark.parametrize("shape", [(2, 3, 4, 2), (2, 1, 3, 3)])
+@pytest.mark.parametrize("shape", [(2, 3, 4, 2), (2, 1, 3, 3), (1, 2, 3, 13)])
 @pytest.mark.parametrize("keep_columns", [True, False], ids=["kept-columns", "shared-columns"])
 def test_subpixel_upconv_gradient_check(shape, keep_columns, rng):
     layer = upconv(shape[-1], 3, rng, keep_columns=keep_columns).astype(np.float64)

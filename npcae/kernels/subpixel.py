@@ -21,7 +21,10 @@ multiply by the four kernels side by side (4*C, 4*F) give every phase at once:
 That is 16 C F multiply-adds per input pixel instead of 4 * 9 C F: 2.25x fewer. Backward is
 the adjoint of each step: deinterleave dy into dY (zeros where no output pixel reads), then
 dW_sub = cols.T @ dY, d_cols = dY @ W_sub.T, dx = col2im(d_cols), and dW folds dW_sub back
-through M. The plain path (UpSampling2D then Conv2D) is the reference in the tests.
+through M. Input pixel (i, j) sits in the windows (i + 1 - u, j + 1 - v), so dx is also the
+"valid" 2x2 convolution of the dY image (N, H+1, W+1, 4F) with W_sub rotated by 180 degrees and
+its channel axes swapped: one im2col of (N*H*W, 16*F) columns and one GEMM, no col2im.
+The plain path (UpSampling2D then Conv2D) is the reference in the tests.
 """
 import numpy as np
 from numba import njit, prange
@@ -44,6 +47,18 @@ def phase_weights(weights):
     m = PHASE_TAPS.astype(weights.dtype)
     w_sub = np.einsum("auy,bvx,yxcf->uvcabf", m, m, weights)
     return w_sub.reshape(4 * channels, 4 * filters)
+
+
+def data_window_geometry(height, width):
+    """The 2x2, stride-1, unpadded windows of the (N, H+1, W+1, 4F) dY image: H x W of them."""
+    return ConvGeometry(2, 2, 1, 0, 0, height, width)
+
+
+def rotated_phase_weights(w_sub, channels):
+    """(4*C, 4*F) phase matrix -> (4 * 4*F, C): the 2x2 kernel rotated by 180 degrees, its
+    channel axes swapped, so that  dx = im2col_2x2(dY image) @ it  (see UpConv2D.backward_data)."""
+    kernel = w_sub.reshape(2, 2, channels, -1)[::-1, ::-1].transpose(0, 1, 3, 2)
+    return np.ascontiguousarray(kernel).reshape(-1, channels)
 
 
 def phase_weights_grad(d_sub, channels, filters):

@@ -22,7 +22,7 @@ class UpConv2D(Layer):
         Y     = cols @ W_sub                         W_sub = phase_weights(W)  (4*C, 4*F)
         y     = interleave(Y) + b
     Backward: dY = deinterleave(dy);  dW = fold(cols.T @ dY);  db = sum dy
-              dx = col2im_2x2(dY @ W_sub.T)
+              dx = col2im_2x2(dY @ W_sub.T)  or, when 4F < C,  im2col_2x2(dY) @ rot180(W_sub)
 
     2.25x fewer multiply-adds than upsampling then convolving, and no 4x larger buffers.
     When that GEMM is thin (4*F <= Conv2D.THIN_FILTERS) and the conv keeps columns, a training
@@ -119,9 +119,19 @@ class UpConv2D(Layer):
         return cols
 
     def backward_data(self, d_phases, cols=None):
-        """dx = col2im(dY @ W_sub.T), computed into the `cols` buffer when one is given."""
+        """dx by whichever of two equal roads writes fewer column values:
+
+            4F < C:  dx = im2col_2x2(dY image) @ rot180(W_sub)    (N*H*W, 16*F) columns
+            else:    dx = col2im_2x2(dY @ W_sub.T)                 (N*(H+1)*(W+1), 4*C) columns,
+                     written into `cols` (from backward_weights) when one is given.
+        """
         x = self._x
+        n, height, width, channels = x.shape
         w_sub = subpixel.phase_weights(self.params["W"].astype(x.dtype, copy=False))
+        if 4 * self.conv.out_channels < channels:
+            d_image = d_phases.reshape(n, height + 1, width + 1, -1)
+            d_cols = kernels.im2col_shared(d_image, subpixel.data_window_geometry(height, width))
+            return (d_cols @ subpixel.rotated_phase_weights(w_sub, channels)).reshape(x.shape)
         if cols is None:
             cols = kernels.workspace.scratch((d_phases.shape[0], w_sub.shape[0]), d_phases.dtype)
         d_cols = np.matmul(d_phases, w_sub.T, out=cols)

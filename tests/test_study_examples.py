@@ -112,3 +112,23 @@ def test_feature_maps_reads_a_saved_model_of_any_depth(tmp_path):
                           (["--weights", "w.npz", "--frame", "synth_99"], "'synth_99' is not in")):
         err = run_example("feature_maps.py", *args, cwd=tmp_path, ok=False)
         assert len(err.strip().splitlines()) == 1 and message in err, err
+
+
+def test_denoising_autoencoder_beats_the_noise(tmp_path):
+    out = run_example("denoising_autoencoder.py", "--size", "32x16", "--frames", "8", "--epochs", "60",
+                      "--sigma", "0.2", "--out", "dn", cwd=tmp_path)
+    assert "6 training frames, 2 held out (synth_03, synth_07)" in out
+    check = float(re.search(r"MSELoss gradient check .*max rel err (\S+)", out).group(1))
+    assert check < 1e-6
+    psnr = {name: float(value) for name, value in re.findall(
+        r"PSNR (noisy|3x3 mean filter|denoised) +([0-9.]+) dB", out)}
+    assert set(psnr) == {"noisy", "3x3 mean filter", "denoised"}, out
+    assert 12 < psnr["noisy"] < 17                     # sigma 0.2, clipped: ~14.4 dB
+    assert psnr["denoised"] > psnr["noisy"] + 3, psnr
+    held_out = [float(v) for v in re.findall(r"held-out MSE ([0-9.]+)", out)]
+    assert len(held_out) == 2 and held_out[1] < held_out[0]     # epochs 50 and 60
+    image = png(tmp_path / "dn" / "denoising_autoencoder.png")
+    assert image.ndim == 3 and image.shape[0] > image.shape[1]     # 3 rows of tall frames, 2 columns
+    err = run_example("denoising_autoencoder.py", "--size", "30x16", cwd=tmp_path, ok=False)
+    assert err.strip() == "denoising_autoencoder.py: error: --size 30x16 must be divisible by 4 " \
+                          "(two stride-2 convs)"

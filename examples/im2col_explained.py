@@ -29,6 +29,8 @@ from npcae.kernels import col2im, conv_geometry, im2col, reference
 from npcae.layers import Conv2D
 from npcae.plots import save_figure
 
+MAX_DRAWN = (64, 75)     # rows, columns of the largest matrix drawn
+
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--size", type=parse_size, default=(5, 4), help="image HxW (default 5x4)")
 parser.add_argument("--batch", type=int, default=1, help="frames N")
@@ -52,6 +54,10 @@ try:
     geom = conv_geometry(height, width, kh, kw, s, args.padding)
 except ValueError as error:                          # e.g. a kernel larger than a "valid" input
     parser.error(str(error))
+matrix_shape = (n_images * geom.out_h * geom.out_w, kh * kw * channels)
+if matrix_shape[0] > MAX_DRAWN[0] or matrix_shape[1] > MAX_DRAWN[1]:   # one labelled cell per entry
+    parser.error(f"the im2col matrix would be {matrix_shape[0]} x {matrix_shape[1]}; the picture is for "
+                 f"small ones (at most {MAX_DRAWN[0]} x {MAX_DRAWN[1]}): use a smaller --size, --kernel or --batch")
 print(f"x {x.shape} (N, H, W, C), kernel {kh}x{kw}, stride {s}, padding {args.padding!r}")
 print(f"output {geom.out_h}x{geom.out_w}; zero padding: {geom.pad_top} row(s) on top, "
       f"{geom.pad_left} column(s) on the left, the rest (if any) at the bottom and right")

@@ -68,6 +68,8 @@ def test_im2col_explained_matrix_product_is_the_convolution(tmp_path):
                       ok=False)
     assert err.strip() == "im2col_explained.py: error: input size 2 is smaller than the kernel 3 " \
                           "with padding 'valid'"
+    err = run_example("im2col_explained.py", "--size", "64x64", cwd=tmp_path, ok=False)
+    assert len(err.strip().splitlines()) == 1 and "would be 4096 x 27" in err, err
 
 
 def grid_shape(tiles, frame=(32, 16), per_row=8, gap=2):

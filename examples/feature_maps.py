@@ -113,6 +113,17 @@ def mask_at(resolution):
     return mask.reshape(h, mask.shape[0] // h, w, mask.shape[1] // w).mean(axis=(1, 3))
 
 
+def mask_correlation(maps):
+    """Pearson r of each channel of maps (h, w, C) with the mask at that resolution; 0 if flat."""
+    h, w, n_channels = maps.shape
+    a = maps.reshape(-1, n_channels).astype(np.float64)
+    a -= a.mean(axis=0)
+    t = mask_at((h, w)).ravel()
+    t -= t.mean()
+    norms = np.linalg.norm(a, axis=0) * np.linalg.norm(t)
+    return np.divide(a.T @ t, norms, out=np.zeros(n_channels), where=norms > 0)
+
+
 def tile_grid(maps, channels):
     """RGB uint8 grid of the chosen channels of maps (h, w, C), each upsampled to the frame."""
     height, width = size
@@ -139,13 +150,7 @@ for b, maps in enumerate(blocks, start=1):
     h, w, n_channels = maps.shape
     energy = (maps.astype(np.float64) ** 2).mean(axis=(0, 1))
     chosen = np.argsort(energy)[::-1][:args.tiles]
-    target = mask_at((h, w)).ravel()
-    flat = maps.reshape(-1, n_channels).astype(np.float64)
-    centred = flat - flat.mean(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        corr = centred.T @ (target - target.mean()) / (np.linalg.norm(centred, axis=0)
-                                                       * np.linalg.norm(target - target.mean()))
-    corr = np.nan_to_num(corr)
+    corr = mask_correlation(maps)
     best = np.argsort(-np.abs(corr))[:3]
     name = "latent space" if b == len(blocks) else f"encoder block {b}"
     print(f"{name}: {n_channels} channels at {h}x{w}; energy mean(a^2) from {energy.min():.2e} to "

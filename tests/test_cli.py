@@ -189,6 +189,8 @@ def test_output_folder_that_cannot_be_written(tmp_path, capsys):
         assert "cannot write to output folder" in error_line(capsys)
 
 
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")   # the point of it
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--epochs", "30", "--lr", "1e30", "--checkpoint-every", "1",

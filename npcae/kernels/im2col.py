@@ -95,6 +95,21 @@ def im2col(x, geom: ConvGeometry, out=None):
     return out
 
 
+def im2col_leading(x, geom: ConvGeometry, out):
+    """im2col into the first KH*KW*C columns of a wider C-contiguous `out`; the rest untouched.
+
+    (A view of those columns would do the same, but a strided view makes Numba compile a
+    generic-layout kernel that copies element by element: measured 1.5x slower here.)
+    """
+    n, _, _, channels = x.shape
+    rows, width = n * geom.out_h * geom.out_w, geom.kh * geom.kw * channels
+    if out.ndim != 2 or out.shape[0] != rows or out.shape[1] < width or not out.flags.c_contiguous:
+        raise ValueError(f"im2col buffer is {out.shape}, needs C-contiguous ({rows}, >= {width})")
+    _im2col_kernel(np.ascontiguousarray(x), geom.kh, geom.kw, geom.stride,
+                   geom.pad_top, geom.pad_left, geom.out_h, geom.out_w, out)
+    return out
+
+
 def col2im(cols, x_shape, geom: ConvGeometry, out=None):
     """Adjoint of im2col: (N*OH*OW, KH*KW*C) columns -> (N, H, W, C), overlaps summed."""
     n, height, width, channels = x_shape

@@ -49,7 +49,7 @@ class KeptColumns:
         self.buffer = None
         self.valid = False          # True from a training forward until the next forward
 
-    def fill(self, x, geom, im2col):
+    def fill(self, x, geom, im2col_leading):
         """im2col(x) into the buffer, the ones column after it: (N*OH*OW, KH*KW*C + 1)."""
         n, _, _, channels = x.shape
         shape = (n * geom.out_h * geom.out_w, geom.kh * geom.kw * channels + 1)
@@ -57,7 +57,7 @@ class KeptColumns:
             self.buffer = None
             self.buffer = np.empty(shape, x.dtype)
             self.buffer[:, -1] = 1
-        im2col(x, geom, out=self.buffer[:, :-1])
+        im2col_leading(x, geom, self.buffer)
         self.valid = True
         return self.buffer
 

@@ -78,7 +78,7 @@ class UpConv2D(Layer):
         bias = self.params["b"].astype(x.dtype, copy=False)
         self._kept.valid = False
         if training and self.conv.keep_columns and 4 * filters <= Conv2D.THIN_FILTERS:
-            cols = self._kept.fill(x, geom, kernels.im2col)
+            cols = self._kept.fill(x, geom, kernels.im2col_leading)
             w_sub = np.vstack([w_sub, np.tile(bias, 4)])     # every phase adds the same b
             bias = np.zeros_like(bias)
         else:

@@ -68,7 +68,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="1024x512", help="HxW of the input (1024x512)")
     parser.add_argument("--batch", type=int, default=3)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=5, help="best of N timings (5)")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     height, width = (int(v) for v in args.size.split("x"))

@@ -1,4 +1,6 @@
 """Every fast path against the plain path it replaces, and through a gradient check."""
+import importlib
+
 import numpy as np
 import pytest
 
@@ -6,6 +8,8 @@ from npcae.gradcheck import check_layer
 from npcae.kernels import subpixel
 from npcae.layers import Conv2D, Swish, UpConv2D, UpSampling2D
 from npcae.models import cae
+
+im2col_module = importlib.import_module("npcae.kernels.im2col")    # not the function of that name
 
 TOLERANCE = 1e-6
 
@@ -143,3 +147,29 @@ def test_kept_columns_are_not_used_after_an_inference_forward(rng):
     expected = run(layer, other, dy)
     np.testing.assert_allclose(dx, expected[1], rtol=0, atol=1e-12)
     np.testing.assert_allclose(layer.grads["W"], expected[2]["W"], rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda rng: Conv2D(5, 3, 3, rng=rng, keep_columns=False),
+                                  lambda rng: upconv(9, 2, rng, keep_columns=False),
+                                  lambda rng: upconv(3, 4, rng, keep_columns=False)],
+                         ids=["conv", "upconv-im2col-road", "upconv-col2im-road"])
+def test_workspace_blocks_give_the_unblocked_result(make, rng, monkeypatch):
+    layer = make(rng).astype(np.float64)
+    x = rng.standard_normal((2, 6, 4, layer.params["W"].shape[2]))
+    dy = rng.standard_normal(layer.output_shape(x.shape))
+    whole = run(layer, x, dy)
+    blocks = []
+    original = im2col_module.im2col_blocks
+
+    def counted(*args, **kwargs):
+        for block in original(*args, **kwargs):
+            blocks.append(block[0])
+            yield block
+    monkeypatch.setattr(im2col_module, "BLOCK_BYTES", 1)             # one image row per block
+    monkeypatch.setattr(im2col_module, "im2col_blocks", counted)
+    blocked = run(layer, x, dy)
+    assert len(blocks) >= 2 * 6
+    for a, b in zip(whole[:2], blocked[:2]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    for name in whole[2]:
+        np.testing.assert_allclose(whole[2][name], blocked[2][name], rtol=0, atol=1e-12)

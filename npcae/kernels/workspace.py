@@ -5,7 +5,8 @@ Columns are the largest arrays of a training step (906 MB for the CAE's widest l
 multiply returns, backward until col2im has read the column gradients written over them.
 Allocating them afresh each time costs a page fault per 4 kB page, every call (the kernel
 zeroes each page): measured here, a third of the time of the 256->256 layer's forward. One
-buffer, grown to the largest request and reused, removes that.
+buffer, grown to the largest request and reused, removes that; and the stride-1 layers ask
+for their columns in blocks of im2col.BLOCK_BYTES (im2col_blocks), so it stays small.
 
 Not thread-safe: two convolutions running at once in one process would share the buffer.
 """

@@ -19,13 +19,14 @@ class Conv2D(Layer):
     Backward:  dW   = cols.T @ dy,   db = sum over N, OH, OW of dy
                dx   = col2im(dy @ W.reshape(-1, C_out).T)
 
-    Only x is cached: backward rebuilds the columns and then overwrites that same buffer with
-    dL/dcols. The columns live in one workspace shared by all convolutions
-    (kernels/workspace.py), so a whole model holds a single im2col buffer. A thin layer
-    (C_out <= THIN_FILTERS) instead keeps its own columns, with a column of ones that folds b
-    into the GEMMs, from a training forward to its backward (workspace.KeptColumns);
-    `keep_columns=False` turns that off. `fast=False` runs the loop-based reference instead
-    (slow; for study and as the oracle of the tests).
+    Only x is cached: backward rebuilds the columns. They live in one workspace shared by all
+    convolutions (kernels/workspace.py), filled a block of output rows at a time wherever the
+    GEMM allows it (kernels.columns_matmul, columns_t_matmul), so a whole model holds one small
+    im2col buffer; col2im's road builds the columns whole and writes dL/dcols over them.
+    A thin layer (C_out <= THIN_FILTERS) instead keeps its own columns, with a column of ones
+    that folds b into the GEMMs, from a training forward to its backward
+    (workspace.KeptColumns); `keep_columns=False` turns that off. `fast=False` runs the
+    loop-based reference instead (slow; for study and as the oracle of the tests).
     """
 
     # A GEMM with C_out columns does 2 * C_out FLOP per element of cols, im2col writes each
@@ -80,8 +81,7 @@ class Conv2D(Layer):
             cols = self._kept.fill(x, geom, kernels.im2col_leading)
             y = cols @ np.vstack([weights.reshape(-1, self.out_channels), bias])
         else:
-            cols = kernels.im2col_shared(x, geom)
-            y = cols @ weights.reshape(-1, self.out_channels)
+            y = kernels.columns_matmul(x, geom, weights.reshape(-1, self.out_channels))
             y += bias
         return y.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
 
@@ -99,7 +99,8 @@ class Conv2D(Layer):
         return self.backward_data(dy, cols)
 
     def backward_weights(self, dy):
-        """dW = cols.T @ dy and db = sum(dy) into self.grads; returns cols for reuse.
+        """dW = cols.T @ dy and db = sum(dy) into self.grads; returns cols when backward_data
+        will reuse them (col2im's road), else None.
 
         dy is the upstream gradient as a (N*OH*OW, C_out) matrix. Columns kept by forward give
         dW and db in one GEMM; those are not handed on (backward_data gets None).
@@ -110,8 +111,13 @@ class Conv2D(Layer):
             self.grads["W"][...] = d_weights_bias[:-1].reshape(self.params["W"].shape)
             self.grads["b"][...] = d_weights_bias[-1]
             return None
-        cols = kernels.im2col_shared(x, self.geometry(x.shape))
-        self.grads["W"][...] = (cols.T @ dy).reshape(self.params["W"].shape)
+        geom = self.geometry(x.shape)
+        if self._centred(geom):          # backward_data needs no columns: sum over blocks
+            cols, d_weights = None, kernels.columns_t_matmul(x, geom, dy)
+        else:
+            cols = kernels.im2col_shared(x, geom)
+            d_weights = cols.T @ dy
+        self.grads["W"][...] = d_weights.reshape(self.params["W"].shape)
         self.grads["b"][...] = dy.sum(axis=0)
         return cols
 
@@ -130,7 +136,7 @@ class Conv2D(Layer):
             rotated = weights[::-1, ::-1].transpose(0, 1, 3, 2)
             rotated = np.ascontiguousarray(rotated).reshape(-1, self.in_channels)
             dy_image = dy.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
-            return (kernels.im2col_shared(dy_image, geom) @ rotated).reshape(x.shape)
+            return kernels.columns_matmul(dy_image, geom, rotated).reshape(x.shape)
         w_matrix = weights.reshape(-1, self.out_channels)
         if kernels.is_pointwise(geom):                    # its cols would be a view of x
             d_cols = dy @ w_matrix.T

@@ -81,9 +81,10 @@ class UpConv2D(Layer):
             cols = self._kept.fill(x, geom, kernels.im2col_leading)
             w_sub = np.vstack([w_sub, np.tile(bias, 4)])     # every phase adds the same b
             bias = np.zeros_like(bias)
+            phases = cols @ w_sub
         else:
-            cols = kernels.im2col_shared(x, geom)
-        phases = (cols @ w_sub).reshape(n, height + 1, width + 1, 2, 2, filters)
+            phases = kernels.columns_matmul(x, geom, w_sub)
+        phases = phases.reshape(n, height + 1, width + 1, 2, 2, filters)
         return subpixel.interleave(phases, bias)
 
     def backward(self, grad_out):
@@ -111,6 +112,10 @@ class UpConv2D(Layer):
             d_sub = self._kept.buffer.T @ d_phases
             d_sub, d_bias = d_sub[:-1], d_sub[-1]
             cols = None
+        elif self._data_by_im2col():     # backward_data needs no columns: sum over blocks
+            geom = subpixel.window_geometry(*x.shape[1:3])
+            cols, d_sub = None, kernels.columns_t_matmul(x, geom, d_phases)
+            d_bias = d_phases.sum(axis=0)
         else:
             cols = kernels.im2col_shared(x, subpixel.window_geometry(*x.shape[1:3]))
             d_sub, d_bias = cols.T @ d_phases, d_phases.sum(axis=0)
@@ -128,14 +133,19 @@ class UpConv2D(Layer):
         x = self._x
         n, height, width, channels = x.shape
         w_sub = subpixel.phase_weights(self.params["W"].astype(x.dtype, copy=False))
-        if 4 * self.conv.out_channels < channels:
+        if self._data_by_im2col():
             d_image = d_phases.reshape(n, height + 1, width + 1, -1)
-            d_cols = kernels.im2col_shared(d_image, subpixel.data_window_geometry(height, width))
-            return (d_cols @ subpixel.rotated_phase_weights(w_sub, channels)).reshape(x.shape)
+            return kernels.columns_matmul(d_image, subpixel.data_window_geometry(height, width),
+                                          subpixel.rotated_phase_weights(w_sub, channels)
+                                          ).reshape(x.shape)
         if cols is None:
             cols = kernels.workspace.scratch((d_phases.shape[0], w_sub.shape[0]), d_phases.dtype)
         d_cols = np.matmul(d_phases, w_sub.T, out=cols)
         return kernels.col2im(d_cols, x.shape, subpixel.window_geometry(*x.shape[1:3]))
+
+    def _data_by_im2col(self):
+        """backward_data's road: im2col of dY when it writes fewer columns (4F < C)."""
+        return 4 * self.conv.out_channels < self.conv.in_channels
 
     def __repr__(self):
         up, conv = self.upsample, self.conv

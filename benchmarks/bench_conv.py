@@ -6,7 +6,9 @@ numpy's matmul on the same GEMM shapes timed in the same run (the roofline).
 
 For each layer and pass: seconds, GFLOP/s (2 FLOP per multiply-add of the GEMM the pass
 performs), and "roofline" = matmul time / pass time, the share of the bare matrix multiply's
-rate that the pass reaches once im2col, col2im, interleaving and bias are paid for.
+rate that the pass reaches once im2col, col2im, interleaving and bias are paid for. Each pass
+and its GEMM are timed in turn, best of --repeat rounds, so a slow spell of a shared machine
+falls on both.
 """
 import argparse
 import sys
@@ -15,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (RESULTS, bar_plot, best_time, gflops, markdown_table,  # noqa: E402
-                    matmul_seconds, write_results)
+from common import (RESULTS, alternating_best, bar_plot, gflops, markdown_table,  # noqa: E402
+                    matmul_fn, write_results)
 
 from npcae.layers import Conv2D, UpConv2D  # noqa: E402
 from npcae.models import cae  # noqa: E402
@@ -48,20 +50,25 @@ def label(index, layer, shape):
 
 
 def time_layer(layer, shape, rng, repeat):
+    """Best seconds of forward, backward-weights, backward-data and the whole backward, and of
+    the three roofline GEMMs, each pass timed in turn with its GEMM (alternating_best)."""
     x = rng.standard_normal(shape, dtype=np.float32)
     y = layer.forward(x, training=True)
     dy = rng.standard_normal(y.shape, dtype=np.float32)
-    forward = best_time(lambda: layer.forward(x, training=True), repeat)
     layer.backward(dy)
     if isinstance(layer, UpConv2D) and layer.fused:
         dy_matrix = layer.phase_gradient(dy)
     else:
         dy_matrix = dy.reshape(-1, dy.shape[-1])
-    weights = best_time(lambda: layer.backward_weights(dy_matrix), repeat)
     cols = layer.backward_weights(dy_matrix)
-    data = best_time(lambda: layer.backward_data(dy_matrix, cols), repeat)
-    total = best_time(lambda: layer.backward(dy), repeat)
-    return forward, weights, data, total
+    m, k, n = gemm_shapes(layer, shape)
+    # The three GEMMs: forward (M,K)@(K,N); weights (K,M)@(M,N); data (M,N)@(N,K).
+    times = alternating_best([lambda: layer.forward(x, training=True), matmul_fn(m, k, n),
+                              lambda: layer.backward_weights(dy_matrix), matmul_fn(k, m, n),
+                              lambda: layer.backward_data(dy_matrix, cols), matmul_fn(m, n, k),
+                              lambda: layer.backward(dy)], repeat)
+    forward, roof_forward, weights, roof_weights, data, roof_data, total = times
+    return (forward, weights, data, total), (roof_forward, roof_weights, roof_data)
 
 
 def main(argv=None):
@@ -76,10 +83,7 @@ def main(argv=None):
     rows = []
     for index, layer, shape in conv_layers(model, (args.batch, height, width, 3)):
         m, k, n = gemm_shapes(layer, shape)
-        forward, weights, data, total = time_layer(layer, shape, rng, args.repeat)
-        # The three GEMMs: forward (M,K)@(K,N); weights (K,M)@(M,N); data (M,N)@(N,K).
-        roof = (matmul_seconds(m, k, n, args.repeat), matmul_seconds(k, m, n, args.repeat),
-                matmul_seconds(m, n, k, args.repeat))
+        (forward, weights, data, total), roof = time_layer(layer, shape, rng, args.repeat)
         flop = 2 * m * k * n
         row = dict(layer=label(index, layer, shape), in_channels=shape[-1], gemm=f"{m}x{k}x{n}",
                    forward_s=forward, backward_weights_s=weights, backward_data_s=data,

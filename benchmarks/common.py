@@ -29,13 +29,33 @@ def best_time(fn, repeat=3, min_time=0.0):
     return min(times)
 
 
-def matmul_seconds(m, k, n, repeat=3, dtype=np.float32):
-    """Best time of numpy's (m, k) @ (k, n) into a preallocated output: the roofline."""
+def alternating_best(fns, repeat=3):
+    """The best time of each function, calling them in turn `repeat` times (after one warm-up
+    each): a slow spell of a shared machine then falls on all of them alike, so the ratios
+    between them hold even when the absolute times wander."""
+    for fn in fns:
+        fn()
+    best = [float("inf")] * len(fns)
+    for _ in range(repeat):
+        for i, fn in enumerate(fns):
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
+    return best
+
+
+def matmul_fn(m, k, n, dtype=np.float32):
+    """numpy's (m, k) @ (k, n) into a preallocated output, as a function to time: the roofline."""
     rng = np.random.default_rng(0)
     a = rng.standard_normal((m, k), dtype=dtype)
     b = rng.standard_normal((k, n), dtype=dtype)
     out = np.empty((m, n), dtype)
-    return best_time(lambda: np.matmul(a, b, out=out), repeat)
+    return lambda: np.matmul(a, b, out=out)
+
+
+def matmul_seconds(m, k, n, repeat=3, dtype=np.float32):
+    """Best time of numpy's (m, k) @ (k, n) into a preallocated output: the roofline."""
+    return best_time(matmul_fn(m, k, n, dtype), repeat)
 
 
 def gflops(flop, seconds):

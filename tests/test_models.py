@@ -116,3 +116,14 @@ def test_summary_rows_add_up_to_the_totals(fast):
     assert sum(macs) == model.forward_macs((1, 64, 32, 3))
     assert sum(params) == model.n_params() == 1_939_233
     assert ("sub-pixel" in text) == fast
+
+
+def test_saved_files_get_the_usual_permissions(tmp_path):
+    # mkstemp creates private (0600) files; a saved model must be readable like any other file.
+    import os
+    previous = os.umask(0o022)
+    try:
+        cae(filters=(2, 2, 2), seed=0).save(tmp_path / "w.npz")
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "w.npz").stat().st_mode & 0o777 == 0o644

@@ -12,10 +12,17 @@ class WeightsMismatch(ValueError):
     """The weights in a file do not fit the model they are loaded into."""
 
 
+def _umask():
+    mask = os.umask(0)          # the only way to read it is to set it
+    os.umask(mask)
+    return mask
+
+
 def atomic_write(path, write):
     """Call write(file_object) on a temporary file beside `path`, then rename it into place.
 
-    A crash or Ctrl-C leaves either the old file or the new one, never half of one.
+    A crash or Ctrl-C leaves either the old file or the new one, never half of one. The file
+    gets the permissions open() would have given it (mkstemp makes it private, 0600).
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
@@ -25,6 +32,7 @@ def atomic_write(path, write):
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

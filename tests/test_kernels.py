@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from npcae.kernels import col2im, conv_geometry, im2col, im2col_leading, padding_1d, reference
+from npcae.kernels import col2im, conv_geometry, im2col, im2col_blocks, padding_1d, reference
 from npcae.layers import Conv2D
 
 # (N, H, W, C_in, C_out, KH, KW, stride, padding): odd/even sizes, H != W, KH != KW, both strides
@@ -131,14 +131,16 @@ def test_plain_path_is_the_reference(rng):
     np.testing.assert_allclose(plain.grads["W"], fast.grads["W"], rtol=1e-12, atol=1e-12)
 
 
-def test_im2col_leading_fills_only_the_leading_columns(rng):
+def test_im2col_blocks_into_a_wider_buffer_fill_only_its_leading_columns(rng):
     x = rng.standard_normal((2, 7, 5, 3)).astype(np.float32)
     geom = conv_geometry(7, 5, 3, 2, 2, "same")
     cols = im2col(x, geom)
     wide = np.full((cols.shape[0], cols.shape[1] + 3), 7.0, np.float32)
-    im2col_leading(x, geom, wide)
+    blocks = list(im2col_blocks(x, geom, max_bytes=1, into=wide))    # one image row each
+    assert len(blocks) == 2 * geom.out_h
+    assert all(np.shares_memory(block, wide) for _, block in blocks)
     np.testing.assert_array_equal(wide[:, :cols.shape[1]], cols)
     assert (wide[:, cols.shape[1]:] == 7).all()
     for bad in (wide[:, :-4], np.empty((cols.shape[0] + 1, 30), np.float32), wide[:, ::2]):
         with pytest.raises(ValueError, match="im2col buffer"):
-            im2col_leading(x, geom, bad)
+            list(im2col_blocks(x, geom, into=bad))

@@ -18,8 +18,8 @@ if "NUMBA_THREADING_LAYER" not in os.environ:
 from . import reference  # noqa: E402
 from .geometry import ConvGeometry, conv_geometry, padding_1d  # noqa: E402
 from .im2col import (col2im, columns_matmul, columns_t_matmul, im2col,  # noqa: E402
-                     im2col_blocks, im2col_leading, im2col_shared, is_pointwise)
+                     im2col_blocks, im2col_shared, is_pointwise)
 
 __all__ = ["ConvGeometry", "conv_geometry", "padding_1d", "im2col", "im2col_blocks",
-           "im2col_leading", "im2col_shared", "col2im", "columns_matmul", "columns_t_matmul",
+           "im2col_shared", "col2im", "columns_matmul", "columns_t_matmul",
            "is_pointwise", "reference"]

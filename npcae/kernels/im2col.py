@@ -97,21 +97,6 @@ def im2col(x, geom: ConvGeometry, out=None):
     return out
 
 
-def im2col_leading(x, geom: ConvGeometry, out):
-    """im2col into the first KH*KW*C columns of a wider C-contiguous `out`; the rest untouched.
-
-    (A view of those columns would do the same, but a strided view makes Numba compile a
-    generic-layout kernel that copies element by element: measured 1.5x slower here.)
-    """
-    n, _, _, channels = x.shape
-    rows, width = n * geom.out_h * geom.out_w, geom.kh * geom.kw * channels
-    if out.ndim != 2 or out.shape[0] != rows or out.shape[1] < width or not out.flags.c_contiguous:
-        raise ValueError(f"im2col buffer is {out.shape}, needs C-contiguous ({rows}, >= {width})")
-    _im2col_kernel(np.ascontiguousarray(x), geom.kh, geom.kw, geom.stride,
-                   geom.pad_top, geom.pad_left, geom.out_h, geom.out_w, out, 0)
-    return out
-
-
 def col2im(cols, x_shape, geom: ConvGeometry, out=None):
     """Adjoint of im2col: (N*OH*OW, KH*KW*C) columns -> (N, H, W, C), overlaps summed."""
     n, height, width, channels = x_shape
@@ -144,31 +129,46 @@ def im2col_shared(x, geom: ConvGeometry):
 BLOCK_BYTES = 32 * 2**20
 
 
-def im2col_blocks(x, geom: ConvGeometry, max_bytes=None):
+def im2col_blocks(x, geom: ConvGeometry, max_bytes=None, into=None):
     """Yield (rows, cols): the columns of consecutive blocks of output rows, each block at most
-    max_bytes (default BLOCK_BYTES; at least one image row), in the shared workspace; `rows` is
-    the slice of im2col(x)'s rows the block holds. A block is valid until the next is made."""
+    max_bytes (default BLOCK_BYTES; at least one image row); `rows` is the slice of im2col(x)'s
+    rows the block holds. The blocks live in the shared workspace, each valid until the next
+    is made; or, given `into` (a C-contiguous (N*OH*OW, >= KH*KW*C) array), they are its rows,
+    the leading columns written and the rest untouched (a layer's KeptColumns)."""
     max_bytes = max_bytes or BLOCK_BYTES
     n, _, _, channels = x.shape
     x = np.ascontiguousarray(x)
     width = geom.kh * geom.kw * channels
-    image_rows, row_bytes = n * geom.out_h, geom.out_w * width * x.itemsize
+    image_rows = n * geom.out_h
+    if into is not None and (into.ndim != 2 or into.shape[0] != image_rows * geom.out_w
+                             or into.shape[1] < width or not into.flags.c_contiguous):
+        raise ValueError(f"im2col buffer is {into.shape}, needs C-contiguous "
+                         f"({image_rows * geom.out_w}, >= {width})")
+    row_bytes = geom.out_w * (width if into is None else into.shape[1]) * x.itemsize
     per_block = max(1, min(image_rows, max_bytes // row_bytes))
     for first in range(0, image_rows, per_block):
         stop = min(image_rows, first + per_block)
-        cols = workspace.scratch(((stop - first) * geom.out_w, width), x.dtype)
+        rows = slice(first * geom.out_w, stop * geom.out_w)
+        if into is None:
+            cols = workspace.scratch((rows.stop - rows.start, width), x.dtype)
+        else:
+            cols = into[rows]
         _im2col_kernel(x, geom.kh, geom.kw, geom.stride, geom.pad_top, geom.pad_left,
                        geom.out_h, geom.out_w, cols, first)
-        yield slice(first * geom.out_w, stop * geom.out_w), cols
+        yield rows, cols
 
 
-def columns_matmul(x, geom: ConvGeometry, matrix):
-    """im2col(x) @ matrix, one workspace block of columns at a time: (N*OH*OW, matrix cols)."""
-    if is_pointwise(geom):
+def columns_matmul(x, geom: ConvGeometry, matrix, into=None):
+    """im2col(x) @ matrix, one block of columns at a time: (N*OH*OW, matrix cols).
+
+    The blocks are in the shared workspace, or the rows of `into` (see im2col_blocks), whose
+    width must then match matrix's rows (a KeptColumns buffer with its ones column).
+    """
+    if is_pointwise(geom) and into is None:
         return im2col(x, geom) @ matrix
     n = x.shape[0]
     out = np.empty((n * geom.out_h * geom.out_w, matrix.shape[1]), np.result_type(x, matrix))
-    for rows, cols in im2col_blocks(x, geom):
+    for rows, cols in im2col_blocks(x, geom, into=into):
         np.matmul(cols, matrix, out=out[rows])
     return out
 

@@ -42,23 +42,24 @@ class KeptColumns:
         [cols | 1] @ [[W], [b]] = cols @ W + b          [cols | 1].T @ dy = [[dW], [db]]
 
     The buffer is allocated once and refilled by every training forward (a fresh buffer would
-    cost a page fault per 4 kB page, every step); it belongs to one layer, so no other
-    convolution can overwrite it between that layer's forward and its backward.
+    cost a page fault per 4 kB page, every step), a block of rows at a time, each block
+    multiplied while it is still in cache; it belongs to one layer, so no other convolution
+    can overwrite it between that layer's forward and its backward.
     """
 
     def __init__(self):
         self.buffer = None
         self.valid = False          # True from a training forward until the next forward
 
-    def fill(self, x, geom, im2col_leading):
-        """im2col(x) into the buffer, the ones column after it: (N*OH*OW, KH*KW*C + 1)."""
+    def prepare(self, x, geom):
+        """The (N*OH*OW, KH*KW*C + 1) buffer for x, its last column ones; marks it valid (the
+        caller fills the leading columns, e.g. im2col_blocks(x, geom, into=buffer))."""
         n, _, _, channels = x.shape
         shape = (n * geom.out_h * geom.out_w, geom.kh * geom.kw * channels + 1)
         if self.buffer is None or self.buffer.shape != shape or self.buffer.dtype != x.dtype:
             self.buffer = None
             self.buffer = np.empty(shape, x.dtype)
             self.buffer[:, -1] = 1
-        im2col_leading(x, geom, self.buffer)
         self.valid = True
         return self.buffer
 

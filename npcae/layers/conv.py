@@ -78,8 +78,8 @@ class Conv2D(Layer):
             return reference.conv2d_forward(x, weights, bias, self.stride, self.padding)
         self._kept.valid = False
         if training and self.keep_columns and not kernels.is_pointwise(geom):
-            cols = self._kept.fill(x, geom, kernels.im2col_leading)
-            y = cols @ np.vstack([weights.reshape(-1, self.out_channels), bias])
+            weights_bias = np.vstack([weights.reshape(-1, self.out_channels), bias])
+            y = kernels.columns_matmul(x, geom, weights_bias, into=self._kept.prepare(x, geom))
         else:
             y = kernels.columns_matmul(x, geom, weights.reshape(-1, self.out_channels))
             y += bias

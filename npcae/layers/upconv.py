@@ -78,10 +78,9 @@ class UpConv2D(Layer):
         bias = self.params["b"].astype(x.dtype, copy=False)
         self._kept.valid = False
         if training and self.conv.keep_columns and 4 * filters <= Conv2D.THIN_FILTERS:
-            cols = self._kept.fill(x, geom, kernels.im2col_leading)
             w_sub = np.vstack([w_sub, np.tile(bias, 4)])     # every phase adds the same b
             bias = np.zeros_like(bias)
-            phases = cols @ w_sub
+            phases = kernels.columns_matmul(x, geom, w_sub, into=self._kept.prepare(x, geom))
         else:
             phases = kernels.columns_matmul(x, geom, w_sub)
         phases = phases.reshape(n, height + 1, width + 1, 2, 2, filters)

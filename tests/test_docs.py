@@ -153,3 +153,14 @@ def test_subpixel_phase_matrices_match_phase_taps():
         m = re.search(rf"M\[{a}\] = (\[\[[0-9, \[\]]+\]\])", body)
         assert m, f"the sub-pixel section does not state M[{a}]"
         assert json.loads(m.group(1)) == subpixel.PHASE_TAPS[a].astype(int).tolist()
+
+
+def test_readme_links_backprop_md_and_shows_every_example_with_a_picture():
+    readme = (ROOT / "README.md").read_text()
+    assert "(docs/backprop.md)" in readme
+    rows = {m.group(1): m.group(2) for m in re.finditer(
+        r"^\| \[`(\w+\.py)`\]\(examples/\1\) \| .+ \| <img src=\"([^\"]+)\"", readme, re.M)}
+    scripts = {p.name for p in (ROOT / "examples").glob("*.py")}
+    assert set(rows) == scripts, f"README examples table vs examples/: {set(rows) ^ scripts}"
+    for script, image in rows.items():
+        assert (ROOT / image).stat().st_size > 10_000, f"{script}: {image} missing or empty"

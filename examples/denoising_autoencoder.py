@@ -5,7 +5,8 @@
 
 Nothing here is specific to masks. Conv2D, Swish, UpConv2D (nearest x2 upsampling + conv),
 Sigmoid, Sequential and Adam are the CAE's own layers; only the loss changes, to the mean
-squared error between the output and the clean frame, written out below with its gradient.
+squared error between the output and the clean frame (npcae.losses.MSELoss, whose gradient the
+script checks by finite differences first).
 
     encoder: Conv 3x3 stride 2 (16), swish, Conv 3x3 stride 2 (32), swish   -> 1/4 of the frame
     decoder: UpConv (16), swish, UpConv (16), swish, Conv 3x3 (3), sigmoid  -> RGB in [0, 1]
@@ -28,25 +29,10 @@ from npcae.cli import parse_size
 from npcae.data import DataError, synthetic_record
 from npcae.gradcheck import check_loss
 from npcae.layers import Conv2D, Sigmoid, Swish, UpConv2D, UpSampling2D
-from npcae.losses import Loss
+from npcae.losses import MSELoss
 from npcae.models import Sequential
 from npcae.optim import Adam
 from npcae.plots import save_figure
-
-
-class MSELoss(Loss):
-    """L = mean((p - t)^2) over every element;  dL/dp = 2 (p - t) / size.  Keras `mse`.
-
-    npcae.losses has no regression loss yet; this one follows its contract: forward(pred,
-    target) -> float, backward() -> dL/dpred in pred's dtype, reduced in float64.
-    """
-
-    def forward(self, pred, target):
-        self._diff = pred - target.astype(pred.dtype, copy=False)
-        return float(np.mean(np.square(self._diff, dtype=np.float64)))
-
-    def backward(self):
-        return (2 / self._diff.size * self._diff).astype(self._diff.dtype)
 
 
 def psnr(images, clean):

@@ -52,7 +52,7 @@ def build_parser():
     t.add_argument("--epochs", type=int, default=500)
     t.add_argument("--lr", type=float, default=5e-4)
     t.add_argument("--filters", type=parse_filters, default=[4, 32, 256])
-    t.add_argument("--loss", default="dice+focal", help="terms of dice, focal, binary_focal, bce")
+    t.add_argument("--loss", default="dice+focal", help="terms of dice, focal, binary_focal, bce, mse")
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--val-every", type=int, default=10,
                    help="validate every N epochs (10; validating costs more than a training step)")

@@ -23,7 +23,7 @@ from .gradcheck import (ArrayCheck, GradCheckReport, frozen_dropout, numerical_g
                         relative_error)
 from .layers import (Conv2D, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
                      UpSampling2D)
-from .losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss
+from .losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
 from .models import Add, Concatenate, Sequential, cae
 
 SEED = 0
@@ -216,6 +216,7 @@ CASES = [
     loss_case("FocalLoss", FocalLoss, "alpha 0.25 gamma 2, "),
     loss_case("BinaryFocalLoss", BinaryFocalLoss, "alpha 0.25 gamma 2, "),
     loss_case("BCELoss", BCELoss),
+    loss_case("MSELoss", MSELoss),
     loss_case("DiceFocalLoss", DiceFocalLoss, "the original's loss, "),
     Case("cae", "filters 2,3,4, dropout on, x 2x16x8x3", small_cae, kind="model"),
 ]

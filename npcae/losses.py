@@ -165,12 +165,31 @@ class BCELoss(Loss):
         return "BCELoss()"
 
 
+class MSELoss(Loss):
+    """Mean squared error, for regression outputs such as a denoised image; Keras `mse`:
+
+        L = mean((p - t)^2) over every element,   dL/dp = 2 (p - t) / size
+    """
+
+    def forward(self, pred, target):
+        pred, target = _checked(pred, target)
+        self._diff = pred - target
+        return float(np.mean(np.square(self._diff, dtype=np.float64)))
+
+    def backward(self):
+        return (2 / self._diff.size * self._diff).astype(self._diff.dtype)
+
+    def __repr__(self):
+        return "MSELoss()"
+
+
 def DiceFocalLoss():
     """The original's loss: Dice + categorical focal."""
     return DiceLoss() + FocalLoss()
 
 
-LOSSES = {"dice": DiceLoss, "focal": FocalLoss, "binary_focal": BinaryFocalLoss, "bce": BCELoss}
+LOSSES = {"dice": DiceLoss, "focal": FocalLoss, "binary_focal": BinaryFocalLoss, "bce": BCELoss,
+          "mse": MSELoss}
 
 
 def get_loss(spec):

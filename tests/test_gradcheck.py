@@ -4,7 +4,7 @@ import pytest
 
 from npcae.gradcheck import check_layer, check_loss, numerical_gradient, relative_error
 from npcae.layers import (Conv2D, Dropout, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpSampling2D)
-from npcae.losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss
+from npcae.losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
 from npcae.models import Add, Concatenate, Sequential, cae
 from npcae.layers import Identity
 
@@ -68,7 +68,7 @@ def test_dropout_under_a_fixed_mask(rate, rng):
     assert 0 < dropped < x.size                       # the checked layer really drops units
 
 
-LOSSES = [DiceLoss(), FocalLoss(), BinaryFocalLoss(), BCELoss(), DiceFocalLoss(),
+LOSSES = [DiceLoss(), FocalLoss(), BinaryFocalLoss(), BCELoss(), MSELoss(), DiceFocalLoss(),
           0.5 * BCELoss() + 2 * DiceLoss()]
 
 

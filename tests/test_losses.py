@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from npcae.losses import (BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, SumLoss,
-                          get_loss)
+from npcae.losses import (BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss,
+                          SumLoss, get_loss)
 
 PRED = np.array([0.5, 1.0, 0.0, 0.25]).reshape(1, 2, 2, 1)
 TARGET = np.array([1.0, 1.0, 0.0, 0.0]).reshape(1, 2, 2, 1)
@@ -30,6 +30,15 @@ def test_binary_focal_and_bce_by_hand():
     assert BCELoss().forward(pred, target) == pytest.approx(bce, rel=1e-12)
     focal = (-0.25 * 0.2 ** 2 * np.log(0.8) - 0.75 * 0.3 ** 2 * np.log(0.7)) / 2
     assert BinaryFocalLoss().forward(pred, target) == pytest.approx(focal, rel=1e-12)
+
+
+def test_mse_by_hand():
+    pred = np.array([0.8, 0.3, 0.5]).reshape(1, 1, 3, 1)
+    target = np.array([1.0, 0.0, 0.5]).reshape(1, 1, 3, 1)
+    loss = MSELoss()
+    assert loss.forward(pred, target) == pytest.approx((0.04 + 0.09) / 3, rel=1e-12)
+    np.testing.assert_allclose(loss.backward().ravel(), [2 * -0.2 / 3, 2 * 0.3 / 3, 0], atol=1e-15)
+    assert repr(get_loss("mse")) == "MSELoss()"
 
 
 def test_losses_stay_finite_at_saturated_predictions():

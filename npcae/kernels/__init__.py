@@ -1,6 +1,7 @@
 """Convolution kernels: Numba im2col/col2im (fast) beside a loop-based reference (plain).
 
-    from npcae.kernels import conv_geometry, im2col, col2im      # what Conv2D uses
+    from npcae.kernels import conv_geometry, im2col, col2im      # the building blocks
+    from npcae.kernels import columns_matmul, columns_t_matmul   # im2col @ W, block by block
     from npcae.kernels import reference                          # what the tests trust
 """
 import os

@@ -13,6 +13,10 @@ column entries of the windows that cover it. It is written as a gather, one inpu
 parallel iteration, so no two threads ever write the same element and the summation order is
 fixed: the result is deterministic whatever the thread count.
 
+A layer rarely needs all of its columns at once: im2col_blocks builds them a block of output
+rows at a time, and columns_matmul / columns_t_matmul multiply each block while it is still in
+cache, so the shared workspace stays at BLOCK_BYTES instead of the 906 MB of the widest layer.
+
 The plain-loop versions of both, and a loop-based convolution, live in `reference.py`.
 """
 import numpy as np

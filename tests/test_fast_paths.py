@@ -27,6 +27,14 @@ def run(layer, x, dy):
     return y, dx, {k: v.copy() for k, v in layer.grads.items()}
 
 
+def assert_same_results(one, other, atol=1e-12, grads_atol=None):
+    """Two run() results agree: y and dx to atol, every gradient to grads_atol (default atol)."""
+    for a, b in zip(one[:2], other[:2]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=atol)
+    for name in one[2]:
+        np.testing.assert_allclose(one[2][name], other[2][name], rtol=0, atol=grads_atol or atol)
+
+
 # C = 5 and 9 with 1 filter take backward_data's im2col road (4F < C); the rest col2im.
 @pytest.mark.parametrize("shape", [(2, 3, 4, 2), (1, 1, 1, 3), (3, 5, 2, 1), (2, 6, 6, 5),
                                    (2, 3, 5, 9)])
@@ -40,10 +48,7 @@ def test_subpixel_upconv_equals_upsample_then_conv(shape, filters, keep_columns,
     fast = run(layer, x, dy)
     layer.fast = False
     plain = run(layer, x, dy)
-    for a, b in zip(fast[:2], plain[:2]):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
-    for name in fast[2]:
-        np.testing.assert_allclose(fast[2][name], plain[2][name], rtol=0, atol=1e-11)
+    assert_same_results(fast, plain, grads_atol=1e-11)
 
 
 @pytest.mark.parametrize("shape", [(2, 3, 4, 2), (2, 1, 3, 3), (1, 2, 3, 13)])
@@ -128,10 +133,7 @@ def test_kept_columns_equal_shared_columns(kernel, stride, rng):
     kept = run(layer, x, dy)
     layer.keep_columns = False
     shared = run(layer, x, dy)
-    for a, b in zip(kept[:2], shared[:2]):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
-    for name in kept[2]:
-        np.testing.assert_allclose(kept[2][name], shared[2][name], rtol=0, atol=1e-12)
+    assert_same_results(kept, shared)
 
 
 def test_kept_columns_are_not_used_after_an_inference_forward(rng):
@@ -169,7 +171,4 @@ def test_workspace_blocks_give_the_unblocked_result(make, rng, monkeypatch):
     monkeypatch.setattr(im2col_module, "im2col_blocks", counted)
     blocked = run(layer, x, dy)
     assert len(blocks) >= 2 * 6
-    for a, b in zip(whole[:2], blocked[:2]):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
-    for name in whole[2]:
-        np.testing.assert_allclose(whole[2][name], blocked[2][name], rtol=0, atol=1e-12)
+    assert_same_results(whole, blocked)

@@ -62,6 +62,3 @@ class KeptColumns:
             self.buffer[:, -1] = 1
         self.valid = True
         return self.buffer
-
-    def release(self):
-        self.buffer, self.valid = None, False

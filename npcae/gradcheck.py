@@ -24,8 +24,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .layers.dropout import Dropout
-
 DEFAULT_STEP = 1e-3
 DEFAULT_TOLERANCE = 1e-6
 FLOOR = 1e-3
@@ -103,32 +101,46 @@ def numerical_gradient(scalar_fn, z, step=DEFAULT_STEP, order=4):
 
 
 @contextlib.contextmanager
-def frozen_dropout(layer):
-    """Within the block every Dropout inside `layer` draws one mask and then keeps it."""
-    dropouts = [d for d in layer.walk() if isinstance(d, Dropout)]
-    saved = [(d.frozen, d._scale) for d in dropouts]
-    for d in dropouts:
-        d.frozen, d._scale = True, None
+def fixed_state(layer):
+    """Within the block, `reset()` puts the state of every layer inside `layer` back to what it
+    was on entry; on exit it is put back once more.
+
+        with fixed_state(model) as reset:
+            reset(); a = model.forward(x, training=True)
+            reset(); b = model.forward(x, training=True)     # a == b: the same dropout masks
+
+    Resetting before every forward makes a training forward one fixed function of x and the
+    parameters: every random layer repeats its draws, and state a forward updates (a running
+    mean) is not drifted by the thousands of forwards finite differences take.
+    """
+    saved = layer.state_arrays()
+
+    def reset():
+        layer.load_state_arrays(saved)
     try:
-        yield
+        yield reset
     finally:
-        for d, (frozen, scale) in zip(dropouts, saved):
-            d.frozen, d._scale = frozen, scale
+        reset()
 
 
 def check_layer(layer, x, upstream=None, seed=0, step=DEFAULT_STEP, order=4, training=True):
     """Compare layer.backward with central differences for the input and every parameter.
 
-    x must be float64 and the layer's parameters too (`layer.astype(np.float64)`); dropout runs
-    in training mode with one fixed mask. Returns a GradCheckReport.
+    x must be float64 and the layer's parameters too (`layer.astype(np.float64)`). Every
+    forward starts from the layer's state as it was (`fixed_state`), so dropout runs in
+    training mode with one mask; the state is restored afterwards. Returns a GradCheckReport.
     """
     x = np.array(x, dtype=np.float64, order="C")
     for name, param, _ in layer.named_parameters():
         if param.dtype != np.float64:
             raise TypeError(f"parameter {name} is {param.dtype}; call layer.astype(np.float64)")
     rng = np.random.default_rng(seed)
-    with frozen_dropout(layer):
-        y = layer.forward(x, training)
+    with fixed_state(layer) as reset:
+        def forward():
+            reset()
+            return layer.forward(x, training)
+
+        y = forward()
         g = rng.standard_normal(y.shape) if upstream is None else np.asarray(upstream, np.float64)
         g_before = g.copy()
         analytic = {"input": layer.backward(g)}
@@ -139,7 +151,7 @@ def check_layer(layer, x, upstream=None, seed=0, step=DEFAULT_STEP, order=4, tra
             analytic[name], arrays[name] = grad.copy(), param
 
         def scalar():
-            return float(np.sum(layer.forward(x, training) * g))
+            return float(np.sum(forward() * g))
 
         report = GradCheckReport()
         for name, array in arrays.items():

@@ -1,5 +1,6 @@
-"""`npcae gradcheck`: the finite-difference checks of npcae.gradcheck, run on every layer, every
-loss and a small CAE, printed as one table.
+"""The catalogue of gradient checks (CASES): every layer, every loss and small CAEs, checked
+by the finite differences of npcae.gradcheck. `npcae gradcheck` prints them as one table;
+tests/test_gradcheck.py asserts that each passes.
 
 A case is a layer (or loss) in one configuration, built from a seeded generator with inputs
 that keep clear of kinks (ReLU at 0, the losses' clip at 1e-7) by more than the stencil's 2h.
@@ -19,10 +20,10 @@ from typing import Callable
 import numpy as np
 
 from . import gradcheck
-from .gradcheck import (ArrayCheck, GradCheckReport, frozen_dropout, numerical_gradient,
+from .gradcheck import (ArrayCheck, GradCheckReport, fixed_state, numerical_gradient,
                         relative_error)
-from .layers import (Conv2D, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
-                     UpSampling2D)
+from .layers import (Conv2D, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Swish, Tanh,
+                     UpConv2D, UpSampling2D)
 from .losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
 from .models import Add, Concatenate, Sequential, cae
 
@@ -31,7 +32,7 @@ STENCIL = "five-point central differences, error O(h^4) (npcae.gradcheck)"
 # The step h by kind of case. Layers: gradcheck's default. Losses: check_loss's default (log p
 # is steep near 0, and a loss's round-off is tiny). The CAE: a deep net's forward carries
 # ~1e-14 of round-off, which h = 1e-2 keeps below 1e-7 after the division while the O(h^4)
-# truncation stays as small (tests/test_gradcheck.py checks it the same way).
+# truncation stays as small.
 STEPS = {"layer": gradcheck.DEFAULT_STEP, "loss": 1e-4, "model": 1e-2}
 
 
@@ -51,10 +52,11 @@ FLOAT64 = Precision(np.float64, gradcheck.DEFAULT_TOLERANCE,
 # difference quotient divides that by h. For the small CAE that is ~1e-4 at h = 1e-2, as large
 # as its smallest weight gradients (differenced in float32 it "fails" by 100%; no h fixes it).
 # So the float32 layer is compared with central differences of a float64 twin: the same case
-# built again (same weights) with the same dropout masks. What is left is the float32 backward's
-# own rounding, ~1e-7 of its largest terms, which the relative error's floor (1e-3 of the
-# largest entry) can magnify to ~1e-4 (measured: up to 1.5e-4 in the CAE). Hence 1e-3, not
-# 1e-6; a wrong backward (a missing term, a transposed kernel, a factor) is off by far more.
+# built again (same weights, and generators that draw the same dropout masks). What is left is
+# the float32 backward's own rounding, ~1e-7 of its largest terms, which the relative error's
+# floor (1e-3 of the largest entry) can magnify to ~1e-4 (measured: up to 1.5e-4 in the CAE).
+# Hence 1e-3, not 1e-6; a wrong backward (a missing term, a transposed kernel, a factor) is off
+# by far more.
 FLOAT32 = Precision(np.float32, 1e-3,
                     ("float32: backward in float32 (the training path) against central "
                      "differences of a float64 twin",
@@ -101,46 +103,61 @@ def probabilities(rng, shape):
     return rng.uniform(0.05, 0.95, shape)
 
 
-def conv_case(c_in, c_out, kernel, stride, padding, nhw, fast=True, note=""):
+def dims(shape):
+    return "x".join(map(str, shape))
+
+
+def conv_case(c_in, c_out, kernel, stride, padding, nhw, fast=True, keep_columns=None):
     kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
     n, h, w = nhw
-    configuration = f"{kh}x{kw} s{stride} {padding}, {c_in}->{c_out} ch, x {n}x{h}x{w}x{c_in}{note}"
+    how = ", loops" if not fast else ", shared columns" if keep_columns is False else ""
+    configuration = f"{kh}x{kw} s{stride} {padding}, {c_in}->{c_out} ch, x {n}x{h}x{w}x{c_in}{how}"
 
     def build(rng):
-        conv = Conv2D(c_in, c_out, (kh, kw), stride, padding, rng=rng, fast=fast)
+        conv = Conv2D(c_in, c_out, (kh, kw), stride, padding, rng=rng, fast=fast,
+                      keep_columns=keep_columns)
         conv.params["b"][...] = rng.standard_normal(c_out)        # a zero bias hides nothing
         return conv, rng.standard_normal((n, h, w, c_in))
     return Case("Conv2D", configuration, build)
 
 
+def conv_cases(c_in, c_out, kernel, stride, padding, nhw):
+    """The configuration with its columns kept from forward to backward (a thin layer's
+    default) and built again in backward; a 1x1 stride-1 conv has no columns to keep."""
+    yield conv_case(c_in, c_out, kernel, stride, padding, nhw)
+    if not (kernel == 1 and stride == 1):
+        yield conv_case(c_in, c_out, kernel, stride, padding, nhw, keep_columns=False)
+
+
 def upsampling_case(size, interpolation, shape):
-    n, h, w, c = shape
-    return Case("UpSampling2D", f"x{size} {interpolation}, x {n}x{h}x{w}x{c}",
+    return Case("UpSampling2D", f"x{size} {interpolation}, x {dims(shape)}",
                 lambda rng: (UpSampling2D(size, interpolation), rng.standard_normal(shape)))
 
 
-def upconv_case(interpolation, fast, shape, c_out=3):
+def upconv_case(interpolation, fast, shape, c_out=3, keep_columns=None):
     n, h, w, c = shape
 
     def build(rng):
-        conv = Conv2D(c, c_out, 3, 1, "same", rng=rng)
+        conv = Conv2D(c, c_out, 3, 1, "same", rng=rng, keep_columns=keep_columns)
         conv.params["b"][...] = rng.standard_normal(c_out)
         layer = UpConv2D(UpSampling2D(2, interpolation), conv, fast=fast)
         return layer, rng.standard_normal(shape)
     how = "fused" if fast and interpolation == "nearest" else "unfused"
-    return Case("UpConv2D", f"x2 {interpolation} + 3x3 {c}->{c_out}, {how}, x {n}x{h}x{w}x{c}",
+    how += ", shared columns" if keep_columns is False else ""
+    how += ", dx by im2col (4F < C)" if how.startswith("fused") and 4 * c_out < c else ""
+    return Case("UpConv2D", f"x2 {interpolation} + 3x3 {c}->{c_out}, {how}, x {dims(shape)}",
                 build)
 
 
-def activation_case(name, make, note="", shape=(2, 3, 5, 2)):
+def activation_cases(name, make, note=""):
     # Scaled by 2 so sigmoid-like layers are tested into their curved tails too.
-    configuration = f"{note}x {'x'.join(map(str, shape))}, |x| >= 0.2"
-    return Case(name, configuration,
-                lambda rng: (make(), 2 * away_from_zero(rng, shape)))
+    for shape in [(2, 3, 5, 2), (3, 5, 2, 3)]:
+        yield Case(name, f"{note}x {dims(shape)}, |x| >= 0.2",
+                   lambda rng, shape=shape: (make(), 2 * away_from_zero(rng, shape)))
 
 
 def dropout_case(rate, shape=(3, 4, 5, 2)):
-    return Case("Dropout", f"rate {rate}, one fixed mask, x {'x'.join(map(str, shape))}",
+    return Case("Dropout", f"rate {rate}, one fixed mask, x {dims(shape)}",
                 lambda rng: (Dropout(rate, rng=SEED), rng.standard_normal(shape)))
 
 
@@ -165,13 +182,12 @@ def unet_level(rng):
     return model, rng.standard_normal((2, 6, 4, 3))
 
 
-def loss_case(name, make, note="", shape=(2, 4, 3, 1)):
-    configuration = f"{note}p {'x'.join(map(str, shape))} in [0.05, 0.95]"
-
-    def build(rng):
-        target = (rng.random(shape) > 0.6).astype(np.float64)
-        return make(), (probabilities(rng, shape), target)
-    return Case(name, configuration, build, kind="loss")
+def loss_cases(name, make, note="", shapes=((2, 4, 3, 1), (3, 5, 6, 1))):
+    for shape in shapes:
+        def build(rng, shape=shape):
+            target = (rng.random(shape) > 0.6).astype(np.float64)
+            return make(), (probabilities(rng, shape), target)
+        yield Case(name, f"{note}p {dims(shape)} in [0.05, 0.95]", build, kind="loss")
 
 
 def small_cae(rng):
@@ -183,42 +199,114 @@ def small_cae(rng):
     return model, rng.random((2, 16, 8, 3))
 
 
+class LossOf(Layer):
+    """y = loss(model(x), target), a 0-d array: a model and its loss as one layer, so that
+    check_layer differentiates the loss through the model, as a training step does:
+    dx = model.backward(dy * loss.backward()). Parameters and state keep the model's names."""
+
+    def __init__(self, model, loss, target):
+        super().__init__()
+        self.model, self.loss, self.target = model, loss, target
+
+    def sublayers(self):
+        return [self.model]
+
+    def named_parameters(self, prefix=""):
+        return self.model.named_parameters(prefix)
+
+    def named_state(self, prefix=""):
+        return self.model.named_state(prefix)
+
+    def output_shape(self, input_shape):
+        return ()
+
+    def forward(self, x, training=False):
+        pred = self.model.forward(x, training)
+        return np.asarray(self.loss.forward(pred, self.target), dtype=pred.dtype)
+
+    def backward(self, grad_out):
+        return self.model.backward(grad_out * self.loss.backward())
+
+    def __repr__(self):
+        return f"LossOf({self.loss!r})"
+
+
+def cae_through_the_loss(rng):
+    """The one-level CAE (5 convolutions, every kind of layer) under the original's Dice +
+    focal, differentiated end to end as a training step is.
+
+    One level, not small_cae's three: it checks the same kinds of layers at a tenth of the cost
+    (measured: 2 s against 25 s); what it adds is the loss's gradient fed into the model's.
+    """
+    model = cae(filters=(2,), seed=SEED)
+    for _, param, _ in model.named_parameters():
+        if param.ndim == 1:
+            param[...] = 0.1 * rng.standard_normal(param.shape)
+    x = rng.random((2, 4, 6, 3))
+    target = (rng.random((2, 4, 6, 1)) > 0.7).astype(np.float64)
+    return LossOf(model, DiceFocalLoss(), target), x
+
+
+# The catalogue: every finite-difference check npcae has. `npcae gradcheck` prints them and
+# tests/test_gradcheck.py asserts each one passes (float64, tolerance 1e-6). A new layer adds
+# its cases here, in a section of its own, and nowhere else:
+#     Case("MyLayer", "what varies, x NxHxWxC", lambda rng: (MyLayer(...), rng.standard_normal(s)))
+# build(rng) gets a generator seeded with SEED and returns (layer, x); a loss returns
+# (loss, (pred, target)) with kind="loss". Keep inputs small: each entry costs 4 forwards.
 CASES = [
-    conv_case(3, 4, 3, 1, "same", (2, 7, 6)),
-    conv_case(3, 4, 3, 2, "same", (2, 7, 6)),
-    conv_case(2, 3, (2, 3), 2, "same", (2, 6, 7)),
-    conv_case(2, 3, (3, 2), 2, "valid", (2, 7, 8)),
-    conv_case(2, 2, 2, 1, "same", (3, 5, 4)),
-    conv_case(3, 2, 3, 1, "valid", (2, 6, 5)),
-    conv_case(4, 2, 1, 1, "same", (2, 3, 5)),
-    conv_case(3, 2, 1, 2, "same", (2, 5, 4)),
-    conv_case(3, 4, (3, 2), 2, "same", (2, 5, 4), fast=False, note=", loops"),
+    # Conv2D: odd and even sizes, H != W, KH != KW, strides 1 and 2, both paddings, batch > 1
+    *conv_cases(3, 4, 3, 1, "same", (2, 7, 6)),
+    *conv_cases(3, 4, 3, 2, "same", (2, 7, 6)),
+    *conv_cases(2, 3, 3, 2, "same", (2, 8, 8)),
+    *conv_cases(2, 3, (2, 3), 2, "same", (2, 6, 7)),
+    *conv_cases(2, 3, 4, 2, "same", (2, 8, 6)),
+    *conv_cases(2, 3, (3, 2), 2, "valid", (2, 7, 8)),
+    *conv_cases(2, 2, 2, 1, "same", (3, 5, 4)),
+    *conv_cases(3, 2, 3, 1, "valid", (2, 6, 5)),
+    *conv_cases(4, 2, 1, 1, "same", (2, 3, 5)),
+    *conv_cases(3, 2, 1, 2, "same", (2, 5, 4)),
+    conv_case(3, 4, (3, 2), 2, "same", (2, 5, 4), fast=False),
+    # UpSampling2D, UpConv2D
     upsampling_case(2, "nearest", (2, 3, 5, 2)),
     upsampling_case(2, "bilinear", (2, 3, 5, 2)),
+    upsampling_case(2, "nearest", (2, 4, 4, 3)),
+    upsampling_case(2, "bilinear", (2, 4, 4, 3)),
     upsampling_case(3, "nearest", (2, 3, 2, 1)),
     upsampling_case(3, "bilinear", (2, 3, 2, 1)),
     upconv_case("nearest", True, (2, 3, 5, 2)),
+    upconv_case("nearest", True, (2, 3, 5, 2), keep_columns=False),
+    upconv_case("nearest", True, (2, 1, 3, 3)),
+    upconv_case("nearest", True, (1, 2, 3, 13)),
+    upconv_case("nearest", True, (1, 2, 3, 13), keep_columns=False),
     upconv_case("nearest", False, (2, 3, 5, 2)),
     upconv_case("bilinear", True, (2, 3, 4, 2)),
-    activation_case("Swish", Swish, "Numba, "),
-    activation_case("Swish", lambda: Swish(fast=False), "numpy, "),
-    activation_case("Sigmoid", Sigmoid),
-    activation_case("Tanh", Tanh),
-    activation_case("ReLU", ReLU),
-    activation_case("LeakyReLU", LeakyReLU, "alpha 0.3, "),
-    activation_case("Identity", Identity, "dx = dy, "),
+    # activations, Identity, Dropout
+    *activation_cases("Swish", Swish, "Numba, "),
+    *activation_cases("Swish", lambda: Swish(fast=False), "numpy, "),
+    *activation_cases("Sigmoid", Sigmoid),
+    *activation_cases("Tanh", Tanh),
+    *activation_cases("ReLU", ReLU),
+    *activation_cases("LeakyReLU", LeakyReLU, "alpha 0.3, "),
+    *activation_cases("LeakyReLU", lambda: LeakyReLU(0.01), "alpha 0.01, "),
+    *activation_cases("Identity", Identity, "dx = dy, "),
     dropout_case(0.1),
     dropout_case(0.5),
+    # containers: skip connections
     Case("Add", "residual x + conv(swish(conv(x))), x 2x6x4x3", residual_block),
     Case("Concatenate", "U-Net skip [x, up(swish(conv_s2(x)))], x 2x6x4x3", unet_level),
-    loss_case("DiceLoss", DiceLoss),
-    loss_case("DiceLoss", DiceLoss, "3 channels, ", shape=(2, 3, 4, 3)),
-    loss_case("FocalLoss", FocalLoss, "alpha 0.25 gamma 2, "),
-    loss_case("BinaryFocalLoss", BinaryFocalLoss, "alpha 0.25 gamma 2, "),
-    loss_case("BCELoss", BCELoss),
-    loss_case("MSELoss", MSELoss),
-    loss_case("DiceFocalLoss", DiceFocalLoss, "the original's loss, "),
+    # losses
+    *loss_cases("DiceLoss", DiceLoss),
+    *loss_cases("DiceLoss", DiceLoss, "3 channels, ", shapes=[(2, 3, 4, 3)]),
+    *loss_cases("FocalLoss", FocalLoss, "alpha 0.25 gamma 2, "),
+    *loss_cases("BinaryFocalLoss", BinaryFocalLoss, "alpha 0.25 gamma 2, "),
+    *loss_cases("BCELoss", BCELoss),
+    *loss_cases("MSELoss", MSELoss),
+    *loss_cases("DiceFocalLoss", DiceFocalLoss, "the original's loss, "),
+    *loss_cases("SumLoss", lambda: 0.5 * BCELoss() + 2 * DiceLoss(), "0.5 BCE + 2 Dice, "),
+    # models
     Case("cae", "filters 2,3,4, dropout on, x 2x16x8x3", small_cae, kind="model"),
+    Case("cae+loss", "filters 2, Dice + focal, dropout on, x 2x4x6x3", cae_through_the_loss,
+         kind="model"),
 ]
 
 
@@ -261,24 +349,21 @@ def array_names(case):
     return ["input"] + [name for name, _, _ in layer.named_parameters()]
 
 
-def dropouts(layer):
-    return [d for d in layer.walk() if isinstance(d, Dropout)]
-
-
 def check_layer_float32(case, step):
     """The float32 layer's backward against central differences of its float64 twin.
 
-    The twin is the same case built again (same seed, so the same weights; the input is rounded
-    to float32 for both) and it runs with the float32 layer's dropout masks.
+    The twin is the same case built again from the same seed: the same weights, and the same
+    generators, so its Dropouts draw the float32 layer's masks (they draw float32 uniforms in
+    either dtype). The input is rounded to float32 for both. Every forward starts from the
+    state its layer was built with (gradcheck.fixed_state), as in check_layer.
     """
     layer, x = build(case, np.float32)
     twin, _ = build(case, np.float64)
     x32 = np.asarray(x, dtype=np.float32)
     x64 = x32.astype(np.float64)
-    with frozen_dropout(layer), frozen_dropout(twin):
+    with fixed_state(layer) as reset, fixed_state(twin) as reset_twin:
+        reset()
         y = layer.forward(x32, training=True)
-        for mine, its in zip(dropouts(layer), dropouts(twin)):
-            its._scale = mine._scale.astype(np.float64)       # a frozen Dropout reuses _scale
         g = np.random.default_rng(SEED).standard_normal(y.shape).astype(np.float32)
         g_before = g.copy()
         analytic = [layer.backward(g)] + [grad.copy() for _, _, grad in layer.named_parameters()]
@@ -288,6 +373,7 @@ def check_layer_float32(case, step):
         g64 = g.astype(np.float64)
 
         def scalar():
+            reset_twin()
             return float(np.sum(twin.forward(x64, training=True) * g64))
         return GradCheckReport(
             ArrayCheck(name, array.shape,

@@ -61,7 +61,7 @@ def test_the_full_table_has_a_passing_row_for_every_case_and_array(full_run):
 def test_every_exported_layer_and_loss_has_a_case():
     exported = {name for name in layers.__all__ if isinstance(getattr(layers, name), type)
                 and issubclass(getattr(layers, name), layers.Layer)}
-    exported -= {"Layer"}                       # the same class as Identity, which has a case
+    exported -= {"Layer"}                       # the abstract base: nothing to check
     wanted = exported | {"Add", "Concatenate", "DiceFocalLoss", "cae"}
     wanted |= {cls.__name__ for cls in losses.LOSSES.values()}
     assert wanted <= set(gradcheck_suite.names())
@@ -145,7 +145,7 @@ def broken_conv_case(dtypes=(np.float32, np.float64)):
 
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_a_wrong_weight_gradient_fails_and_the_command_exits_1(dtype, monkeypatch):
-    good = gradcheck_suite.select(layer="relu")
+    good = gradcheck_suite.select(layer="relu")[:1]                     # one passing row
     monkeypatch.setattr(gradcheck_suite, "select", lambda **_: [broken_conv_case(), *good])
     status, text = gradcheck("--dtype", dtype)
     rows = table(text)
@@ -169,7 +169,7 @@ def test_float32_checks_the_float32_backward():
 def test_a_backward_that_modifies_its_upstream_gradient_is_a_failed_row(dtype):
     in_place = Case("InPlaceSwish", "dy zeroed",
                     lambda rng: (InPlaceBackward(), rng.standard_normal((1, 3, 2, 2))))
-    cases = [in_place, *gradcheck_suite.select(layer="tanh")]
+    cases = [in_place, *gradcheck_suite.select(layer="tanh")[:1]]
     out = io.StringIO()
     assert run(cases, dtype, out=out) == 1
     rows = table(out.getvalue())

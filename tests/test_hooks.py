@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from npcae.layers import Conv2D, Layer, ReLU, UpConv2D
+from npcae.layers import Conv2D, Identity, ReLU, UpConv2D
 from npcae.models import Add, Sequential, cae
 
 
@@ -94,7 +94,7 @@ def test_several_hooks_on_one_layer_run_in_order_and_remove_one_by_one(model, x)
 def test_hooks_on_nested_children_fire_whoever_calls_them(rng):
     first_conv, inner_conv, final = (Conv2D(3, 3, 3, rng=rng), Conv2D(3, 3, 3, rng=rng),
                                      Conv2D(3, 1, 1, rng=rng))
-    model = Sequential(Sequential(first_conv, Add(Layer(), Sequential(inner_conv, ReLU()))), final)
+    model = Sequential(Sequential(first_conv, Add(Identity(), Sequential(inner_conv, ReLU()))), final)
     model.astype(np.float64)
     x = rng.standard_normal((2, 6, 5, 3))
     inner_x = first_conv.forward(x)                       # what the hooks should see, computed

@@ -2,13 +2,13 @@
 import numpy as np
 import pytest
 
-from npcae.layers import (Conv2D, Dropout, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpSampling2D,
-                          get_activation, he_normal, sigmoid)
+from npcae.layers import (Conv2D, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Swish, Tanh,
+                          UpSampling2D, get_activation, he_normal, sigmoid)
 from npcae.layers.init import TRUNCATED_NORMAL_STD
 
 ALL_LAYERS = [lambda: Conv2D(3, 4, 3, 2), lambda: Conv2D(3, 2, 1), Swish, Sigmoid, Tanh, ReLU,
               LeakyReLU, lambda: UpSampling2D(2), lambda: UpSampling2D(2, "bilinear"),
-              lambda: Dropout(0.3, rng=0)]
+              lambda: Dropout(0.3, rng=0), Identity]
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -96,6 +96,44 @@ def test_dropout_is_inverted_seeded_and_identity_at_inference(rng):
     assert not np.array_equal(layer.forward(x, training=True), y)   # a new mask each step
     with pytest.raises(ValueError, match="rate"):
         Dropout(1.0)
+
+
+def test_dropout_draws_its_mask_from_float32_uniforms_in_any_dtype(rng):
+    """The mask is rng.random(shape, dtype=float32) >= rate, as float32 training always drew it,
+    so a float64 twin built from the same seed drops the same units."""
+    x = rng.standard_normal((2, 16, 8, 3))
+    expected_keep = np.random.default_rng(5).random(x.shape, dtype=np.float32) >= 0.3
+    y32 = Dropout(0.3, rng=5).forward(x.astype(np.float32), training=True)
+    y64 = Dropout(0.3, rng=5).forward(x, training=True)
+    np.testing.assert_array_equal(y32 != 0, expected_keep)
+    np.testing.assert_array_equal(y64 != 0, expected_keep)
+    np.testing.assert_allclose(y64[expected_keep], x[expected_keep] / 0.7, rtol=1e-15)
+
+
+def test_a_layer_that_forgets_backward_cannot_be_created():
+    class Double(Layer):
+        def forward(self, x, training=False):
+            return 2 * x
+
+    with pytest.raises(TypeError, match="abstract method 'backward'|abstract method backward"):
+        Double()
+    with pytest.raises(TypeError, match="abstract"):
+        Layer()
+
+
+def test_layer_options_are_keywords(rng):
+    """Options (rng, fast, ...) cannot be passed by position, so a new one cannot shift them."""
+    for make in (lambda: Conv2D(3, 4, 3, 1, "same", rng), lambda: Dropout(0.1, 0),
+                 lambda: Swish(False), lambda: get_activation("swish", False)):
+        with pytest.raises(TypeError, match="positional"):
+            make()
+
+
+def test_identity_passes_both_ways():
+    x = np.arange(6.0).reshape(1, 1, 2, 3)
+    layer = Identity()
+    assert layer.forward(x, training=True) is x and layer.backward(x) is x
+    assert layer.params == {} and layer.state == {}
 
 
 def test_he_normal_matches_keras():

@@ -1,17 +1,16 @@
 """Layers with hand-written forward and backward passes (NHWC, float32 or float64).
 
 Every layer follows the contract in `base.Layer`: forward(x, training), backward(dy) -> dx,
-`params` and `grads` dicts with the same keys.
+`params` and `grads` dicts with the same keys, and `state` for what it keeps but does not train.
 """
 from .activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, get_activation, sigmoid
 from .base import Layer
 from .conv import Conv2D
 from .dropout import Dropout
+from .identity import Identity
 from .init import he_normal, truncated_normal
 from .upconv import UpConv2D
 from .upsampling import UpSampling2D
-
-Identity = Layer
 
 __all__ = ["Layer", "Identity", "Conv2D", "UpSampling2D", "UpConv2D", "Dropout", "Swish", "ReLU", "LeakyReLU",
            "Sigmoid", "Tanh", "ACTIVATIONS", "get_activation", "sigmoid", "he_normal",

@@ -31,7 +31,7 @@ class Swish(Layer):
     `fast=False` evaluates them as the numpy expressions below.
     """
 
-    def __init__(self, fast=True):
+    def __init__(self, *, fast=True):
         super().__init__()
         self.fast = fast
 
@@ -94,7 +94,7 @@ ACTIVATIONS = {"swish": Swish, "silu": Swish, "relu": ReLU, "leaky_relu": LeakyR
                "sigmoid": Sigmoid, "tanh": Tanh}
 
 
-def get_activation(name, fast=True):
+def get_activation(name, *, fast=True):
     """A new activation layer from its Keras name ("swish", "relu", ...)."""
     try:
         layer = ACTIVATIONS[name]()

@@ -7,27 +7,44 @@
 same shape. Gradients are written in place into those arrays, so an optimiser may hold on to
 them; backward never modifies `dy`. A layer computes in the dtype of its input.
 
+`layer.state` holds what a layer keeps but does not train (Keras's non-trainable weights,
+PyTorch's buffers): arrays such as a running mean, and random generators such as Dropout's.
+It is saved beside the parameters and restored exactly (`state_arrays`, `load_state_arrays`).
+Layers read their parameters and state through those dicts on every call, since `astype`
+replaces the arrays (loading writes into them).
+
+Children's parameters and state are named "<index>.<name>", the index in `sublayers()`:
+"3.W" in a Sequential, "2.1.b" one level deeper.
+
 Any layer, nested or not, takes hooks without being edited (see npcae/hooks.py):
 `layer.register_forward_hook(fn)`, fn(layer, x, y), and `layer.register_backward_hook(fn)`,
 fn(layer, grad_out, grad_in); each returns a handle with `.remove()`.
 """
+import abc
+
 import numpy as np
 
 from .. import hooks
+from .state import encode, fit, restore
 
 
-class Layer:
-    """Base class: a parameter-free identity. Subclasses override forward and backward."""
+class Layer(abc.ABC):
+    """Base class. A subclass must write forward and backward: one without either cannot be
+    created (TypeError naming the missing method), so a forgotten backward cannot silently
+    pass the gradient through. `Identity` (layers/identity.py) is y = x."""
 
     def __init__(self):
         self.params = {}
         self.grads = {}
+        self.state = {}
 
+    @abc.abstractmethod
     def forward(self, x, training=False):
-        return x
+        """x (N, H, W, C) -> y; in training, cache what backward needs."""
 
+    @abc.abstractmethod
     def backward(self, grad_out):
-        return grad_out
+        """dL/dy (y's shape) -> dL/dx (x's shape); write dL/dparam into self.grads."""
 
     def __call__(self, x, training=False):
         return self.forward(x, training)
@@ -57,9 +74,12 @@ class Layer:
         self.grads[name] = np.zeros_like(value)
 
     def named_parameters(self, prefix=""):
-        """Yield (name, param, grad) for every trainable array, recursively."""
+        """Yield (name, param, grad) for every trainable array: the layer's own, then each
+        child's under "<index>.". (UpConv2D, whose arrays are its conv's, overrides this.)"""
         for name, value in self.params.items():
             yield prefix + name, value, self.grads[name]
+        for i, child in enumerate(self.sublayers()):
+            yield from child.named_parameters(f"{prefix}{i}.")
 
     def parameters(self):
         """Yield (param, grad) pairs."""
@@ -84,12 +104,49 @@ class Layer:
             yield from child.walk()
 
     def astype(self, dtype):
-        """Cast parameters (and their gradients) to `dtype`, in place on the layer."""
+        """Cast parameters (and their gradients) and floating-point state arrays to `dtype`, in
+        place on the layer. Generators and integer state (a counter) stay as they are."""
         for layer in self.walk():
             for name in list(layer.params):
                 layer.params[name] = layer.params[name].astype(dtype)
                 layer.grads[name] = np.zeros_like(layer.params[name])
+            for name, value in list(layer.state.items()):
+                if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+                    layer.state[name] = value.astype(dtype)
         return self
+
+    # -- state ------------------------------------------------------------------------------
+    def add_state(self, name, value):
+        """Register a non-trainable ndarray or np.random.Generator under `name`; returns it."""
+        if not isinstance(value, (np.ndarray, np.random.Generator)):
+            raise TypeError(f"state {name!r} must be an ndarray or a numpy Generator, "
+                            f"got {type(value).__name__}")
+        self.state[name] = value
+        return value
+
+    def named_state(self, prefix=""):
+        """Yield (name, value) for every state entry: the layer's own, then each child's under
+        "<index>." (the names named_parameters gives)."""
+        for name, value in self.state.items():
+            yield prefix + name, value
+        for i, child in enumerate(self.sublayers()):
+            yield from child.named_state(f"{prefix}{i}.")
+
+    def state_arrays(self):
+        """{dotted name: array} of every state entry: arrays copied, a generator as its state
+        in JSON (a 0-d unicode array; see layers/state.py). {} for a layer without state."""
+        return {name: encode(value) for name, value in self.named_state()}
+
+    def load_state_arrays(self, arrays):
+        """Restore every state entry, in place and exactly, from arrays as state_arrays() gave.
+
+        Raises WeightsMismatch naming the first missing or unexpected name, or the first entry
+        of another shape or kind of generator; nothing is changed then.
+        """
+        entries = dict(self.named_state())
+        decoded = fit(entries, arrays, "the state does not fit the model")
+        for name, value in entries.items():
+            restore(value, decoded[name])
 
     def __repr__(self):
         return f"{type(self).__name__}()"

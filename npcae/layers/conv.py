@@ -34,7 +34,7 @@ class Conv2D(Layer):
     # of the multiply (measured: 0.022 s of im2col vs 0.058 s of dW GEMM at 512x256x32).
     THIN_FILTERS = 32
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="same",
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="same", *,
                  rng=None, fast=True, keep_columns=None):
         super().__init__()
         kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size

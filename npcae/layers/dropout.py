@@ -9,28 +9,35 @@ class Dropout(Layer):
     Backward:  dx = dy * m / (1 - rate)  (the same mask).  Keras `Dropout`, PyTorch `nn.Dropout`.
 
     `rng` is a numpy Generator or a seed; the same seed gives the same masks, so runs repeat.
-    With `frozen = True` a training forward reuses the last mask (gradient checks need that);
-    `npcae.gradcheck.frozen_dropout(model)` sets it on every Dropout in a model.
+    The generator is the layer's state ("rng"), so weights files and checkpoints carry it and
+    `npcae.gradcheck.fixed_state` can rewind it to draw one mask again.
+
+    The mask keeps u >= rate for uniforms u drawn in float32 whatever x's dtype, so that a
+    float32 layer and its float64 twin built from the same seed drop the same units (the
+    float32 gradient check compares exactly such a pair); float32 training draws what it
+    always drew.
     """
 
-    def __init__(self, rate, rng=None):
+    def __init__(self, rate, *, rng=None):
         super().__init__()
         if not 0.0 <= rate < 1.0:
             raise ValueError(f"dropout rate must be in [0, 1), got {rate}")
         self.rate = float(rate)
-        self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
-        self.frozen = False
+        self.add_state("rng", rng if isinstance(rng, np.random.Generator)
+                       else np.random.default_rng(rng))
         self._scale = None            # m / (1 - rate) of the last training forward, or None
+
+    @property
+    def rng(self):
+        """The layer's np.random.Generator (its state entry "rng")."""
+        return self.state["rng"]
 
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
             self._scale = None
             return x
-        reuse = (self.frozen and self._scale is not None
-                 and self._scale.shape == x.shape and self._scale.dtype == x.dtype)
-        if not reuse:
-            keep = self.rng.random(x.shape, dtype=x.dtype) >= self.rate
-            self._scale = keep * x.dtype.type(1.0 / (1.0 - self.rate))
+        keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
+        self._scale = keep * x.dtype.type(1.0 / (1.0 - self.rate))
         return x * self._scale
 
     def backward(self, grad_out):

@@ -32,7 +32,7 @@ class UpConv2D(Layer):
 
     chained = True
 
-    def __init__(self, upsample: UpSampling2D, conv: Conv2D, fast=True):
+    def __init__(self, upsample: UpSampling2D, conv: Conv2D, *, fast=True):
         super().__init__()
         self.upsample, self.conv, self.fast = upsample, conv, fast
         self.params, self.grads = conv.params, conv.grads     # one set of arrays, shared
@@ -53,6 +53,7 @@ class UpConv2D(Layer):
         return [] if self.fused else self.sublayers()
 
     def named_parameters(self, prefix=""):
+        # self.params is the conv's own dict: name the arrays once, as the conv's ("1.W").
         yield from self.conv.named_parameters(prefix + "1.")
 
     def output_shape(self, input_shape):

@@ -9,12 +9,13 @@ def conv_block(in_channels, out_channels, kernel_size, first_stride, dropout, ac
                init_rng, dropout_rngs, fast=True):
     """Conv(stride) -> act -> Dropout(d0) -> Conv -> act -> Dropout(d1): one block of the CAE."""
     return [
-        Conv2D(in_channels, out_channels, kernel_size, first_stride, "same", init_rng, fast),
-        get_activation(activation, fast),
-        Dropout(dropout[0], next(dropout_rngs)),
-        Conv2D(out_channels, out_channels, kernel_size, 1, "same", init_rng, fast),
-        get_activation(activation, fast),
-        Dropout(dropout[1], next(dropout_rngs)),
+        Conv2D(in_channels, out_channels, kernel_size, first_stride, "same", rng=init_rng,
+               fast=fast),
+        get_activation(activation, fast=fast),
+        Dropout(dropout[0], rng=next(dropout_rngs)),
+        Conv2D(out_channels, out_channels, kernel_size, 1, "same", rng=init_rng, fast=fast),
+        get_activation(activation, fast=fast),
+        Dropout(dropout[1], rng=next(dropout_rngs)),
     ]
 
 
@@ -43,9 +44,9 @@ def cae(filters=(4, 32, 256), kernel_size=3, dropout=(0.1, 0.25), activation="sw
         channels = f
     for f in reversed(filters):
         first_conv, *rest = conv_block(channels, f, first_stride=1, **block)
-        layers += [UpConv2D(UpSampling2D(2, "nearest"), first_conv, fast), *rest]
+        layers += [UpConv2D(UpSampling2D(2, "nearest"), first_conv, fast=fast), *rest]
         channels = f
-    layers += [Conv2D(channels, 1, 1, 1, "same", init_rng, fast), Sigmoid()]
+    layers += [Conv2D(channels, 1, 1, 1, "same", rng=init_rng, fast=fast), Sigmoid()]
     model = CAE(layers, factor=2 ** len(filters))
     model.input_shape = (1024, 512, in_channels)
     model.config = {"builder": "cae", "filters": list(filters), "kernel_size": kernel_size,

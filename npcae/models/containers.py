@@ -15,7 +15,8 @@ from .summary import summary_text
 
 
 class Container(Layer):
-    """Shared plumbing: children's parameters are named "<index>.<name>"; summary, save, load."""
+    """Shared plumbing: children's parameters and state are named "<index>.<name>"; summary,
+    save, load."""
 
     chained = False          # True when each child's output is the next child's input
     input_shape = None       # (H, W, C) used by summary() when no shape is given
@@ -31,11 +32,7 @@ class Container(Layer):
         self.layers = list(layers)
 
     def sublayers(self):
-        return self.layers
-
-    def named_parameters(self, prefix=""):
-        for i, layer in enumerate(self.layers):
-            yield from layer.named_parameters(f"{prefix}{i}.")
+        return self.layers          # Layer names their parameters and state "<index>.<name>"
 
     def summary(self, input_shape=None, print_fn=print):
         """Print each layer with its output shape, parameters, MACs and activation memory.
@@ -52,11 +49,12 @@ class Container(Layer):
         return text
 
     def save(self, path):
-        """Write the named parameters (and the config, if any) to a .npz, atomically."""
+        """Write the named parameters and state (and the config, if any) to a .npz, atomically."""
         save_weights(self, path, self.config)
 
     def load(self, path):
-        """Read parameters written by save(); raises WeightsMismatch for another architecture."""
+        """Read parameters and state written by save(); raises WeightsMismatch for another
+        architecture."""
         load_weights(self, path)
         return self
 

@@ -1,15 +1,16 @@
-"""Saving and loading a model's named parameters as a .npz file, atomically."""
+"""Saving and loading a model's named parameters and state as a .npz file, atomically."""
 import json
 import os
 import tempfile
 
 import numpy as np
 
+# WeightsMismatch is defined beside the layers' state, which raises it too; it is imported from
+# here (npcae.models.io.WeightsMismatch, npcae.models.WeightsMismatch) as it always was.
+from ..layers.state import WeightsMismatch, fit, restore  # noqa: F401
+
 CONFIG_KEY = "__config__"
-
-
-class WeightsMismatch(ValueError):
-    """The weights in a file do not fit the model they are loaded into."""
+STATE_PREFIX = "state/"      # "state/2.rng": a state entry beside the parameters ("3.W")
 
 
 def _umask():
@@ -41,8 +42,10 @@ def atomic_write(path, write):
 
 
 def save_weights(model, path, config=None, extra=None):
-    """Write every parameter under its dotted name ("3.W"), plus an optional JSON config."""
+    """Write every parameter under its dotted name ("3.W"), every state entry under
+    "state/<dotted name>" ("state/2.rng"), plus an optional JSON config."""
     arrays = {name: value for name, value, _ in model.named_parameters()}
+    arrays.update({STATE_PREFIX + name: value for name, value in model.state_arrays().items()})
     if config is not None:
         arrays[CONFIG_KEY] = np.array(json.dumps(config))
     arrays.update(extra or {})
@@ -56,22 +59,26 @@ def read_config(path):
 
 
 def load_weights(model, path):
-    """Copy the arrays of a .npz into the model's parameters, in place (optimisers keep theirs).
+    """Copy the arrays of a .npz into the model's parameters and state, in place (optimisers
+    keep theirs), exactly.
 
     Raises WeightsMismatch naming the first difference when the file was written by another
-    architecture; the model is left untouched in that case.
+    architecture; the model is left untouched in that case. A file without state (written
+    before layers had any) loads into a model whose state is only random generators, which
+    then keep theirs; any other state must match by name and shape.
     """
     with np.load(path) as data:
         stored = {name: data[name] for name in data.files if not name.startswith("__")}
-    expected = {name: value for name, value, _ in model.named_parameters()}
-    missing = sorted(set(expected) - set(stored))
-    unexpected = sorted(set(stored) - set(expected))
-    if missing or unexpected:
-        raise WeightsMismatch(f"weights in {path} are for a different architecture "
-                              f"(missing {missing[:3]}, unexpected {unexpected[:3]})")
-    for name, value in expected.items():
-        if stored[name].shape != value.shape:
-            raise WeightsMismatch(f"weights in {path} are for a different architecture: {name} is "
-                                  f"{stored[name].shape}, the model needs {value.shape}")
-    for name, value in expected.items():
-        value[...] = stored[name]
+    stored_state = {name[len(STATE_PREFIX):]: stored.pop(name)
+                    for name in list(stored) if name.startswith(STATE_PREFIX)}
+    params = {name: value for name, value, _ in model.named_parameters()}
+    what = f"weights in {path} are for a different architecture"
+    values = fit(params, stored, what)
+    state = dict(model.named_state())
+    old_file = not stored_state and all(isinstance(v, np.random.Generator) for v in state.values())
+    if not old_file:
+        fit(state, stored_state, what)                   # checked before anything is written
+    for name, value in params.items():
+        restore(value, values[name])
+    if not old_file:
+        model.load_state_arrays(stored_state)

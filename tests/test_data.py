@@ -162,6 +162,7 @@ def test_split_by_names_and_by_count(tmp_path):
     assert train.names == ["a", "b", "c"] and held.names == ["d"]
     assert "'x'" in error_of(lambda: split(record, train_names=["x"]))
     assert "n_train" in error_of(lambda: split(record, n_train=5))
+    assert "nothing would be held out" in error_of(lambda: split(record, n_train=4))  # was a later crash
     assert "exactly one" in error_of(lambda: split(record))
 
 

@@ -1,44 +1,45 @@
-"""Data: image/mask folders, a synthetic stand-in record, the tiktok-136 download, augmentation.
+"""Data: frames in memory or read from folders, splits, batches, named data sets, augmentation.
 
-Every loader returns a Record of NHWC float32 arrays: images (N, H, W, 3) in [0, 1] and
-masks (N, H, W, 1) holding exactly 0.0 or 1.0. Bad input raises DataError with one line.
+    frames = open_frames("tiktok-136", (256, 128))        # or a folder path; Frames
+    train, heldout = split_frames(frames, **dataset_defaults("tiktok-136").split)
+    loader = BatchLoader(train, batch_size=8, seed=0, augmenter=Augmenter(seed=0))
+    for x, y in loader.batches(epoch): ...
+
+Images are NHWC float32 (N, H, W, 3) in [0, 1]; masks (N, H, W, 1) hold exactly 0.0 or 1.0.
+Bad input raises DataError with one line naming the culprit.
 """
-import os
-from pathlib import Path
-
 from .augment import Augmenter
-from .fetch import fetch_tiktok136
-from .folder import TIKTOK_TRAIN, DataError, Record, check_size, iter_batches, load_folder, split
+from .fetch import TIKTOK_TRAIN, fetch_tiktok136
+from .folder import is_hidden
+from .folder_frames import FolderFrames, iter_batches, load_folder
+from .frames import DataError, Frames, Record, check_size, split, split_frames
+from .loader import BatchLoader
+from .registry import (DATASETS, Dataset, data_root, dataset, dataset_defaults, dataset_dir, fetch,
+                       open_frames, register)
 from .synthetic import SYNTHETIC_TRAIN, save_record, synthetic_record
 
 # The training frames of each named data set; the other frames are held out.
-DEFAULT_TRAIN = {"synthetic": SYNTHETIC_TRAIN, "tiktok-136": TIKTOK_TRAIN}
+DEFAULT_TRAIN = {name: entry.split["train_names"] for name, entry in DATASETS.items()
+                 if "train_names" in entry.split}
 
 
 def tiktok136_dir():
-    """Where tiktok-136 lives: $NPCAE_TIKTOK_DIR if set (must exist), else the fetch cache."""
-    folder = os.environ.get("NPCAE_TIKTOK_DIR")
-    if folder:
-        if not Path(folder).expanduser().is_dir():
-            raise DataError(f"NPCAE_TIKTOK_DIR points to a missing folder: {folder}")
-        return Path(folder).expanduser()
-    return fetch_tiktok136()  # verifies the cache; downloads only what is missing
+    """Where tiktok-136 lives: $NPCAE_TIKTOK_DIR if set (must exist), else under data_root(),
+    downloaded first if files are missing."""
+    return dataset("tiktok-136").locate()
 
 
 def load_dataset(spec, size=None):
-    """Load 'synthetic', 'tiktok-136' or a folder path as a Record, resized to size (H, W).
+    """Load a registered data set or a folder path into an in-memory Record, resized to size (H, W).
 
     'synthetic' without a size renders the default (128, 64); folders without a size keep
     their native size.
     """
-    size = check_size(size)
-    if spec == "synthetic":
-        return synthetic_record(size=size) if size else synthetic_record()
-    if spec == "tiktok-136":
-        return load_folder(tiktok136_dir(), size)
-    return load_folder(spec, size)
+    return open_frames(spec, size, cache_mb=0).to_record()
 
 
-__all__ = ["DataError", "Record", "load_folder", "split", "iter_batches", "TIKTOK_TRAIN",
-           "synthetic_record", "SYNTHETIC_TRAIN", "save_record", "fetch_tiktok136", "Augmenter",
-           "load_dataset", "tiktok136_dir", "DEFAULT_TRAIN"]
+__all__ = ["DataError", "Frames", "Record", "FolderFrames", "open_frames", "split_frames", "BatchLoader",
+           "Dataset", "DATASETS", "register", "dataset", "dataset_defaults", "dataset_dir", "data_root",
+           "fetch", "load_folder", "split", "iter_batches", "TIKTOK_TRAIN", "synthetic_record",
+           "SYNTHETIC_TRAIN", "save_record", "fetch_tiktok136", "Augmenter", "load_dataset",
+           "tiktok136_dir", "DEFAULT_TRAIN", "check_size", "is_hidden"]

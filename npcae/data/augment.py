@@ -7,7 +7,7 @@ nearest neighbour with 0 outside, so it stays exactly 0/1.
 """
 import numpy as np
 
-from .folder import DataError
+from .frames import DataError
 
 
 def _source_coords(out_size, zoom, shift, flip=None):

@@ -1,8 +1,9 @@
-"""Download the tiktok-136 record (10 frames of TikTok video 136) into a local cache, verified.
+"""Downloads verified against SHA-256 checksums, and the tiktok-136 record's files.
 
-The files are the ones the original Keras CAE was trained on, from a pinned commit of
-tot-alin/Convolutional_autoencoder_CAE_Segmentation_masks; each is checked against its SHA-256
-before it is renamed into place, so the cache only ever holds complete, verified files.
+download_verified() fetches a data set's files, checking each against its SHA-256 before it is
+renamed into place, so a folder only ever holds complete, verified files. tiktok-136 (10 frames
+of TikTok video 136) are the frames the original Keras CAE was trained on, from a pinned commit
+of tot-alin/Convolutional_autoencoder_CAE_Segmentation_masks.
 """
 import hashlib
 import os
@@ -15,6 +16,7 @@ from .folder import DataError, atomic_write_bytes
 BASE_URL = ("https://raw.githubusercontent.com/tot-alin/Convolutional_autoencoder_CAE_Segmentation_masks/"
             "7f44d4c97e290c1794279bb6049ec8feadfc5d1d")
 REMOTE_FOLDERS = {"images": "data/val_image", "masks": "data/val_mask"}
+TIKTOK_TRAIN = ("136_00090", "136_00210", "136_00420")  # first, middle and last: the original's
 SHA256 = {
     "images/136_00090.png": "57ca9e111597ade32a8ec436a01d5be93c294bdc68a37c010acf8a8720bb8205",
     "images/136_00120.png": "be97bee9cac10bdb9f223ad37fbc6bd1257506439326b215183269dc0f538134",
@@ -39,10 +41,15 @@ SHA256 = {
 }
 
 
+def cache_root():
+    """The download cache: $NPCAE_CACHE if set, else ~/.cache/npcae."""
+    root = os.environ.get("NPCAE_CACHE")
+    return (Path(root) if root else Path.home() / ".cache" / "npcae").expanduser()
+
+
 def default_dest():
     """$NPCAE_CACHE/tiktok-136 if NPCAE_CACHE is set, else ~/.cache/npcae/tiktok-136."""
-    root = os.environ.get("NPCAE_CACHE")
-    return (Path(root) if root else Path.home() / ".cache" / "npcae").expanduser() / "tiktok-136"
+    return cache_root() / "tiktok-136"
 
 
 def _sha256(data):
@@ -66,23 +73,18 @@ def _download(url, timeout):
         raise DataError(f"could not download {url}: {exc}".splitlines()[0]) from None
 
 
-def fetch_tiktok136(dest=None, base_url=None, timeout=60.0):
-    """Make sure dest/images/NAME.png and dest/masks/NAME.png (20 files) exist and verify.
+def download_verified(dest, checksums, url_for, timeout=60.0):
+    """Make sure dest/RELATIVE exists with the right SHA-256 for every RELATIVE in `checksums`.
 
-    dest: default default_dest(). base_url: default $NPCAE_TIKTOK_URL or BASE_URL; files are
-    fetched from BASE/data/val_image/NAME.png and BASE/data/val_mask/NAME.png.
-    Files already present with the right checksum are not downloaded again.
+    checksums: {relative path: SHA-256 hex}; url_for(relative) -> the URL to download it from.
+    Files already present with the right checksum are not downloaded again (each is hashed).
     A checksum mismatch raises DataError naming the file and leaves nothing behind.
-    Returns dest as a Path, ready for load_folder.
     """
-    dest = Path(dest).expanduser() if dest is not None else default_dest()
-    base = (base_url or os.environ.get("NPCAE_TIKTOK_URL") or BASE_URL).rstrip("/")
-    for relative, expected in sorted(SHA256.items()):
+    for relative, expected in sorted(checksums.items()):
         target = dest / relative
         if _is_verified(target, expected):
             continue
-        folder, name = relative.split("/")
-        url = f"{base}/{REMOTE_FOLDERS[folder]}/{name}"
+        url = url_for(relative)
         data = _download(url, timeout)
         actual = _sha256(data)
         if actual != expected:
@@ -93,3 +95,20 @@ def fetch_tiktok136(dest=None, base_url=None, timeout=60.0):
         target.parent.mkdir(parents=True, exist_ok=True)
         atomic_write_bytes(target, data)
     return dest
+
+
+def fetch_tiktok136(dest=None, base_url=None, timeout=60.0):
+    """Make sure dest/images/NAME.png and dest/masks/NAME.png (20 files) exist and verify.
+
+    dest: default default_dest(). base_url: default $NPCAE_TIKTOK_URL or BASE_URL; files are
+    fetched from BASE/data/val_image/NAME.png and BASE/data/val_mask/NAME.png.
+    Returns dest as a Path, ready for load_folder (see download_verified for the checks).
+    """
+    dest = Path(dest).expanduser() if dest is not None else default_dest()
+    base = (base_url or os.environ.get("NPCAE_TIKTOK_URL") or BASE_URL).rstrip("/")
+
+    def url_for(relative):
+        folder, name = relative.split("/")
+        return f"{base}/{REMOTE_FOLDERS[folder]}/{name}"
+
+    return download_verified(dest, SHA256, url_for, timeout)

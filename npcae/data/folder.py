@@ -1,57 +1,33 @@
-"""Image/mask folders: `images/NAME.png|jpg` beside `masks/NAME.png`, loaded as NHWC float32.
+"""Image/mask folders: `images/NAME.png|jpg` beside `masks/NAME.png`, read as NHWC float32.
 
 Images become (N, H, W, 3) in [0, 1]; masks become (N, H, W, 1) holding exactly 0.0 or 1.0.
-Resizing uses area interpolation (Pillow BOX), then masks are binarised as gray value > 0,
-which mirrors the original preprocessing (cv2 INTER_AREA, then `> 0`).
+One frame is read in this order:
+  1. a mask of another size than its image but the same aspect ratio (within 1%), such as a
+     preview-size mask, is resized to the image with nearest-neighbour sampling;
+  2. image and mask are resized to the requested size with area interpolation (Pillow BOX);
+  3. pixels are divided by 255, and the mask is binarised as gray value > 0.
+Steps 2 and 3 mirror the original preprocessing (cv2 INTER_AREA, then `> 0`).
+Hidden files (a leading dot, which includes macOS's `._NAME.png`) are ignored everywhere.
 """
-from dataclasses import dataclass
+from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-TIKTOK_TRAIN = ("136_00090", "136_00210", "136_00420")
+from .frames import DataError, Record, check_size, is_count, split  # noqa: F401 (re-exported)
+
 KAGGLE_SUBDIR = "segmentation_full_body_tik_tok_2615_img"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+ASPECT_TOLERANCE = 0.01  # a mask this close to its image's aspect ratio is a resized copy of it
+
+# One frame's files. mask_resized: the mask's size differs from the image's (same aspect ratio).
+FramePair = namedtuple("FramePair", "name image mask hw mask_resized")
 
 
-class DataError(ValueError):
-    """Bad data on disk or a bad data request; the message is one line naming the culprit."""
-
-
-@dataclass
-class Record:
-    """A set of frames: images (N, H, W, 3) float32 in [0, 1], masks (N, H, W, 1) float32 0/1."""
-
-    images: np.ndarray
-    masks: np.ndarray
-    names: list
-
-    def __len__(self):
-        return len(self.names)
-
-    def subset(self, names):
-        """The frames called `names`, in that order; an unknown name raises DataError."""
-        index = {name: i for i, name in enumerate(self.names)}
-        missing = [name for name in names if name not in index]
-        if missing:
-            raise DataError(f"frame {missing[0]!r} is not in this record (has {len(self)} frames)")
-        rows = [index[name] for name in names]
-        return Record(self.images[rows], self.masks[rows], list(names))
-
-
-def is_count(value):
-    """True for a positive integer (numpy ints too, bools not)."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
-
-
-def check_size(size):
-    """Return `size` as a (height, width) tuple of positive ints, or None; else DataError."""
-    if size is None:
-        return None
-    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(is_count(v) for v in size)):
-        raise DataError(f"size must be two positive integers (height, width), got {size!r}")
-    return int(size[0]), int(size[1])
+def is_hidden(path):
+    """True for names starting with a dot: .DS_Store, macOS's ._NAME.png resource forks, editors' temps."""
+    return Path(path).name.startswith(".")
 
 
 def resolve_root(path):
@@ -68,10 +44,10 @@ def resolve_root(path):
 
 
 def _by_stem(folder):
-    """Map file stem -> path for the image files in `folder`; other files are ignored."""
+    """Map file stem -> path for the image files in `folder`; hidden and other files are ignored."""
     found = {}
     for entry in sorted(folder.iterdir()):
-        if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES and not entry.name.startswith("."):
+        if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(entry):
             if entry.stem in found:
                 other = found[entry.stem].name
                 raise DataError(f"two files named {entry.stem!r} in {folder}: {other}, {entry.name}")
@@ -101,100 +77,97 @@ def scan(path, names=None):
     return root, [(name, images[name], masks[name]) for name in chosen]
 
 
+def _unreadable(path, exc):
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return DataError(f"cannot read image file {path}: {reason}")
+
+
+_PIL_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def header_size(path):
+    """(height, width) from the file's header; no pixels are decoded (Image.open is lazy)."""
+    try:
+        with Image.open(path) as im:
+            return im.size[1], im.size[0]
+    except _PIL_ERRORS as exc:
+        raise _unreadable(path, exc) from None
+
+
 def open_image(path, mode):
     """Open, fully decode (load() catches truncated files) and convert an image file to `mode`."""
     try:
         with Image.open(path) as im:
             im.load()
             return im.convert(mode) if im.mode != mode else im.copy()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DataError(f"cannot read image file {path}: {reason}") from None
+    except _PIL_ERRORS as exc:
+        raise _unreadable(path, exc) from None
 
 
-_open = open_image  # the name npcae.predict imports
+_open = open_image  # an older name
+
+
+def _check_mask_shape(image_path, image_hw, mask_path, mask_hw):
+    """True if the mask must be resized to its image; DataError if its aspect ratio differs."""
+    if mask_hw == image_hw:
+        return False
+    ratio = (mask_hw[0] * image_hw[1]) / (mask_hw[1] * image_hw[0])
+    if abs(ratio - 1) > ASPECT_TOLERANCE:
+        raise DataError(f"image {image_path} is {image_hw[0]}x{image_hw[1]} but its mask {mask_path} is "
+                        f"{mask_hw[0]}x{mask_hw[1]} (height x width), another aspect ratio")
+    return True
+
+
+def read_headers(root, pairs, size=None):
+    """Read every pair's headers: ([FramePair], (H, W) the frames will have, notes).
+
+    Without a size every image must share one size. Masks of another aspect ratio raise
+    DataError; masks of another size but the same aspect ratio are counted in one note.
+    """
+    files, smaller, larger = [], 0, 0
+    for name, image_path, mask_path in pairs:
+        hw, mask_hw = header_size(image_path), header_size(mask_path)
+        resized = _check_mask_shape(image_path, hw, mask_path, mask_hw)
+        if size is None and files and hw != files[0].hw:
+            h0, w0 = files[0].hw
+            raise DataError(f"image {image_path} is {hw[0]}x{hw[1]} but earlier frames are {h0}x{w0}; "
+                            f"pass a size to resize them all")
+        files.append(FramePair(name, image_path, mask_path, hw, resized))
+        smaller += resized and mask_hw[0] * mask_hw[1] < hw[0] * hw[1]
+        larger += resized and mask_hw[0] * mask_hw[1] >= hw[0] * hw[1]
+    notes = []
+    if smaller or larger:
+        how = "smaller than" if not larger else "larger than" if not smaller else "of another size than"
+        notes.append(f"{smaller + larger} of {len(files)} masks in {root / 'masks'} are {how} their "
+                     f"images (same aspect ratio): resized to the image with nearest neighbour")
+    return files, (size or files[0].hw), notes
+
+
+def read_pixels(pair, size=None):
+    """One frame's pixels: image (H, W, 3) uint8 and mask (H, W) uint8 0/1, at `size` or native."""
+    image, mask = open_image(pair.image, "RGB"), open_image(pair.mask, "L")
+    hw, mask_hw = image.size[::-1], mask.size[::-1]
+    if _check_mask_shape(pair.image, hw, pair.mask, mask_hw):
+        # Nearest neighbour adds no new gray levels, so the mask stays the annotator's 0/255.
+        mask = mask.resize(image.size, Image.NEAREST)
+    if size is not None and hw != tuple(size):
+        # BOX averages every source pixel covering an output pixel: area interpolation.
+        image = image.resize((size[1], size[0]), Image.BOX)
+        mask = mask.resize((size[1], size[0]), Image.BOX)
+    return np.asarray(image), (np.asarray(mask) > 0).astype(np.uint8)
+
+
+def to_float(images, masks):
+    """uint8 images (..., 3) and 0/1 masks (...) -> float32 images / 255 and masks (..., 1)."""
+    images = images.astype(np.float32)
+    images /= np.float32(255.0)
+    return images, masks.astype(np.float32)[..., None]
 
 
 def read_pair(image_path, mask_path, size=None):
     """Read one frame: image (H, W, 3) float32 in [0, 1] and mask (H, W, 1) float32 0/1."""
-    image, mask = open_image(image_path, "RGB"), open_image(mask_path, "L")
-    if image.size != mask.size:
-        raise DataError(f"image {image_path} is {image.size[1]}x{image.size[0]} but its mask "
-                        f"{mask_path.name} is {mask.size[1]}x{mask.size[0]} (height x width)")
-    if size is not None and image.size != (size[1], size[0]):
-        # BOX averages every source pixel covering an output pixel: area interpolation.
-        image = image.resize((size[1], size[0]), Image.BOX)
-        mask = mask.resize((size[1], size[0]), Image.BOX)
-    pixels = np.asarray(image, dtype=np.float32) / np.float32(255.0)
-    binary = (np.asarray(mask) > 0).astype(np.float32)[..., None]
-    return pixels, binary
-
-
-def _read_many(pairs, size):
-    """Stack frames into NHWC arrays; without a size, every frame must share the first's size."""
-    images, masks = [], []
-    for name, image_path, mask_path in pairs:
-        image, mask = read_pair(image_path, mask_path, size)
-        if images and image.shape != images[0].shape:
-            h0, w0 = images[0].shape[:2]
-            raise DataError(f"image {image_path} is {image.shape[0]}x{image.shape[1]} but earlier frames "
-                            f"are {h0}x{w0}; pass a size to resize them all")
-        images.append(image)
-        masks.append(mask)
-    return np.stack(images), np.stack(masks)
-
-
-def load_folder(path, size=None, names=None):
-    """Load every frame (or only `names`) of a folder into a Record, names sorted.
-
-    size: (height, width) to resize to with area interpolation, or None for the native size.
-    """
-    size = check_size(size)
-    _, pairs = scan(path, names)
-    images, masks = _read_many(pairs, size)
-    return Record(images, masks, [name for name, _, _ in pairs])
-
-
-def split(record, train_names=None, n_train=None):
-    """Split a record into (train, heldout): by `train_names`, or the first `n_train` sorted names."""
-    if (train_names is None) == (n_train is None):
-        raise DataError("split needs exactly one of train_names or n_train")
-    if train_names is not None:
-        chosen = set(train_names)
-        missing = sorted(chosen - set(record.names))
-        if missing:
-            raise DataError(f"train frame {missing[0]!r} is not in the record")
-    else:
-        if not is_count(n_train) or n_train > len(record):
-            raise DataError(f"n_train must be an integer from 1 to {len(record)}, got {n_train!r}")
-        chosen = set(sorted(record.names)[:n_train])
-    train = [name for name in record.names if name in chosen]
-    heldout = [name for name in record.names if name not in chosen]
-    return record.subset(train), record.subset(heldout)
-
-
-def iter_batches(path, batch_size, size, names=None, shuffle_seed=None):
-    """Yield (images (B, H, W, 3), masks (B, H, W, 1), names) batches, reading files lazily.
-
-    Only one batch is in memory at a time, so the full Kaggle set (2615 frames) streams fine.
-    The folder is checked now, not at the first next(): bad input fails at the call.
-    shuffle_seed: None keeps sorted order; an int shuffles the order reproducibly.
-    """
-    size = check_size(size)
-    if not is_count(batch_size):
-        raise DataError(f"batch_size must be a positive integer, got {batch_size!r}")
-    _, pairs = scan(path, names)
-    if shuffle_seed is not None:
-        order = np.random.default_rng(shuffle_seed).permutation(len(pairs))
-        pairs = [pairs[i] for i in order]
-
-    def batches():
-        for start in range(0, len(pairs), batch_size):
-            chunk = pairs[start:start + batch_size]
-            images, masks = _read_many(chunk, size)
-            yield images, masks, [name for name, _, _ in chunk]
-
-    return batches()
+    image_path, mask_path = Path(image_path), Path(mask_path)
+    return to_float(*read_pixels(FramePair(image_path.stem, image_path, mask_path, None, None), size))
 
 
 def atomic_write_bytes(path, data):

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .folder import DataError, Record, atomic_write_bytes, check_size, is_count
+from .folder import atomic_write_bytes
+from .frames import DataError, Record, check_size, is_count
 
 SYNTHETIC_TRAIN = ("synth_00", "synth_04", "synth_09")
 SUPERSAMPLE = 3

@@ -1,0 +1,147 @@
+"""Frames: a set of named (image, mask) pairs of one size, read a batch at a time; and splits.
+
+Every set of frames, in memory (Record) or on disk (FolderFrames), answers the same calls:
+
+    frames.names            list of str (sorted, for folders)
+    len(frames)             the number of frames
+    frames.size             (H, W)
+    frames.read(indices)    -> images (B, H, W, 3) float32 in [0, 1], masks (B, H, W, 1) float32 0/1
+    frames.subset(names)    -> the same kind of Frames holding those names, in that order
+    frames.notes            one-line remarks about the data (e.g. masks resized) for the caller to log
+    frames.to_record()      -> every frame read into an in-memory Record
+
+split_frames() divides a set into training and held-out frames by names, count, fraction or a
+second set. Bad input raises DataError with a one-line message naming the culprit.
+"""
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """Bad data on disk or a bad data request; the message is one line naming the culprit."""
+
+
+def is_count(value):
+    """True for a positive integer (numpy ints too, bools not)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value > 0
+
+
+def check_size(size):
+    """Return `size` as a (height, width) tuple of positive ints, or None; else DataError."""
+    if size is None:
+        return None
+    if not (isinstance(size, (tuple, list)) and len(size) == 2 and all(is_count(v) for v in size)):
+        raise DataError(f"size must be two positive integers (height, width), got {size!r}")
+    return int(size[0]), int(size[1])
+
+
+class Frames:
+    """The interface above; subclasses set `names` and implement `size`, `read` and `subset`."""
+
+    names = ()
+    notes = ()
+
+    def __len__(self):
+        return len(self.names)
+
+    def rows(self, names):
+        """The indices of `names` in this set, in that order; an unknown name raises DataError."""
+        index = {name: i for i, name in enumerate(self.names)}
+        missing = [name for name in names if name not in index]
+        if missing:
+            raise DataError(f"frame {missing[0]!r} is not in this record (has {len(self)} frames)")
+        return [index[name] for name in names]
+
+    def to_record(self):
+        """Every frame read into memory: a Record of the same names, size and notes."""
+        images, masks = self.read(range(len(self)))
+        return Record(images, masks, list(self.names), list(self.notes))
+
+
+@dataclass
+class Record(Frames):
+    """Frames in memory: images (N, H, W, 3) float32 in [0, 1], masks (N, H, W, 1) float32 0/1."""
+
+    images: np.ndarray
+    masks: np.ndarray
+    names: list
+    notes: list = field(default_factory=list)
+
+    @property
+    def size(self):
+        return tuple(self.images.shape[1:3])
+
+    def read(self, indices):
+        """(images (B, H, W, 3), masks (B, H, W, 1)) of the frames at `indices`: copies."""
+        rows = np.asarray(list(indices), dtype=np.intp)
+        return self.images[rows], self.masks[rows]
+
+    def subset(self, names):
+        """The frames called `names`, in that order; an unknown name raises DataError."""
+        rows = self.rows(names)
+        return Record(self.images[rows], self.masks[rows], list(names), list(self.notes))
+
+    def to_record(self):
+        return self
+
+
+def _by_names(frames, chosen):
+    """(train, heldout): the frames in `chosen` and the rest, both in the frames' own order."""
+    train = [name for name in frames.names if name in chosen]
+    heldout = [name for name in frames.names if name not in chosen]
+    if not heldout:
+        raise DataError(f"all {len(frames)} frames would be training frames: nothing would be held out")
+    return frames.subset(train), frames.subset(heldout)
+
+
+def split_frames(frames, train_names=None, n_train=None, val_split=None, val_frames=None, seed=0):
+    """Split frames into (train, heldout) Frames, in exactly one of four ways:
+
+    train_names: those frames train, the rest are held out.
+    n_train: the first n_train names in sorted order train, the rest are held out.
+    val_split: a fraction in (0, 1); round(val_split * N) frames (halves round up), drawn with
+        np.random.default_rng(seed) from the sorted names, are held out: the same seed and
+        names always give the same split. At least one frame must train and one be held out.
+    val_frames: a second set; all of `frames` train and `val_frames` is held out.
+    Train and held-out frames keep the order of `frames`. Nothing held out is a DataError.
+    """
+    ways = dict(train_names=train_names, n_train=n_train, val_split=val_split, val_frames=val_frames)
+    given = [name for name, value in ways.items() if value is not None]
+    if len(given) != 1:
+        raise DataError(f"a split needs exactly one of train_names, n_train, val_split or val_frames; "
+                        f"got {', '.join(given) or 'none'}")
+    n = len(frames)
+    if train_names is not None:
+        if isinstance(train_names, str):
+            raise DataError(f"train_names must be a list of names, got the string {train_names!r}")
+        missing = sorted(set(train_names) - set(frames.names))
+        if missing:
+            raise DataError(f"train frame {missing[0]!r} is not in the record")
+        return _by_names(frames, set(train_names))
+    if n_train is not None:
+        if not is_count(n_train) or n_train > n:
+            raise DataError(f"n_train must be an integer from 1 to {n - 1}, got {n_train!r}")
+        if n_train == n:
+            raise DataError(f"n_train={n_train} is every frame: nothing would be held out")
+        return _by_names(frames, set(sorted(frames.names)[:n_train]))
+    if val_split is not None:
+        if isinstance(val_split, bool) or not isinstance(val_split, (float, int)) or not 0 < val_split < 1:
+            raise DataError(f"val_split must be a fraction between 0 and 1, got {val_split!r}")
+        n_held = math.floor(val_split * n + 0.5)
+        if not 1 <= n_held <= n - 1:
+            raise DataError(f"val_split {val_split} of {n} frames holds out {n_held}: at least one frame "
+                            f"must be held out and one trained")
+        names = sorted(frames.names)
+        held = np.random.default_rng(seed).choice(n, n_held, replace=False)
+        return _by_names(frames, set(names) - {names[i] for i in held})
+    if tuple(val_frames.size) != tuple(frames.size):
+        raise DataError(f"the held-out frames are {val_frames.size[0]}x{val_frames.size[1]} but the "
+                        f"training frames {frames.size[0]}x{frames.size[1]}; give both the same size")
+    return frames, val_frames
+
+
+def split(record, train_names=None, n_train=None):
+    """split_frames by `train_names` or `n_train` only (the older name, kept for callers)."""
+    return split_frames(record, train_names=train_names, n_train=n_train)

@@ -1,0 +1,142 @@
+"""Named data sets in one place: where each is found or how it is made, its defaults, checksums.
+
+    open_frames("tiktok-136", (256, 128))   # a registered name or a folder path -> Frames
+    dataset("tiktok-136").split             # {"train_names": TIKTOK_TRAIN}: the default split
+    fetch("tiktok-136")                     # download and verify into dataset_dir("tiktok-136")
+
+A data set's folder is $NPCAE_DATA/<name> if NPCAE_DATA is set, else the download cache
+($NPCAE_CACHE/<name>, default ~/.cache/npcae/<name>). A set may name its own environment
+variable, looked at first (tiktok-136: NPCAE_TIKTOK_DIR, which must then exist).
+
+Checksums are verified when files are downloaded: fetch() (`npcae fetch-data NAME`) hashes every
+file and downloads the missing or damaged ones. Opening a set does not hash: 20 files would be
+cheap, but the next data sets have thousands, and every training start would pay for it. It
+checks instead that each listed file exists (one stat a file) and fetches what is missing;
+downloads are written atomically, so a file that exists is a file that was verified. A folder
+named by an environment variable is used as found. A new data set is one register(...) call.
+"""
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Optional
+
+from .fetch import BASE_URL, SHA256, TIKTOK_TRAIN, cache_root, fetch_tiktok136
+from .folder_frames import DEFAULT_CACHE_MB, FolderFrames
+from .frames import DataError, check_size
+from .synthetic import SYNTHETIC_TRAIN, synthetic_record
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One named data set. A folder set has images/ and masks/ on disk; `render` makes one in memory."""
+
+    name: str
+    description: str = ""
+    size: Optional[tuple] = None        # the (H, W) to train at by default; None: it must be given
+    split: dict = field(default_factory=dict)   # split_frames arguments of the default split
+    render: Optional[Callable] = None   # render(size or None) -> Record, for a set made in memory
+    checksums: Optional[dict] = None    # {relative path: SHA-256} of every file of a folder set
+    source: Optional[str] = None        # where its files are downloaded from
+    download: Optional[Callable] = None  # download(dest): fetch and verify every file into dest
+    env: Optional[str] = None           # an environment variable naming its folder, looked at first
+
+    def folder(self):
+        """Where its files are (or go): $env if set, else data_root() / name."""
+        if self.env and os.environ.get(self.env):
+            return Path(os.environ[self.env]).expanduser()
+        return data_root() / self.name
+
+    def locate(self):
+        """The folder of a folder set, fetched first if files are missing; DataError if it cannot be."""
+        path = self.folder()
+        if self.env and os.environ.get(self.env):
+            if not path.is_dir():
+                raise DataError(f"{self.env} points to a missing folder: {os.environ[self.env]}")
+            return path
+        if self.checksums:
+            missing = [rel for rel in sorted(self.checksums) if not (path / rel).is_file()]
+        else:
+            missing = [] if path.is_dir() else ["images/"]
+        if missing and self.download is None:
+            raise DataError(f"data set {self.name} not found: {path / missing[0]} is missing and it has "
+                            f"no download (put its images/ and masks/ in {path}, or set NPCAE_DATA)")
+        if missing:
+            self.download(path)
+        return path
+
+    def open(self, size=None, cache_mb=DEFAULT_CACHE_MB):
+        """Its Frames at `size` (H, W), or its native size: a Record if rendered, else FolderFrames."""
+        size = check_size(size)
+        if self.render is not None:
+            return self.render(size)
+        return FolderFrames(self.locate(), size, cache_mb=cache_mb)
+
+
+DATASETS = {}
+
+
+def register(entry):
+    """Add (or replace) a named data set; returns it."""
+    DATASETS[entry.name] = entry
+    return entry
+
+
+def data_root():
+    """The folder holding every data set: $NPCAE_DATA if set, else the download cache."""
+    root = os.environ.get("NPCAE_DATA")
+    return Path(root).expanduser() if root else cache_root()
+
+
+def dataset(name):
+    """The registered Dataset called `name`; DataError naming the registered ones otherwise."""
+    if name not in DATASETS:
+        raise DataError(f"unknown data set {name!r}; registered: {', '.join(DATASETS)}")
+    return DATASETS[name]
+
+
+def dataset_dir(name):
+    """The folder where data set `name` is looked for and downloaded to."""
+    return dataset(name).folder()
+
+
+def dataset_defaults(spec):
+    """The registered entry of `spec`, or for a folder path a bare entry: no default size or split."""
+    return DATASETS.get(spec) or Dataset(name=str(spec))
+
+
+def open_frames(spec, size=None, cache_mb=DEFAULT_CACHE_MB):
+    """Frames of a registered data set name or a folder path, resized to size (H, W) if given.
+
+    synthetic renders an in-memory Record (default 128x64); folder sets are FolderFrames, read
+    on demand and kept under `cache_mb` (see FolderFrames). Without a size a folder keeps its
+    native size, which all its frames must share (DataError otherwise).
+    """
+    if isinstance(spec, str) and spec in DATASETS:
+        return DATASETS[spec].open(size, cache_mb)
+    path = Path(spec).expanduser()
+    if not path.is_dir():
+        raise DataError(f"data set or folder not found: {spec} (registered data sets: {', '.join(DATASETS)})")
+    return FolderFrames(path, size, cache_mb=cache_mb)
+
+
+def fetch(name, dest=None):
+    """Download data set `name` into `dest` (default dataset_dir(name)), verifying every file.
+
+    Files already there are hashed and kept if they match. Returns the folder as a Path.
+    """
+    entry = dataset(name)
+    if entry.download is None:
+        raise DataError(f"data set {name} has nothing to download")
+    dest = Path(dest).expanduser() if dest is not None else entry.folder()
+    entry.download(dest)
+    return dest
+
+
+register(Dataset(
+    name="synthetic", description="10 rendered frames of a dancer in a room, exact masks (offline)",
+    size=(256, 128), split={"train_names": SYNTHETIC_TRAIN},
+    render=lambda size: synthetic_record(size=size) if size else synthetic_record()))
+register(Dataset(
+    name="tiktok-136", description="10 real frames of TikTok video 136, the original's data",
+    size=(1024, 512), split={"train_names": TIKTOK_TRAIN}, checksums=SHA256, source=BASE_URL,
+    download=lambda dest: fetch_tiktok136(dest), env="NPCAE_TIKTOK_DIR"))

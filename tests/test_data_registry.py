@@ -1,0 +1,113 @@
+"""The data set registry: entries, the data root, opening by name or path, fetching what is missing."""
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from npcae.data import (DATASETS, DEFAULT_TRAIN, SYNTHETIC_TRAIN, TIKTOK_TRAIN, DataError, Dataset,
+                        FolderFrames, Record, data_root, dataset, dataset_defaults, dataset_dir, fetch,
+                        load_dataset, load_folder, open_frames, save_record, split_frames,
+                        synthetic_record, tiktok136_dir)
+from npcae.data.fetch import SHA256
+
+NO_NETWORK = "http://127.0.0.1:9/nothing-listens-here"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    """No data location from the environment leaks in; any tiktok-136 download would fail."""
+    for name in ("NPCAE_DATA", "NPCAE_CACHE", "NPCAE_TIKTOK_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NPCAE_TIKTOK_URL", NO_NETWORK)
+
+
+def test_the_registered_sets_and_their_defaults():
+    assert list(DATASETS) == ["synthetic", "tiktok-136"]
+    assert dataset("tiktok-136").size == (1024, 512) and dataset("synthetic").size == (256, 128)
+    assert dataset("tiktok-136").split == {"train_names": TIKTOK_TRAIN}
+    assert dataset("synthetic").split == {"train_names": SYNTHETIC_TRAIN}
+    assert dataset("tiktok-136").checksums == SHA256 and dataset("synthetic").checksums is None
+    assert DEFAULT_TRAIN == {"synthetic": SYNTHETIC_TRAIN, "tiktok-136": TIKTOK_TRAIN}
+    assert "synthetic, tiktok-136" in str(pytest.raises(DataError, dataset, "cityscapes").value)
+    bare = dataset_defaults("some/folder")
+    assert bare.size is None and bare.split == {} and dataset_defaults("synthetic") is DATASETS["synthetic"]
+
+
+def test_one_data_root(monkeypatch, tmp_path):
+    assert data_root() == Path.home() / ".cache" / "npcae"
+    monkeypatch.setenv("NPCAE_CACHE", str(tmp_path / "cache"))
+    assert data_root() == tmp_path / "cache" and dataset_dir("tiktok-136") == tmp_path / "cache" / "tiktok-136"
+    monkeypatch.setenv("NPCAE_DATA", str(tmp_path / "data"))
+    assert data_root() == tmp_path / "data" and dataset_dir("synthetic") == tmp_path / "data" / "synthetic"
+    monkeypatch.setenv("NPCAE_TIKTOK_DIR", str(tmp_path / "mine"))
+    assert dataset_dir("tiktok-136") == tmp_path / "mine"  # tiktok-136's own variable comes first
+
+
+def test_open_by_name_or_folder(tmp_path):
+    record = open_frames("synthetic", (32, 16))
+    assert isinstance(record, Record) and record.size == (32, 16) and len(record) == 10
+    assert open_frames("synthetic").size == (128, 64)
+    save_record(record.subset(["synth_01", "synth_03"]), tmp_path / "set")
+    frames = open_frames(str(tmp_path / "set"), cache_mb=0)
+    assert isinstance(frames, FolderFrames) and frames.names == ["synth_01", "synth_03"] and not frames.caching
+    message = str(pytest.raises(DataError, open_frames, str(tmp_path / "nope")).value)
+    assert "not found" in message and "nope" in message and "tiktok-136" in message
+
+
+def test_tiktok136_under_NPCAE_DATA_opens_without_hashing_or_downloading(monkeypatch, tiktok_dir):
+    monkeypatch.setenv("NPCAE_DATA", str(tiktok_dir.parent))  # downloads would fail: none happen
+    frames = open_frames("tiktok-136", (64, 32))
+    assert isinstance(frames, FolderFrames) and frames.root == tiktok_dir and len(frames) == 10
+    np.testing.assert_array_equal(load_dataset("tiktok-136", (64, 32)).images, frames.read(range(10))[0])
+    assert tiktok136_dir() == tiktok_dir
+    train, held = split_frames(frames, **dataset_defaults("tiktok-136").split)
+    assert train.names == list(TIKTOK_TRAIN) and len(held) == 7
+
+
+@pytest.fixture
+def toy(monkeypatch, tmp_path):
+    """A registered folder set of two frames whose 'download' copies them from a source folder."""
+    source = save_record(synthetic_record(2, (8, 4)), tmp_path / "source")
+    checksums = {f"{sub}/synth_0{k}.png": "not checked here" for sub in ("images", "masks") for k in (0, 1)}
+    downloads = []
+
+    def download(dest):
+        downloads.append(dest)
+        shutil.copytree(source, dest, dirs_exist_ok=True)
+
+    entry = Dataset(name="toy", size=(8, 4), split={"n_train": 1}, checksums=checksums, download=download)
+    monkeypatch.setitem(DATASETS, "toy", entry)
+    monkeypatch.setenv("NPCAE_DATA", str(tmp_path / "root"))
+    return entry, downloads, tmp_path / "root" / "toy"
+
+
+def test_a_set_with_missing_files_is_fetched_first(toy):
+    entry, downloads, folder = toy
+    frames = open_frames("toy")
+    assert downloads == [folder] and frames.names == ["synth_00", "synth_01"]
+    open_frames("toy")
+    assert len(downloads) == 1  # every listed file exists: nothing fetched, nothing hashed
+    (folder / "masks" / "synth_01.png").unlink()
+    open_frames("toy")
+    assert len(downloads) == 2
+    assert fetch("toy", folder.parent / "elsewhere") == folder.parent / "elsewhere"
+    assert downloads[-1] == folder.parent / "elsewhere"
+    assert fetch("toy") == folder and downloads[-1] == folder
+
+
+def test_a_missing_set_without_a_download_is_named(monkeypatch, tmp_path):
+    monkeypatch.setitem(DATASETS, "local", Dataset(name="local"))
+    monkeypatch.setenv("NPCAE_DATA", str(tmp_path))
+    message = str(pytest.raises(DataError, open_frames, "local").value)
+    assert str(tmp_path / "local") in message and "no download" in message and "\n" not in message
+    assert "nothing to download" in str(pytest.raises(DataError, fetch, "synthetic").value)
+    assert "unknown data set" in str(pytest.raises(DataError, fetch, "nope").value)
+
+
+def test_NPCAE_TIKTOK_DIR_must_exist_and_is_never_downloaded_into(monkeypatch, tmp_path, tiktok_dir):
+    monkeypatch.setenv("NPCAE_TIKTOK_DIR", str(tmp_path / "missing"))
+    assert "NPCAE_TIKTOK_DIR" in str(pytest.raises(DataError, open_frames, "tiktok-136").value)
+    assert not (tmp_path / "missing").exists()
+    monkeypatch.setenv("NPCAE_TIKTOK_DIR", str(tiktok_dir))
+    assert load_folder(tiktok_dir, (32, 16)).names == open_frames("tiktok-136", (32, 16)).names

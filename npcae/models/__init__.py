@@ -1,7 +1,15 @@
-"""Models: containers that compose layers, and the original CAE as one call."""
-from .cae import CAE, build, cae, conv_block
+"""Models: containers of layers, the builders of whole models, their registry, save and load.
+
+    model = create("cae", input_size=(256, 128), seed=0)   # any registered builder, by name
+    build(model.config)                                     # the same architecture again
+"""
+from .cae import CAE, cae, conv_block
 from .containers import Add, Concatenate, Container, Sequential
 from .io import WeightsMismatch, atomic_write, load_weights, read_config, save_weights
+from .registry import BUILDERS, UnknownModel, build, create, register
+
+register("cae", cae)
 
 __all__ = ["Sequential", "Add", "Concatenate", "Container", "cae", "CAE", "conv_block", "build",
-           "save_weights", "load_weights", "read_config", "atomic_write", "WeightsMismatch"]
+           "create", "register", "BUILDERS", "UnknownModel", "save_weights", "load_weights",
+           "read_config", "atomic_write", "WeightsMismatch"]

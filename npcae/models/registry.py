@@ -1,0 +1,64 @@
+"""The model registry: builders by name, so that any model is rebuilt from the config stored
+beside its weights.
+
+    model = create("cae", input_size=(256, 128), seed=0, filters=(4, 32, 256))
+    model.config   # {"builder": "cae", "args": {...every argument...}, "input_size": [256, 128]}
+    twin = build(model.config)          # the same architecture; load the weights into it
+
+A builder is a function `builder(..., seed=None) -> model`. `create` records every argument it
+ran with (its defaults filled in, so a later change of a default cannot change a stored model),
+except the seed, which only draws the initial weights that a loaded file replaces.
+Registering a new model is one line: `register("unet", unet)`.
+"""
+import inspect
+
+BUILDERS = {}
+
+
+class UnknownModel(ValueError):
+    """A builder name that is not registered, or arguments it does not take."""
+
+
+def register(name, builder):
+    """Make `builder` available as `name` to create() and build(); returns the builder."""
+    BUILDERS[name] = builder
+    return builder
+
+
+def _plain(value):
+    """JSON-ready: tuples become lists (recursively)."""
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def create(name, input_size=None, seed=None, **args):
+    """A new model from the builder `name`; its config says how to build it again."""
+    if name not in BUILDERS:
+        raise UnknownModel(f"unknown model {name!r}; choose from {', '.join(sorted(BUILDERS))}")
+    builder = BUILDERS[name]
+    try:
+        bound = inspect.signature(builder).bind(**args, seed=seed)
+    except TypeError as error:
+        raise UnknownModel(f"model {name!r}: {error}") from None
+    bound.apply_defaults()
+    model = builder(*bound.args, **bound.kwargs)
+    stored = {key: _plain(value) for key, value in bound.arguments.items() if key != "seed"}
+    model.config = {"builder": name, "args": stored,
+                    "input_size": list(input_size) if input_size is not None else None}
+    return model
+
+
+def build(config, seed=None):
+    """Rebuild the model a stored config describes (weights are loaded separately).
+
+    Also reads the flat configs of npcae 0.1 weights files: {"builder": "cae", <args>...,
+    "input_size": [H, W]}.
+    """
+    config = dict(config)
+    name = config.pop("builder", None)
+    input_size = config.pop("input_size", None)
+    args = config.pop("args", config)
+    if name is None:
+        raise UnknownModel("the stored config names no builder")
+    return create(name, input_size=input_size, seed=seed, **args)

@@ -1,0 +1,76 @@
+"""What a task is: everything that depends on the kind of target, in one object.
+
+    task.loss                        the training loss: loss.forward(output, target), backward()
+    task.tally()                     a Tally: update(output, target) batch by batch, result()
+    task.snapshot(output)            a small uint8 picture of an output, for the evolution plot
+    task.draw(image, target, output) an RGB picture of image, truth and prediction, for figures
+    task.write_prediction(...)       the files `npcae predict` writes for one image
+    task.figures                     the metric curves of a run: (file stem, keys, ylabel, title)
+    task.config                      how to make the task again (stored with the run)
+
+The training loop, validation and the figures call only these; a new kind of target (multi-class
+masks, say) is a new Task, not an edit of the loop.
+"""
+import math
+
+
+class Tally:
+    """Metrics accumulated over batches. Subclasses keep sums (JSON-ready numbers) in `sums`, so
+    that a tally is exact whatever the batching, adds with +, and is saved as it is."""
+
+    FIELDS = ()
+
+    def __init__(self, **sums):
+        self.sums = {field: sums.get(field, 0) for field in self.FIELDS}
+
+    def update(self, output, target):
+        raise NotImplementedError
+
+    def result(self):
+        """{metric name: float}."""
+        raise NotImplementedError
+
+    def __add__(self, other):
+        return type(self)(**{k: self.sums[k] + other.sums[k] for k in self.FIELDS})
+
+    def state_dict(self):
+        return dict(self.sums)
+
+    def load_state_dict(self, state):
+        self.sums = {field: state[field] for field in self.FIELDS}
+
+
+class Task:
+    name = None
+    figures = ()
+
+    def __init__(self, loss):
+        self.loss = loss
+
+    @property
+    def config(self):
+        raise NotImplementedError
+
+    def tally(self):
+        raise NotImplementedError
+
+    def snapshot(self, output):
+        raise NotImplementedError
+
+    def draw(self, image, target, output):
+        raise NotImplementedError
+
+    def write_prediction(self, stem, original, output, out_dir, save_png):
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}(loss={self.loss!r})"
+
+
+def ratio(numerator, denominator, empty=1.0):
+    """numerator / denominator, `empty` when both are 0 (a perfect answer on an empty mask)."""
+    return empty if denominator == 0 else numerator / denominator
+
+
+def finite_or_nan(value):
+    return value if math.isfinite(value) else math.nan

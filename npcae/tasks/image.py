@@ -1,0 +1,60 @@
+"""Image to image: the output is an image in [0, 1] (a denoised frame, say), scored by PSNR."""
+import math
+
+import numpy as np
+
+from ..losses import get_loss
+from .base import Tally, Task
+
+
+class SquaredError(Tally):
+    """Sum of squared errors and the number of values, pooled over batches:
+
+        MSE = sse / n,   PSNR = 10 log10(1 / MSE) dB   (images in [0, 1], so the peak is 1)
+    """
+
+    FIELDS = ("sse", "n")
+
+    def update(self, output, target):
+        diff = np.asarray(output, np.float64) - np.asarray(target, np.float64)
+        self.sums["sse"] += float(np.dot(diff.ravel(), diff.ravel()))
+        self.sums["n"] += int(diff.size)
+        return self
+
+    def result(self):
+        mse = self.sums["sse"] / self.sums["n"] if self.sums["n"] else math.nan
+        return {"mse": mse, "psnr": 10 * math.log10(1 / mse) if mse > 0 else math.inf}
+
+
+class ImageToImage(Task):
+    """Targets and outputs (N, H, W, C) images in [0, 1]; loss "mse" by default; MSE and PSNR."""
+
+    name = "image"
+    figures = (("psnr", (("heldout_psnr", "held out"), ("train_eval_psnr", "train")),
+                "PSNR (dB)", "PSNR per epoch"),)
+    caption = "Target (left) and output (right)"
+
+    def __init__(self, loss="mse"):
+        super().__init__(get_loss(loss))
+        self.loss_spec = loss
+
+    @property
+    def config(self):
+        return {"task": self.name, "loss": self.loss_spec}
+
+    def tally(self):
+        return SquaredError()
+
+    def snapshot(self, output):
+        return (255 * np.clip(output, 0, 1)).round().astype(np.uint8)
+
+    def draw(self, image, target, output):
+        shown = target if output is None else np.concatenate([target, output], axis=1)
+        return np.clip(shown, 0, 1)
+
+    def write_prediction(self, stem, original, output, out_dir, save_png):
+        from PIL import Image
+        pixels = (255 * np.clip(output, 0, 1)).round().astype(np.uint8)
+        picture = Image.fromarray(pixels).resize(original.size, Image.BICUBIC)
+        save_png(np.asarray(picture), out_dir / f"{stem}_output.png", "RGB")
+        return [f"{stem}_output.png"]

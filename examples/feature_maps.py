@@ -34,7 +34,7 @@ from npcae.models import WeightsMismatch, atomic_write, cae
 from npcae.optim import Adam
 from npcae.plots import save_figure
 from npcae.predict import load_model
-from npcae.training import predict
+from npcae.evaluation import predict
 
 GAP = 2               # pixels between tiles
 TILES_PER_ROW = 8
@@ -61,7 +61,7 @@ if not args.lr > 0:
 # 1. The model: loaded with the size stored beside its weights, or trained here.
 if args.weights:
     try:
-        model, size = load_model(args.weights)
+        model, size, _ = load_model(args.weights)
     except (DataError, WeightsMismatch) as error:
         parser.error(str(error))
     print(f"loaded {args.weights}: trained at {size[0]}x{size[1]}")

@@ -26,7 +26,7 @@ args = parser.parse_args()
 
 # The model remembers the size it was trained at; every frame is resized to it (area
 # interpolation), predicted, and the probability map is resized back to the frame's size.
-model, size = load_model(args.weights)
+model, size, task = load_model(args.weights)
 print(f"model trained at {size[0]}x{size[1]}")
 
 with tempfile.TemporaryDirectory() as scratch:
@@ -36,7 +36,7 @@ with tempfile.TemporaryDirectory() as scratch:
     files = list_images([frames])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    names = predict_files(model, size, files, out)
+    names = predict_files(model, size, files, out, task)
 
 # A contact sheet: each cut-out composited over a grey checkerboard.
 tiles = []

@@ -19,7 +19,7 @@ from npcae.losses import DiceLoss, FocalLoss
 from npcae.models import cae
 from npcae.optim import Adam
 from npcae.plots import plot_evolution, plot_loss, plot_overlays
-from npcae.training import predict  # inference 3 images at a time, to bound memory
+from npcae.evaluation import predict  # inference 3 images at a time, to bound memory
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data", default="tiktok-136", help="tiktok-136, synthetic or a folder")

@@ -1,53 +1,61 @@
-"""A run's whole state in one .npz, so that a resumed run ends bit-for-bit where an
-uninterrupted one would: weights, optimiser slots, every random generator, epoch, history.
+"""A run's whole state in one .npz, so that a resumed run ends bit for bit where an uninterrupted
+one would: weights, layer state (dropout generators, moving averages), optimiser slots, the
+trainer's position (epoch and batch), the data loader's random state and every callback's state.
 
-Keys: "model/<param>", "optim/<slot>/<param>", "optim/iterations", "optim/lr", and JSON
-strings "__config__" (how to rebuild the model), "__run__" (the training settings),
-"__rng__" (bit-generator states), "__history__" (list of per-epoch rows), "__epoch__".
+    Checkpoint(out_dir, every=50, run=settings)     # a callback: saves every 50 epochs and at
+                                                    # the end (weights.npz too when finished)
+    state = read_checkpoint(path);  restore(state, trainer)
+
+Keys: "model/<param>", "state/<layer state>", "optim/<slot>/<param>", "optim/iterations",
+"optim/lr", "callback/<name>/<key>" for a callback's arrays, and JSON strings "__config__" (how to
+rebuild the model), "__run__" (the settings the run was started with), "__trainer__",
+"__loader__", "__callbacks__" (the rest of every callback's state) and "__epoch__".
 """
 import json
+import os
 
 import numpy as np
 
-from .layers.dropout import Dropout
+from .callbacks import Callback
 from .models.io import CONFIG_KEY, WeightsMismatch, atomic_write
 
 CHECKPOINT = "checkpoint.npz"
+FORMAT = 2
 
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be read or does not fit the run."""
 
 
-def dropout_states(model):
-    return [d.rng.bit_generator.state for d in model.walk() if isinstance(d, Dropout)]
-
-
-def set_dropout_states(model, states):
-    dropouts = [d for d in model.walk() if isinstance(d, Dropout)]
-    if len(dropouts) != len(states):
-        raise CheckpointError(f"checkpoint has {len(states)} dropout states, the model {len(dropouts)}")
-    for layer, state in zip(dropouts, states):
-        layer.rng.bit_generator.state = state
-
-
 def _json(value):
     return np.array(json.dumps(value))
 
 
-def save_checkpoint(path, model, optimizer, epoch, history, run, augment_state=None):
+def save_checkpoint(path, trainer, run):
+    model = trainer.model
     arrays = {f"model/{name}": value for name, value, _ in model.named_parameters()}
-    arrays.update({f"optim/{key}": value for key, value in optimizer.state_dict().items()})
+    arrays.update({f"state/{name}": value for name, value in model.state_arrays().items()})
+    arrays.update({f"optim/{key}": value for key, value in trainer.optimizer.state_dict().items()})
+    callbacks = {}
+    for callback in trainer.callbacks:
+        if callback.name is None:
+            continue
+        state = callback.state_dict()
+        arrays.update({f"callback/{callback.name}/{k}": v for k, v in state.items()
+                       if isinstance(v, np.ndarray)})
+        callbacks[callback.name] = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
     arrays[CONFIG_KEY] = _json(model.config)
     arrays["__run__"] = _json(run)
-    arrays["__rng__"] = _json({"dropout": dropout_states(model), "augment": augment_state})
-    arrays["__history__"] = _json(history)
-    arrays["__epoch__"] = np.array(epoch)
+    arrays["__trainer__"] = _json({"format": FORMAT, **trainer.state_dict()})
+    arrays["__loader__"] = _json(trainer.loader.state_dict())
+    arrays["__callbacks__"] = _json(callbacks)
+    arrays["__epoch__"] = np.array(trainer.epoch)
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
 def read_checkpoint(path):
-    """The checkpoint as a dict: model, optim (arrays by name), config, run, rng, history, epoch."""
+    """The checkpoint as a dict: model, state, optim, callbacks (arrays and JSON merged by
+    callback name), config, run, trainer, loader, epoch."""
     try:
         with np.load(path) as data:
             files = {name: data[name] for name in data.files}
@@ -57,21 +65,71 @@ def read_checkpoint(path):
         raise CheckpointError(f"cannot read checkpoint {path}: {error}") from None
     if "__run__" not in files:
         raise CheckpointError(f"{path} is not a training checkpoint (no run state in it)")
+    if "__trainer__" not in files:
+        raise CheckpointError(f"{path} was written by npcae 0.1, whose runs this version cannot "
+                              "resume; its weights still load with npcae predict and evaluate")
     strip = lambda prefix: {k[len(prefix):]: v for k, v in files.items() if k.startswith(prefix)}
-    return {"model": strip("model/"), "optim": strip("optim/"),
-            "config": json.loads(str(files[CONFIG_KEY])), "run": json.loads(str(files["__run__"])),
-            "rng": json.loads(str(files["__rng__"])), "history": json.loads(str(files["__history__"])),
+    load = lambda key: json.loads(str(files[key]))
+    callbacks = load("__callbacks__")
+    for key, value in strip("callback/").items():
+        name, field = key.split("/", 1)
+        callbacks.setdefault(name, {})[field] = value
+    return {"model": strip("model/"), "state": strip("state/"), "optim": strip("optim/"),
+            "callbacks": callbacks, "config": load(CONFIG_KEY), "run": load("__run__"),
+            "trainer": load("__trainer__"), "loader": load("__loader__"),
             "epoch": int(files["__epoch__"])}
 
 
-def restore(state, model, optimizer):
-    """Put a read checkpoint back into a freshly built model and optimiser."""
-    params = {name: value for name, value, _ in model.named_parameters()}
+def restore(state, trainer):
+    """Put a read checkpoint back into a freshly assembled trainer (model, optimiser, loader,
+    callbacks), in place: the optimiser keeps its references to the parameters."""
+    params = {name: value for name, value, _ in trainer.model.named_parameters()}
     if set(params) != set(state["model"]):
         raise WeightsMismatch("checkpoint weights are for a different architecture")
     for name, value in params.items():
         if value.shape != state["model"][name].shape:
             raise WeightsMismatch(f"checkpoint weights are for a different architecture ({name})")
         value[...] = state["model"][name]
-    optimizer.load_state_dict(state["optim"])
-    set_dropout_states(model, state["rng"]["dropout"])
+    trainer.model.load_state_arrays(state["state"])
+    trainer.optimizer.load_state_dict(state["optim"])
+    trainer.load_state_dict(state["trainer"])
+    trainer.loader.load_state_dict(state["loader"])
+    for callback in trainer.callbacks:
+        if callback.name is not None and callback.name in state["callbacks"]:
+            callback.load_state_dict(state["callbacks"][callback.name])
+
+
+class Checkpoint(Callback):
+    """checkpoint.npz every `every` epochs and whenever fit() ends without failing (a stop
+    request saves the position mid-epoch); weights.npz when the run is finished."""
+
+    def __init__(self, out_dir, every=50, run=None):
+        self.out_dir, self.every, self.run = os.fspath(out_dir), int(every), run or {}
+        self.path = os.path.join(self.out_dir, CHECKPOINT)
+
+    def on_train_begin(self, trainer):
+        os.makedirs(self.out_dir, exist_ok=True)
+
+    def on_epoch_end(self, trainer, logs):
+        if self.every and trainer.epoch % self.every == 0:
+            self.save(trainer)
+
+    def on_train_end(self, trainer):
+        if trainer.status == "failed":
+            return                                  # keep the last good checkpoint
+        self.save(trainer)
+        if trainer.status == "finished":
+            trainer.model.save(os.path.join(self.out_dir, "weights.npz"))
+        else:
+            where = f"epoch {trainer.epoch}" + (f", batch {trainer.batch}" if trainer.batch else "")
+            trainer.log(f"stopped at {where}; resume with: npcae train --resume {self.out_dir}")
+
+    def save(self, trainer):
+        save_checkpoint(self.path, trainer, self.run)
+
+    def last_good(self):
+        """A sentence naming the last checkpoint on disk and its epoch, for error messages."""
+        if os.path.exists(self.path):
+            epoch = read_checkpoint(self.path)["epoch"]
+            return f"The last good checkpoint is {self.path} (epoch {epoch})."
+        return "No checkpoint had been written yet."

@@ -10,12 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-from .checkpoint import CheckpointError, read_checkpoint
-from .data import DEFAULT_TRAIN, DataError, load_dataset, split
-from .models import WeightsMismatch
+from .checkpoint import Checkpoint, CheckpointError, read_checkpoint, restore
+from .data import DATASETS, DataError
+from .experiment import DEFAULTS, SettingsError
+from .models import UnknownModel, WeightsMismatch
+from .training import TrainingDiverged
 
-DEFAULT_SIZE = {"tiktok-136": (1024, 512), "synthetic": (256, 128)}
 BENCHMARKS = ("kernels", "conv", "step")
+LABELS = {"iou": "IoU", "dice": "Dice", "psnr": "PSNR", "mse": "MSE"}     # metric names, printed
 
 
 class UsageError(ValueError):
@@ -46,25 +48,39 @@ def build_parser():
     parser = argparse.ArgumentParser(prog="npcae", description="A from-scratch NumPy CAE for masks.")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    t = sub.add_parser("train", help="train the CAE (the original experiment by default)")
-    t.add_argument("--data", default="synthetic", help="synthetic (default), tiktok-136 or a folder")
-    t.add_argument("--size", type=parse_size, help="HxW (tiktok-136: 1024x512; synthetic: 256x128)")
-    t.add_argument("--epochs", type=int, default=500)
-    t.add_argument("--lr", type=float, default=5e-4)
-    t.add_argument("--filters", type=parse_filters, default=[4, 32, 256])
-    t.add_argument("--loss", default="dice+focal", help="terms of dice, focal, binary_focal, bce, mse")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--val-every", type=int, default=10,
-                   help="validate every N epochs (10; validating costs more than a training step)")
-    t.add_argument("--checkpoint-every", type=int, default=50)
-    t.add_argument("--grad-every", type=int, default=10,
-                   help="record per-layer gradient norms every N epochs for gradient_flow.png "
-                        "(10; 0: off)")
+    t = sub.add_parser("train", help="train a model (the original CAE experiment by default)",
+                       description="Options left out take the defaults below (npcae.experiment."
+                                   "DEFAULTS); with --resume, only the options given change the run.")
+    d = DEFAULTS
+    t.add_argument("--data", help=f"a data set name ({', '.join(DATASETS)}) or a folder with "
+                                  f"images/ and masks/ (default {d['data']})")
+    t.add_argument("--size", type=parse_size, help="HxW (default: the data set's, e.g. "
+                                                   "tiktok-136 1024x512, synthetic 256x128)")
+    t.add_argument("--model", help=f"a registered model (default {d['model']})")
+    t.add_argument("--filters", type=parse_filters, help="the model's filters per level (cae: 4,32,256)")
+    t.add_argument("--epochs", type=int, help=f"train until this many epochs (default {d['epochs']})")
+    t.add_argument("--batch-size", type=int,
+                   help="frames per step (default: every training frame in one batch, as the original)")
+    t.add_argument("--lr", type=float, help=f"Adam's learning rate (default {d['lr']:g})")
+    t.add_argument("--loss", help=f"terms of dice, focal, binary_focal, bce, mse (default {d['loss']})")
+    t.add_argument("--seed", type=int, help=f"weights, dropout, shuffling, augmentation (default {d['seed']})")
+    t.add_argument("--val-every", type=int,
+                   help=f"validate every N epochs (default {d['val_every']}; validating costs more than a step)")
+    t.add_argument("--checkpoint-every", type=int, help=f"default {d['checkpoint_every']}")
+    t.add_argument("--grad-every", type=int,
+                   help=f"record per-layer gradient norms every N epochs for gradient_flow.png "
+                        f"(default {d['grad_every']}; 0: off)")
     t.add_argument("--trace", action="store_true",
                    help="trace the first step layer by layer: printed, and trace.txt/.json/.csv")
-    t.add_argument("--augment", action="store_true", help="flips, shifts, zoom, brightness/contrast")
-    t.add_argument("--train-names", help="comma-separated training frames (default per data set)")
-    t.add_argument("--n-train", type=int, help="train on the first N frames instead")
+    t.add_argument("--augment", action="store_true", default=None,
+                   help="flips, shifts, zoom, brightness/contrast")
+    t.add_argument("--train-names", help="comma-separated training frames; the rest are held out")
+    t.add_argument("--n-train", type=int, help="train on the first N frames, hold out the rest")
+    t.add_argument("--val-split", type=float, help="hold out this fraction, chosen by the seed "
+                                                   "(default for folders: 0.1)")
+    t.add_argument("--val-data", help="hold out every frame of this data set or folder")
+    t.add_argument("--cache-mb", type=int, help=f"keep the decoded frames in memory when they fit "
+                                                f"in this many MB (default {d['cache_mb']})")
     t.add_argument("--out", help="run folder (default runs/<data>-<time>)")
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -86,7 +102,7 @@ def build_parser():
     b.add_argument("--out", help="folder for JSON, Markdown and PNG (default benchmarks/results)")
 
     f = sub.add_parser("fetch-data", help="download a data set and verify its checksums")
-    f.add_argument("name", choices=["tiktok-136"])
+    f.add_argument("name", choices=[name for name, entry in DATASETS.items() if entry.download])
     f.add_argument("--dest", help="folder (default ~/.cache/npcae/tiktok-136)")
 
     g = sub.add_parser("gradcheck", help="finite-difference checks: every layer, loss, a small CAE")
@@ -98,90 +114,108 @@ def build_parser():
     return parser
 
 
-def _check_size(size, filters):
-    factor = 2 ** len(filters)
-    if size[0] % factor or size[1] % factor:
-        raise UsageError(f"size {size[0]}x{size[1]} is not divisible by {factor} "
-                         f"(the CAE halves it {len(filters)} times)")
+# Options of `npcae train` that are run settings, and how each becomes one.
+RUN_OPTIONS = {"data": None, "size": list, "model": None, "epochs": None, "batch_size": None,
+               "lr": None, "loss": None, "seed": None, "val_every": None,
+               "checkpoint_every": None, "grad_every": None, "augment": None,
+               "train_names": lambda text: text.split(","), "n_train": None, "val_split": None,
+               "val_data": None, "cache_mb": None}
+# What may change when a run is resumed: the target and how often things happen. Everything
+# else would make the resumed run a different run.
+RESUMABLE = ("epochs", "val_every", "checkpoint_every", "grad_every", "cache_mb")
 
 
-def _records(run):
-    record = load_dataset(run["data"], tuple(run["size"]))
-    if run.get("n_train"):
-        return split(record, n_train=run["n_train"])
-    names = run.get("train_names") or DEFAULT_TRAIN.get(run["data"])
-    if names is None:
-        raise UsageError("a folder needs --train-names or --n-train to choose its training frames")
-    return split(record, train_names=names)
+def option(key):
+    """The command-line spelling of a run setting: grad_every -> --grad-every."""
+    return "--" + key.replace("_", "-")
+
+
+def given_settings(args):
+    """The run settings the command line gave explicitly (options left out are not included)."""
+    given = {}
+    for key, convert in RUN_OPTIONS.items():
+        value = getattr(args, key)
+        if value is not None:
+            given[key] = convert(value) if convert else value
+    if args.filters is not None:
+        given["model_args"] = {"filters": args.filters}
+    return given
 
 
 def cmd_train(args):
-    from .plots import write_all
+    from .experiment import assemble, finish, settings
     from .predict import ensure_writable
-    from .training import Trainer
+    given = given_settings(args)
     if args.resume:
         state = read_checkpoint(Path(args.resume) / "checkpoint.npz")
-        run = state["run"]
-        if args.epochs != 500 or run["epochs"] < args.epochs:
-            run["epochs"] = args.epochs                  # extend (or set) the target
-        out = Path(args.resume)
+        fixed = sorted(set(given) - set(RESUMABLE))
+        if fixed:
+            raise UsageError(f"{option(fixed[0])} cannot change when a run is resumed "
+                             f"(only {', '.join(map(option, RESUMABLE))} can)")
+        run, out = {**state["run"], **given}, Path(args.resume)
     else:
-        size = args.size or DEFAULT_SIZE.get(args.data, (1024, 512))
-        _check_size(size, args.filters)
-        if args.epochs < 1 or args.val_every < 1 or args.checkpoint_every < 1:
-            raise UsageError("--epochs, --val-every and --checkpoint-every must be at least 1")
-        if args.grad_every < 0:
-            raise UsageError(f"--grad-every must be 0 (off) or more, got {args.grad_every}")
-        run = dict(data=args.data, size=list(size), epochs=args.epochs, lr=args.lr,
-                   filters=args.filters, loss=args.loss, seed=args.seed, val_every=args.val_every,
-                   checkpoint_every=args.checkpoint_every, grad_every=args.grad_every,
-                   augment=args.augment,
-                   train_names=args.train_names.split(",") if args.train_names else None,
-                   n_train=args.n_train)
-        out = Path(args.out or f"runs/{Path(args.data).name}-{time.strftime('%Y%m%d-%H%M%S')}")
-        state = None
-    ensure_writable(out)
-    train, heldout = _records(run)
-    trainer = Trainer(run, train, heldout, out, progress=not args.no_progress)
-    trainer.model.config["input_size"] = list(run["size"])
+        run, state = given, None
+        data = Path(run.get("data", DEFAULTS["data"])).name
+        out = Path(args.out or f"runs/{data}-{time.strftime('%Y%m%d-%H%M%S')}")
+    exp = assemble(settings(run, name=option), out, progress=not args.no_progress, trace=args.trace,
+                   log=lambda text: print(text, file=sys.stderr))
     if state is not None:
-        trainer.resume(state)
-    print(f"training on {len(train)} frames ({', '.join(train.names)}), {len(heldout)} held out, "
-          f"{run['size'][0]}x{run['size'][1]}, into {out}", file=sys.stderr)
-    trainer.fit(trace=args.trace)
-    write_all(trainer, [train, heldout])
-    report = trainer.final_report()
+        restore(state, exp.trainer)
+    ensure_writable(out)
+    for note in exp.notes:
+        print(note, file=sys.stderr)
+    train, heldout, size = exp.train, exp.heldout, exp.train.size
+    shown = ", ".join(train.names[:5]) + (", ..." if len(train) > 5 else "")
+    print(f"training on {len(train)} frames ({shown}), {len(heldout)} held out, "
+          f"{size[0]}x{size[1]}, batch {exp.trainer.loader.batch_size}, into {out}", file=sys.stderr)
+    try:
+        exp.trainer.fit()
+    except TrainingDiverged as error:
+        raise TrainingDiverged(f"{error}; stopped. {exp.trainer.callback(Checkpoint).last_good()}") from None
+    report = finish(exp)
     for group in ("train_eval", "heldout", "all"):
-        print(f"{group:>10}: accuracy {report[f'{group}_accuracy']:.4f}  "
-              f"IoU {report[f'{group}_iou']:.4f}  Dice {report[f'{group}_dice']:.4f}")
+        if f"{group}_iou" in report:
+            print(f"{group:>10}: accuracy {report[f'{group}_accuracy']:.4f}  "
+                  f"IoU {report[f'{group}_iou']:.4f}  Dice {report[f'{group}_dice']:.4f}")
+    for group in ("train_eval", "heldout"):
+        if f"{group}_psnr" in report:
+            print(f"{group:>10}: PSNR {report[f'{group}_psnr']:.2f} dB")
     return 0
 
 
 def cmd_predict(args):
     from .predict import ensure_writable, list_images, load_model, predict_files
-    model, size = load_model(args.weights)
+    model, size, task = load_model(args.weights)
     files = list_images(args.inputs)
     out = ensure_writable(args.out)
-    names = predict_files(model, size, files, out)
-    print(f"wrote mask, overlay and cut-out PNGs for {len(names)} images to {out}")
+    names = predict_files(model, size, files, out, task)
+    print(f"wrote the {task.name} task's PNGs for {len(names)} images to {out}")
     return 0
 
 
 def cmd_evaluate(args):
-    from .predict import evaluate_record, load_model
-    model, size = load_model(args.weights)
-    record = load_dataset(args.data, args.size or size)
-    rows, (acc, iou, dice) = evaluate_record(model, record)
-    print(f"{'image':<24}{'accuracy':>10}{'IoU':>10}{'Dice':>10}")
-    for name, a, i, d in rows:
-        print(f"{name:<24}{a:>10.4f}{i:>10.4f}{d:>10.4f}")
-    print(f"{'total':<24}{acc:>10.4f}{iou:>10.4f}{dice:>10.4f}")
+    from .data import open_frames
+    from .evaluation import evaluate
+    from .predict import load_model
+    model, size, task = load_model(args.weights)
+    size = args.size or size
+    try:
+        model.output_shape((1, *size, 3))
+    except ValueError as error:
+        raise UsageError(f"size {size[0]}x{size[1]} does not fit the model: {error}") from None
+    frames = open_frames(args.data, size)
+    _, total, per_image = evaluate(model, task, frames, per_image=True)
+    names = list(total.result())
+    print(f"{'image':<24}" + "".join(f"{LABELS.get(name, name):>10}" for name in names))
+    for image, values in per_image.items():
+        print(f"{image:<24}" + "".join(f"{values[name]:>10.4f}" for name in names))
+    print(f"{'total':<24}" + "".join(f"{total.result()[name]:>10.4f}" for name in names))
     return 0
 
 
 def cmd_fetch(args):
-    from .data import fetch_tiktok136
-    print(fetch_tiktok136(args.dest))
+    from .data import fetch
+    print(fetch(args.name, args.dest))
     return 0
 
 
@@ -224,11 +258,11 @@ COMMANDS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate
 
 
 def main(argv=None):
-    from .training import TrainingDiverged
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (DataError, UsageError, WeightsMismatch, CheckpointError) as error:
+    except (DataError, UsageError, SettingsError, UnknownModel, WeightsMismatch,
+            CheckpointError) as error:
         print(f"npcae: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

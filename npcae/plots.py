@@ -12,8 +12,7 @@ from matplotlib.figure import Figure
 
 from .models import atomic_write
 
-OVERLAY_TRUE = np.array([0.1, 0.8, 0.2])      # green: the true mask
-OVERLAY_PRED = np.array([0.9, 0.1, 0.6])      # magenta: the prediction
+from .tasks.binary import OVERLAY_PRED, OVERLAY_TRUE, overlay  # noqa: F401 (re-exported)
 
 
 def save_figure(fig, path):
@@ -27,7 +26,8 @@ def _series(history, key):
     return ([e for e, _ in rows], [v for _, v in rows]) if rows else ([], [])
 
 
-def _curves(history, keys, ylabel, title, path):
+def plot_curves(history, keys, ylabel, title, path):
+    """One line per (history key, label) present in the history, against the epoch."""
     fig = Figure(figsize=(7, 4))
     ax = fig.subplots()
     for key, label in keys:
@@ -42,41 +42,44 @@ def _curves(history, keys, ylabel, title, path):
     save_figure(fig, path)
 
 
-def plot_loss(history, path):
-    _curves(history, [("train_loss", "train (3 frames, dropout on)"),
-                      ("heldout_loss", "held out")], "Dice + focal loss", "Loss per epoch", path)
+def plot_loss(history, path, ylabel="Dice + focal loss"):
+    plot_curves(history, [("train_loss", "train (dropout on)"), ("heldout_loss", "held out")],
+                ylabel, "Loss per epoch", path)
 
 
-def plot_accuracy(history, path):
-    _curves(history, [("train_accuracy", "train (dropout on)"), ("heldout_accuracy", "held out"),
-                      ("all_accuracy", "all frames (the original's figure)")],
-            "pixel accuracy", "Accuracy per epoch", path)
+def _picture(snapshot):
+    """A snapshot as imshow takes it: uint8 pictures scaled to [0, 1], (H, W, 1) as (H, W)."""
+    snapshot = np.asarray(snapshot)
+    if snapshot.ndim == 3 and snapshot.shape[-1] == 1:
+        snapshot = snapshot[..., 0]
+    return snapshot / 255.0 if snapshot.dtype == np.uint8 else snapshot
 
 
-def plot_iou_dice(history, path):
-    _curves(history, [("heldout_iou", "held-out IoU"), ("heldout_dice", "held-out Dice"),
-                      ("train_eval_iou", "train IoU"), ("all_iou", "all-frames IoU")],
-            "score", "IoU and Dice per epoch", path)
+def _truth(image, target, output=None):
+    return overlay(image, target[..., 0], OVERLAY_TRUE)
 
 
-def overlay(image, mask, color, alpha=0.5):
-    """image (H, W, 3) in [0, 1] with `mask` (H, W) painted in `color`."""
-    mask = mask.astype(bool)[..., None]
-    return np.where(mask, (1 - alpha) * image + alpha * color, image)
+def _truth_and_prediction(image, target, output):
+    shown = overlay(image, target[..., 0], OVERLAY_TRUE, 0.45)
+    return overlay(shown, output[..., 0] > 0.5, OVERLAY_PRED, 0.45)
 
 
-def plot_evolution(snapshots, record, path):
-    """Predictions on the training frames at each snapshot epoch: a row per epoch."""
+def plot_evolution(snapshots, record, path, draw=_truth):
+    """Predictions on the training frames at each snapshot epoch: a row per epoch.
+
+    snapshots: {epoch: (n, H, W[, C])}, probabilities or uint8 pictures (task.snapshot) of the
+    first n frames of `record` (images, masks, names); draw(image, target, None): the truth row.
+    """
     epochs = sorted(snapshots)
-    n = len(record.names)
+    n = len(snapshots[epochs[0]]) if epochs else len(record.names)
     fig = Figure(figsize=(1.6 * n + 0.5, 2.9 * (len(epochs) + 1) * record.images.shape[1]
                           / record.images.shape[2] / 2))
     axes = fig.subplots(len(epochs) + 1, n, squeeze=False)
     for j in range(n):
-        axes[0, j].imshow(overlay(record.images[j], record.masks[j, ..., 0], OVERLAY_TRUE))
+        axes[0, j].imshow(np.clip(draw(record.images[j], record.masks[j], None), 0, 1))
         axes[0, j].set_title(record.names[j], fontsize=8)
         for i, epoch in enumerate(epochs, start=1):
-            axes[i, j].imshow(snapshots[epoch][j, ..., 0], cmap="gray", vmin=0, vmax=1)
+            axes[i, j].imshow(_picture(snapshots[epoch][j]), cmap="gray", vmin=0, vmax=1)
             if j == 0:
                 axes[i, j].set_ylabel(f"epoch {epoch}", fontsize=8)
     axes[0, 0].set_ylabel("truth", fontsize=8)
@@ -87,8 +90,10 @@ def plot_evolution(snapshots, record, path):
     save_figure(fig, path)
 
 
-def plot_overlays(images, masks, preds, names, heldout_names, path):
-    """True (green) vs predicted (magenta) mask for every frame; held-out frames marked."""
+def plot_overlays(images, masks, preds, names, heldout_names, path, draw=_truth_and_prediction,
+                  title="True (green) vs predicted (magenta) masks"):
+    """draw(image, target, output) for every frame (by default the true mask in green and the
+    predicted one in magenta); held-out frames are marked."""
     n = len(names)
     cols = min(n, 5)
     rows = -(-n // cols)
@@ -98,11 +103,9 @@ def plot_overlays(images, masks, preds, names, heldout_names, path):
         ax.axis("off")
     for k, name in enumerate(names):
         ax = axes.flat[k]
-        shown = overlay(images[k], masks[k, ..., 0], OVERLAY_TRUE, 0.45)
-        shown = overlay(shown, preds[k, ..., 0] > 0.5, OVERLAY_PRED, 0.45)
-        ax.imshow(np.clip(shown, 0, 1))
+        ax.imshow(np.clip(draw(images[k], masks[k], preds[k]), 0, 1))
         ax.set_title(f"{name}{' (held out)' if name in heldout_names else ' (train)'}", fontsize=7)
-    fig.suptitle("True (green) vs predicted (magenta) masks")
+    fig.suptitle(title)
     save_figure(fig, path)
 
 
@@ -152,22 +155,43 @@ def plot_gradient_flow(rows, path, title="Gradient flow: ||dL/dp|| per parameter
     save_figure(fig, path)
 
 
-def write_all(trainer, records):
-    """Every figure of a run into its folder; returns the paths written."""
-    out, history = trainer.out_dir, trainer.history
-    paths = {name: os.path.join(out, f"{name}.png") for name in
-             ("loss", "accuracy", "iou_dice", "evolution", "overlays")}
-    plot_loss(history, paths["loss"])
-    plot_accuracy(history, paths["accuracy"])
-    plot_iou_dice(history, paths["iou_dice"])
-    plot_evolution(trainer.snapshots, trainer.train, paths["evolution"])
-    images = np.concatenate([r.images for r in records])
-    masks = np.concatenate([r.masks for r in records])
-    names = [n for r in records for n in r.names]
-    from .training import predict
-    preds = predict(trainer.model, images, trainer.run["eval_batch"])
-    plot_overlays(images, masks, preds, names, set(trainer.heldout.names), paths["overlays"])
-    if trainer.gradient_norms:
+# The overlay figure shows every frame of a small set (the original's 3 + 7) and, of a larger
+# one, the first few of each side.
+OVERLAY_FRAMES = 10
+
+
+def _first(frames, count):
+    """(images, targets, names) of the first `count` frames."""
+    images, targets = frames.read(list(range(min(count, len(frames)))))
+    return images, targets, frames.names[:len(images)]
+
+
+def write_all(exp):
+    """Every figure of a run (an npcae.experiment.Experiment) into its folder; returns the paths."""
+    from .callbacks import GradientNorms, History, Snapshots, Validation
+    from .data import Record
+    from .evaluation import predict
+    trainer, out, task = exp.trainer, exp.out_dir, exp.trainer.task
+    history = trainer.callback(History).rows
+    paths = {"loss": os.path.join(out, "loss.png")}
+    plot_loss(history, paths["loss"], ylabel=f"{task.loss_spec} loss")
+    for stem, keys, ylabel, title in task.figures:
+        paths[stem] = os.path.join(out, f"{stem}.png")
+        plot_curves(history, keys, ylabel, title, paths[stem])
+    snapshots = trainer.callback(Snapshots)
+    if snapshots is not None and snapshots.pictures:
+        paths["evolution"] = os.path.join(out, "evolution.png")
+        shown = _first(exp.train, len(next(iter(snapshots.pictures.values()))))
+        plot_evolution(snapshots.pictures, Record(*shown), paths["evolution"], draw=task.draw)
+    n_train = min(len(exp.train), max(3, OVERLAY_FRAMES - len(exp.heldout)))
+    train, held = _first(exp.train, n_train), _first(exp.heldout, OVERLAY_FRAMES - n_train)
+    images, targets = np.concatenate([train[0], held[0]]), np.concatenate([train[1], held[1]])
+    preds = predict(trainer.model, images, trainer.callback(Validation).batch)
+    paths["overlays"] = os.path.join(out, "overlays.png")
+    plot_overlays(images, targets, preds, train[2] + held[2], set(held[2]), paths["overlays"],
+                  draw=task.draw, title=task.caption)
+    norms = trainer.callback(GradientNorms)
+    if norms is not None and norms.rows:
         paths["gradient_flow"] = os.path.join(out, "gradient_flow.png")
-        plot_gradient_flow(trainer.gradient_norms, paths["gradient_flow"])
+        plot_gradient_flow(norms.rows, paths["gradient_flow"])
     return paths

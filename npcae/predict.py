@@ -1,6 +1,7 @@
-"""Masks for new frames: the mask, an overlay and a transparent cut-out per image; evaluation.
+"""A trained model on new images: load it from its files, and write what its task draws
+(binary masks: the mask, an overlay and a transparent cut-out per image).
 
-The model runs at the size it was trained at; its mask is resized back to each image's own size.
+The model runs at the size it was trained at; its output is resized back to each image's size.
 """
 import os
 from pathlib import Path
@@ -8,16 +9,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from . import metrics
 from .checkpoint import CheckpointError, read_checkpoint
-from .data.folder import IMAGE_SUFFIXES, DataError, open_image as _open
-from .models import atomic_write, build, read_config
+from .data.folder import IMAGE_SUFFIXES, DataError, is_hidden, open_image as _open
+from .models import UnknownModel, atomic_write, build, read_config
+from .tasks import BinaryMask, make_task
 
 WEIGHT_FILES = ("weights.npz", "checkpoint.npz")
 
 
 def load_model(weights):
-    """(model, input size (H, W)) from weights.npz, checkpoint.npz or a run folder holding one."""
+    """(model, input size (H, W), task) from weights.npz, checkpoint.npz or a run folder.
+
+    The model is rebuilt by the registry from the config stored beside its weights, so any
+    registered model loads; the task (how its outputs become masks) is stored there too
+    (files from before tasks existed hold binary-mask models).
+    """
     path = Path(weights).expanduser()
     if path.is_dir():
         found = [path / name for name in WEIGHT_FILES if (path / name).exists()]
@@ -32,16 +38,20 @@ def load_model(weights):
         raise DataError(f"cannot read weights file {path}: {error}") from None
     if config is None:
         raise DataError(f"{path} holds no model config; save it with model.save()")
-    size = tuple(config.pop("input_size", (1024, 512)))
-    model = build(config)
+    try:
+        model = build(config)
+    except UnknownModel as error:
+        raise DataError(f"{path}: {error}") from None
     try:
         state = read_checkpoint(path)
-        model_arrays = state["model"]
-        for name, value, _ in model.named_parameters():
-            value[...] = model_arrays[name]
     except CheckpointError:
         model.load(path)
-    return model, size
+    else:
+        for name, value, _ in model.named_parameters():
+            value[...] = state["model"][name]
+        model.load_state_arrays(state["state"])
+    size = tuple(config.get("input_size") or (1024, 512))
+    return model, size, make_task(config.get("task", {"task": "binary"}))
 
 
 def list_images(inputs):
@@ -50,7 +60,8 @@ def list_images(inputs):
     for item in inputs:
         path = Path(item).expanduser()
         if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+            found = sorted(p for p in path.iterdir()
+                           if p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p))
             if not found:
                 raise DataError(f"no PNG or JPEG images in folder {path}")
             files += found
@@ -66,8 +77,11 @@ def _save_png(array, path, mode):
     atomic_write(path, lambda f: image.save(f, format="PNG"))
 
 
-def predict_files(model, size, files, out_dir, threshold=0.5, batch=3):
-    """Write NAME_mask.png, NAME_overlay.png and NAME_cutout.png for every file; returns names."""
+def predict_files(model, size, files, out_dir, task=None, batch=3):
+    """Write the task's files for every image (binary masks: NAME_mask.png, NAME_overlay.png,
+    NAME_cutout.png); the model runs at `size`, its output is resized back to each image's own
+    size. Returns the stems."""
+    task = task or BinaryMask()
     out_dir = Path(out_dir)
     written = []
     for start in range(0, len(files), batch):
@@ -75,31 +89,10 @@ def predict_files(model, size, files, out_dir, threshold=0.5, batch=3):
         originals = [_open(path, "RGB") for path in chunk]
         x = np.stack([np.asarray(im.resize((size[1], size[0]), Image.BOX), np.float32) / 255.0
                       for im in originals])
-        probabilities = model.forward(x)[..., 0]
-        for path, original, prob in zip(chunk, originals, probabilities):
-            full = Image.fromarray((prob * 255).round().astype(np.uint8), "L")
-            full = np.asarray(full.resize(original.size, Image.BILINEAR)) > 255 * threshold
-            rgb = np.asarray(original)
-            mask = (full * 255).astype(np.uint8)
-            tint = np.array([255, 0, 160], np.float32)
-            shown = np.where(full[..., None], 0.55 * rgb + 0.45 * tint, rgb).astype(np.uint8)
-            cutout = np.dstack([rgb, mask])
-            _save_png(mask, out_dir / f"{path.stem}_mask.png", "L")
-            _save_png(shown, out_dir / f"{path.stem}_overlay.png", "RGB")
-            _save_png(cutout, out_dir / f"{path.stem}_cutout.png", "RGBA")
+        for path, original, output in zip(chunk, originals, model.forward(x)):
+            task.write_prediction(path.stem, original, output, out_dir, _save_png)
             written.append(path.stem)
     return written
-
-
-def evaluate_record(model, record, batch=3):
-    """Per-image and pooled accuracy, IoU and Dice: ([(name, acc, iou, dice)], (acc, iou, dice))."""
-    from .training import predict
-    pred = predict(model, record.images, batch)
-    rows = [(name, metrics.pixel_accuracy(p, t), metrics.iou(p, t), metrics.dice(p, t))
-            for name, p, t in zip(record.names, pred, record.masks)]
-    total = (metrics.pixel_accuracy(pred, record.masks), metrics.iou(pred, record.masks),
-             metrics.dice(pred, record.masks))
-    return rows, total
 
 
 def ensure_writable(folder):

@@ -9,21 +9,22 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from npcae.data import split, synthetic_record
+from npcae.callbacks import GradientNorms
+from npcae.checkpoint import read_checkpoint, restore
+from npcae.experiment import assemble
 from npcae.plots import gradient_matrix, plot_gradient_flow, write_all
-from npcae.training import GRADIENT_NORMS, Trainer
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
-TINY_RUN = dict(filters=[2, 3, 4], val_every=100, snapshot_every=0, checkpoint_every=100, seed=2)
+TINY_RUN = dict(data="synthetic", size=[16, 8], n_train=2, model_args={"filters": [2, 3, 4]},
+                val_every=100, snapshot_every=0, checkpoint_every=100, seed=2)
+GRADIENT_NORMS = GradientNorms.FILE
 
 
-@pytest.fixture(scope="module")
-def records():
-    return split(synthetic_record(n_frames=4, size=(16, 8)), n_train=2)
-
-
-def trainer(records, out, **run):
-    return Trainer({**TINY_RUN, **run}, *records, out, progress=False, log=lambda *a: None)
+def experiment(out, resume=False, **run):
+    exp = assemble({**TINY_RUN, **run}, out, progress=False, log=lambda *a: None)
+    if resume:
+        restore(read_checkpoint(out / "checkpoint.npz"), exp.trainer)
+    return exp
 
 
 def read_norms(out):
@@ -31,59 +32,46 @@ def read_norms(out):
         return [(int(r["epoch"]), r["name"], float(r["norm"])) for r in csv.DictReader(f)]
 
 
-def test_two_epochs_write_every_parameters_norm_and_the_plot(tmp_path, records):
-    t = trainer(records, tmp_path, epochs=2)         # grad_every defaults to 10: epochs 1 and 2
-    t.fit()
+def test_two_epochs_write_every_parameters_norm_and_the_plot(tmp_path):
+    exp = experiment(tmp_path, epochs=2)             # grad_every defaults to 10: epochs 1 and 2
+    exp.trainer.fit()
     rows = read_norms(tmp_path)
-    names = [name for name, _, _ in t.model.named_parameters()]
+    names = [name for name, _, _ in exp.trainer.model.named_parameters()]
     assert [(e, n) for e, n, _ in rows] == [(e, n) for e in (1, 2) for n in names]
     # Adam does not touch the gradients: the model still holds epoch 2's.
-    for (_, name, norm), (_, _, grad) in zip(rows[len(names):], t.model.named_parameters()):
+    for (_, name, norm), (_, _, grad) in zip(rows[len(names):], exp.trainer.model.named_parameters()):
         assert norm == pytest.approx(np.linalg.norm(grad.astype(np.float64)), rel=1e-7), name
     assert all(norm > 0 for _, _, norm in rows)
-    paths = write_all(t, list(records))
+    paths = write_all(exp)
     assert Path(paths["gradient_flow"]) == tmp_path / "gradient_flow.png"
     assert (tmp_path / "gradient_flow.png").stat().st_size > 0
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
 
 
-def test_recorded_epochs_follow_grad_every_and_zero_disables(tmp_path, records):
-    t = trainer(records, tmp_path / "a", epochs=7, grad_every=3)
-    t.fit()
+def test_recorded_epochs_follow_grad_every_and_zero_disables(tmp_path):
+    experiment(tmp_path / "a", epochs=7, grad_every=3).trainer.fit()
     assert sorted({e for e, _, _ in read_norms(tmp_path / "a")}) == [1, 3, 6, 7]
-    t = trainer(records, tmp_path / "b", epochs=2, grad_every=0)
-    t.fit()
-    assert not (tmp_path / "b" / GRADIENT_NORMS).exists() and t.gradient_norms == []
-    assert "gradient_flow" not in write_all(t, list(records))
+    exp = experiment(tmp_path / "b", epochs=2, grad_every=0)
+    exp.trainer.fit()
+    assert not (tmp_path / "b" / GRADIENT_NORMS).exists()
+    assert exp.trainer.callback(GradientNorms).rows == []
+    assert "gradient_flow" not in write_all(exp)
 
 
-def test_resume_keeps_the_rows_consistent(tmp_path, records):
+def test_resume_keeps_the_rows_consistent(tmp_path):
     """A straight 6-epoch run against one resumed from an epoch-2 checkpoint after the CSV
     had already run on to epoch 4 (a crash between checkpoints): the same CSV, row for row."""
-    straight = trainer(records, tmp_path / "straight", epochs=6, grad_every=1)
-    straight.fit()
+    experiment(tmp_path / "straight", epochs=6, grad_every=1).trainer.fit()
     out = tmp_path / "resumed"
-    trainer(records, out, epochs=2, grad_every=1).fit()
+    experiment(out, epochs=2, grad_every=1).trainer.fit()
     shutil.copy(out / "checkpoint.npz", tmp_path / "epoch2.npz")
-    ahead = trainer(records, out, epochs=4, grad_every=1)
-    ahead.resume()
-    ahead.fit()
+    experiment(out, resume=True, epochs=4, grad_every=1).trainer.fit()
     assert max(e for e, _, _ in read_norms(out)) == 4
     shutil.copy(tmp_path / "epoch2.npz", out / "checkpoint.npz")
-    resumed = trainer(records, out, epochs=6, grad_every=1)
-    resumed.resume()
-    assert {row["epoch"] for row in resumed.gradient_norms} == {1, 2}
-    resumed.fit()
+    resumed = experiment(out, resume=True, epochs=6, grad_every=1)
+    assert {row["epoch"] for row in resumed.trainer.callback(GradientNorms).rows} == {1, 2}
+    resumed.trainer.fit()
     assert (out / GRADIENT_NORMS).read_text() == (tmp_path / "straight" / GRADIENT_NORMS).read_text()
-
-
-def test_a_run_without_the_csv_resumes_with_the_new_epochs_only(tmp_path, records):
-    trainer(records, tmp_path, epochs=2, grad_every=1).fit()
-    (tmp_path / GRADIENT_NORMS).unlink()                 # as a run from before this feature
-    resumed = trainer(records, tmp_path, epochs=3, grad_every=1)
-    resumed.resume()
-    resumed.fit()
-    assert sorted({e for e, _, _ in read_norms(tmp_path)}) == [3]
 
 
 def test_gradient_matrix_and_plot_with_gaps_and_zeros(tmp_path):

@@ -8,13 +8,13 @@ import math
 import numpy as np
 import pytest
 
-from npcae.data import split, synthetic_record
 from npcae.layers import Conv2D, ReLU, Sigmoid
 from npcae.losses import get_loss
 from npcae.models import Sequential, cae
 from npcae.optim import Adam
 from npcae.trace import leaf_layers, trace_step
-from npcae.training import Trainer
+from npcae.callbacks import History, TraceFirstStep
+from npcae.experiment import assemble
 
 LR = 1e-3
 
@@ -145,15 +145,16 @@ def test_tracing_does_not_change_the_step(rng):
 
 
 def test_trainer_traces_the_first_step_of_fit(tmp_path):
-    train, heldout = split(synthetic_record(n_frames=4, size=(16, 8)), n_train=2)
-    run = dict(epochs=2, filters=[2, 3, 4], val_every=2, snapshot_every=0, checkpoint_every=10)
+    run = dict(data="synthetic", size=[16, 8], n_train=2, epochs=2, model_args={"filters": [2, 3, 4]},
+               val_every=2, snapshot_every=0, checkpoint_every=10)
     logged = []
-    trainer = Trainer(run, train, heldout, tmp_path, progress=False, log=logged.append)
-    trainer.fit(trace=True)
-    assert trainer.last_trace.epoch == 1
-    assert trainer.last_trace.loss == pytest.approx(trainer.history[0]["train_loss"], rel=1e-12)
+    exp = assemble(run, tmp_path, progress=False, trace=True, log=logged.append)
+    exp.trainer.fit()
+    trace = exp.trainer.callback(TraceFirstStep).trace
+    assert trace.epoch == 1
+    assert trace.loss == pytest.approx(exp.trainer.callback(History).rows[0]["train_loss"], rel=1e-12)
     text = (tmp_path / "trace.txt").read_text()
     assert text.startswith("One training step, epoch 1, loss") and text in logged[0] + "\n"
     data = json.loads((tmp_path / "trace.json").read_text())
-    assert data["epoch"] == 1 and len(data["layers"]) == len(trainer.model.layers)
+    assert data["epoch"] == 1 and len(data["layers"]) == len(exp.trainer.model.layers)
     assert (tmp_path / "trace.csv").read_text().startswith("layer,output_shape,mean")

@@ -1,0 +1,9 @@
+"""Callbacks: everything around the training loop that is not forward, loss, backward, step.
+The contract is in base.py; npcae.checkpoint.Checkpoint saves and resumes a run."""
+from .base import Callback, every
+from .console import ProgressBar, StopOnInterrupt, TraceFirstStep
+from .records import GradientNorms, History
+from .validation import Snapshots, Validation
+
+__all__ = ["Callback", "every", "Validation", "Snapshots", "History", "GradientNorms",
+           "ProgressBar", "TraceFirstStep", "StopOnInterrupt"]

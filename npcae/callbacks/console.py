@@ -1,0 +1,78 @@
+"""What the person at the terminal sees and does: the progress bar, the first-step trace, Ctrl-C."""
+import os
+import signal
+
+from ..trace import Tracer, write_trace
+from .base import Callback
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over every batch of the run, showing the last train loss and held-out IoU."""
+
+    SHOWN = ("train_loss", "heldout_iou", "heldout_psnr")
+
+    def on_train_begin(self, trainer):
+        from tqdm import tqdm
+        steps = trainer.loader.steps_per_epoch
+        unit = "epoch" if steps == 1 else "batch"
+        self.bar = tqdm(total=trainer.epochs * steps, initial=trainer.epoch * steps + trainer.batch,
+                        unit=unit, dynamic_ncols=True)
+
+    def on_batch_end(self, trainer, logs):
+        self.bar.update(1)
+
+    def on_epoch_end(self, trainer, logs):
+        self.bar.set_postfix({k: f"{logs[k]:.4f}" for k in self.SHOWN if k in logs}, refresh=False)
+
+    def on_train_end(self, trainer):
+        self.bar.close()
+
+
+class TraceFirstStep(Callback):
+    """Trace the first batch fit() runs, layer by layer (npcae/trace.py): log the table and
+    write trace.txt, trace.json and trace.csv into `out_dir`."""
+
+    def __init__(self, out_dir):
+        self.out_dir, self.tracer, self.trace = out_dir, None, None    # trace: the StepTrace
+
+    def on_batch_begin(self, trainer):
+        if self.trace is None:
+            self.tracer = Tracer(trainer.model).__enter__()
+
+    def on_batch_end(self, trainer, logs):
+        if self.tracer is None:
+            return
+        self.tracer.__exit__(None, None, None)
+        trace, self.tracer = self.tracer.trace, None
+        self.trace = trace
+        trace.loss, trace.epoch = float(logs["loss"]), trainer.epoch + 1
+        os.makedirs(self.out_dir, exist_ok=True)
+        paths = write_trace(trace, self.out_dir)
+        trainer.log(f"{trace.table()}\nwrote {', '.join(paths)}")
+
+    def on_train_end(self, trainer):
+        if self.tracer is not None:            # the traced step failed: take the hooks off
+            self.tracer.__exit__(RuntimeError, None, None)
+            self.tracer = None
+
+
+class StopOnInterrupt(Callback):
+    """Ctrl-C asks the trainer to stop after the batch under way (a Checkpoint then saves the
+    position); a second Ctrl-C stops at once. Installed only over Python's default handler."""
+
+    def on_train_begin(self, trainer):
+        self.previous = signal.getsignal(signal.SIGINT)
+        self.installed = self.previous is signal.default_int_handler
+        if self.installed:
+            signal.signal(signal.SIGINT, lambda signum, frame: self._interrupt(trainer))
+
+    def _interrupt(self, trainer):
+        if trainer.stop_requested:
+            raise KeyboardInterrupt
+        trainer.log("\ninterrupted: finishing this batch and writing a checkpoint "
+                    "(Ctrl-C again to abort)")
+        trainer.request_stop()
+
+    def on_train_end(self, trainer):
+        if self.installed:
+            signal.signal(signal.SIGINT, self.previous)

@@ -1,0 +1,64 @@
+"""Validation every N epochs, and snapshots of the predictions on a few training frames."""
+import numpy as np
+
+from ..evaluation import evaluate, outputs
+from .base import Callback, every
+
+
+class Validation(Callback):
+    """Every `period` epochs and at the last: the held-out frames' loss and metrics
+    ("heldout_loss", "heldout_iou", ...), and with `train` the training frames' metrics in
+    inference mode ("train_eval_...") and both pooled ("all_..."), added to the epoch's logs.
+    """
+
+    name = "validation"
+
+    def __init__(self, heldout, train=None, period=10, batch=3):
+        self.heldout, self.train, self.period, self.batch = heldout, train, int(period), int(batch)
+
+    def on_epoch_end(self, trainer, logs):
+        if every(trainer.epoch, self.period, trainer.epochs):
+            logs.update(self.evaluate(trainer.model, trainer.task))
+
+    def evaluate(self, model, task):
+        loss, held = evaluate(model, task, self.heldout, self.batch)
+        row = {"heldout_loss": loss, **prefixed("heldout", held.result())}
+        if self.train is not None:
+            _, train = evaluate(model, task, self.train, self.batch)
+            row.update(prefixed("train_eval", train.result()))
+            row.update(prefixed("all", (train + held).result()))
+        return row
+
+
+def prefixed(prefix, metrics):
+    return {f"{prefix}_{key}": value for key, value in metrics.items()}
+
+
+class Snapshots(Callback):
+    """The task's picture of the outputs on the first `count` training frames, before training
+    and every `period` epochs (and at the last): the evolution figure of the original work."""
+
+    name = "snapshots"
+
+    def __init__(self, frames, period=50, count=6, batch=3):
+        self.frames, self.period, self.count, self.batch = frames, int(period), count, batch
+        self.pictures = {}           # epoch -> uint8 array (count, H, W[, 3])
+
+    def on_train_begin(self, trainer):
+        if self.period and trainer.epoch == 0 and trainer.batch == 0 and 0 not in self.pictures:
+            self.take(trainer, 0)
+
+    def on_epoch_end(self, trainer, logs):
+        if every(trainer.epoch, self.period, trainer.epochs):
+            self.take(trainer, trainer.epoch)
+
+    def take(self, trainer, epoch):
+        shots = [trainer.task.snapshot(out) for *_, out in
+                 outputs(trainer.model, self.frames, self.batch, limit=self.count)]
+        self.pictures[epoch] = np.concatenate(shots)
+
+    def state_dict(self):
+        return {f"epoch_{epoch:05d}": picture for epoch, picture in self.pictures.items()}
+
+    def load_state_dict(self, state):
+        self.pictures = {int(key.split("_")[1]): np.asarray(value) for key, value in state.items()}

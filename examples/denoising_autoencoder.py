@@ -33,12 +33,18 @@ from npcae.losses import MSELoss
 from npcae.models import Sequential
 from npcae.optim import Adam
 from npcae.plots import save_figure
+from npcae.tasks import ImageToImage
+
+
+# The image-to-image task: MSE as the loss, PSNR = 10 log10(1 / MSE) dB as the metric (images in
+# [0, 1]). `npcae.training.Trainer` takes the same object; here the loop is written out.
+TASK = ImageToImage(loss="mse")
 
 
 def psnr(images, clean):
-    """Peak signal-to-noise ratio per image, 10 log10(1 / MSE) in dB, for values in [0, 1]."""
-    mse = np.mean((images.astype(np.float64) - clean) ** 2, axis=(1, 2, 3))
-    return 10 * np.log10(1 / mse)
+    """Peak signal-to-noise ratio of each image, in dB: the task's metric, image by image."""
+    return np.array([TASK.tally().update(image, target).result()["psnr"]
+                     for image, target in zip(images, clean)])
 
 
 def mean_filter(images):
@@ -100,7 +106,7 @@ model = Sequential(
     UpConv2D(UpSampling2D(2), Conv2D(16, 16, 3, rng=init)), Swish(),
     Conv2D(16, 3, 3, rng=init), Sigmoid())
 model.summary(input_shape=(*args.size, 3))
-loss, optimizer = MSELoss(), Adam(model.named_parameters(), lr=args.lr)
+loss, optimizer = TASK.loss, Adam(model.named_parameters(), lr=args.lr)
 
 # 4. Training: the whole training set is one batch, with new noise each epoch.
 start = time.perf_counter()

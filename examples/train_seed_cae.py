@@ -73,7 +73,7 @@ for epoch in range(1, args.epochs + 1):
 # 5. The figures of the original: loss curves, the evolution of the training predictions,
 #    and true-vs-predicted overlays of every frame.
 pred_train, pred_held = predict(model, train.images), predict(model, heldout.images)
-plot_loss(history, f"{args.out}_loss.png")
+plot_loss(history, f"{args.out}_loss.png", ylabel="Dice + focal loss")
 plot_evolution(snapshots, train, f"{args.out}_evolution.png")
 images = np.concatenate([train.images, heldout.images])
 plot_overlays(images, np.concatenate([train.masks, heldout.masks]),

@@ -17,7 +17,8 @@ import os
 import numpy as np
 
 from .callbacks import Callback
-from .models.io import CONFIG_KEY, WeightsMismatch, atomic_write
+from .defaults import DEFAULTS
+from .models.io import CONFIG_KEY, atomic_write, load_arrays
 
 CHECKPOINT = "checkpoint.npz"
 FORMAT = 2
@@ -38,9 +39,11 @@ def save_checkpoint(path, trainer, run):
     arrays.update({f"optim/{key}": value for key, value in trainer.optimizer.state_dict().items()})
     callbacks = {}
     for callback in trainer.callbacks:
-        if callback.name is None:
-            continue
         state = callback.state_dict()
+        if callback.name is None:
+            if state:
+                raise TypeError(f"{type(callback).__name__} has state but no name to save it under")
+            continue
         arrays.update({f"callback/{callback.name}/{k}": v for k, v in state.items()
                        if isinstance(v, np.ndarray)})
         callbacks[callback.name] = {k: v for k, v in state.items() if not isinstance(v, np.ndarray)}
@@ -70,27 +73,27 @@ def read_checkpoint(path):
                               "resume; its weights still load with npcae predict and evaluate")
     strip = lambda prefix: {k[len(prefix):]: v for k, v in files.items() if k.startswith(prefix)}
     load = lambda key: json.loads(str(files[key]))
-    callbacks = load("__callbacks__")
-    for key, value in strip("callback/").items():
-        name, field = key.split("/", 1)
-        callbacks.setdefault(name, {})[field] = value
-    return {"model": strip("model/"), "state": strip("state/"), "optim": strip("optim/"),
-            "callbacks": callbacks, "config": load(CONFIG_KEY), "run": load("__run__"),
-            "trainer": load("__trainer__"), "loader": load("__loader__"),
-            "epoch": int(files["__epoch__"])}
+    try:
+        callbacks = load("__callbacks__")
+        for key, value in strip("callback/").items():
+            name, field = key.split("/", 1)
+            callbacks.setdefault(name, {})[field] = value
+        if load("__trainer__").get("format") != FORMAT:
+            raise CheckpointError(f"{path} has checkpoint format {load('__trainer__').get('format')}, "
+                                  f"this npcae reads format {FORMAT}")
+        return {"model": strip("model/"), "state": strip("state/"), "optim": strip("optim/"),
+                "callbacks": callbacks, "config": load(CONFIG_KEY), "run": load("__run__"),
+                "trainer": load("__trainer__"), "loader": load("__loader__"),
+                "epoch": int(files["__epoch__"])}
+    except (KeyError, ValueError) as error:      # JSONDecodeError is a ValueError
+        raise CheckpointError(f"checkpoint {path} is damaged: {type(error).__name__} {error}") from None
 
 
 def restore(state, trainer):
     """Put a read checkpoint back into a freshly assembled trainer (model, optimiser, loader,
     callbacks), in place: the optimiser keeps its references to the parameters."""
-    params = {name: value for name, value, _ in trainer.model.named_parameters()}
-    if set(params) != set(state["model"]):
-        raise WeightsMismatch("checkpoint weights are for a different architecture")
-    for name, value in params.items():
-        if value.shape != state["model"][name].shape:
-            raise WeightsMismatch(f"checkpoint weights are for a different architecture ({name})")
-        value[...] = state["model"][name]
-    trainer.model.load_state_arrays(state["state"])
+    load_arrays(trainer.model, state["model"], state["state"],
+                "checkpoint weights are for a different architecture")
     trainer.optimizer.load_state_dict(state["optim"])
     trainer.load_state_dict(state["trainer"])
     trainer.loader.load_state_dict(state["loader"])
@@ -99,19 +102,35 @@ def restore(state, trainer):
             callback.load_state_dict(state["callbacks"][callback.name])
 
 
-class Checkpoint(Callback):
-    """checkpoint.npz every `every` epochs and whenever fit() ends without failing (a stop
-    request saves the position mid-epoch); weights.npz when the run is finished."""
+def read_model_arrays(path):
+    """(parameters, state) stored in a checkpoint of this version or of npcae 0.1 (whose runs
+    cannot be resumed, but whose weights still load), by name, for predict and evaluate."""
+    try:
+        with np.load(path) as data:
+            files = {name: data[name] for name in data.files if name.startswith(("model/", "state/"))}
+    except (OSError, ValueError) as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from None
+    strip = lambda prefix: {k[len(prefix):]: v for k, v in files.items() if k.startswith(prefix)}
+    return strip("model/"), strip("state/")
 
-    def __init__(self, out_dir, every=50, run=None):
-        self.out_dir, self.every, self.run = os.fspath(out_dir), int(every), run or {}
+
+class Checkpoint(Callback):
+    """checkpoint.npz every `period` epochs (0: only at the end) and whenever fit() ends without
+    failing (a stop request saves the position mid-epoch); weights.npz when the run is finished.
+    `run`: the settings to store, so that `npcae train --resume` can assemble the run again.
+    It runs after the other callbacks (order 1), so it saves the state they have just updated."""
+
+    order = 1
+
+    def __init__(self, out_dir, *, period=DEFAULTS["checkpoint_every"], run=None):
+        self.out_dir, self.period, self.run = os.fspath(out_dir), int(period), run or {}
         self.path = os.path.join(self.out_dir, CHECKPOINT)
 
     def on_train_begin(self, trainer):
         os.makedirs(self.out_dir, exist_ok=True)
 
     def on_epoch_end(self, trainer, logs):
-        if self.every and trainer.epoch % self.every == 0:
+        if self.period and trainer.epoch % self.period == 0:
             self.save(trainer)
 
     def on_train_end(self, trainer):

@@ -10,13 +10,14 @@ import sys
 import time
 from pathlib import Path
 
-from .checkpoint import Checkpoint, CheckpointError, read_checkpoint, restore
+from .checkpoint import CHECKPOINT, Checkpoint, CheckpointError, read_checkpoint, restore
 from .data import DATASETS, DataError
-from .experiment import DEFAULTS, SettingsError
+from .experiment import DEFAULTS, SettingsError, settings
 from .models import UnknownModel, WeightsMismatch
 from .training import TrainingDiverged
 
-BENCHMARKS = ("kernels", "conv", "step")
+BENCHMARKS = ("kernels", "conv", "step", "memory")
+DEFAULT_BENCHMARKS = ("kernels", "conv", "step")     # memory trains for ~15 min: asked for by name
 LABELS = {"iou": "IoU", "dice": "Dice", "psnr": "PSNR", "mse": "MSE"}     # metric names, printed
 
 
@@ -66,7 +67,9 @@ def build_parser():
     t.add_argument("--seed", type=int, help=f"weights, dropout, shuffling, augmentation (default {d['seed']})")
     t.add_argument("--val-every", type=int,
                    help=f"validate every N epochs (default {d['val_every']}; validating costs more than a step)")
-    t.add_argument("--checkpoint-every", type=int, help=f"default {d['checkpoint_every']}")
+    t.add_argument("--checkpoint-every", type=int,
+                   help=f"write checkpoint.npz every N epochs (default {d['checkpoint_every']}; "
+                        "0: only at the end and on Ctrl-C)")
     t.add_argument("--grad-every", type=int,
                    help=f"record per-layer gradient norms every N epochs for gradient_flow.png "
                         f"(default {d['grad_every']}; 0: off)")
@@ -90,20 +93,20 @@ def build_parser():
     p.add_argument("--weights", required=True, help="weights.npz, checkpoint.npz or a run folder")
     p.add_argument("--out", required=True, help="folder for the PNGs")
 
-    e = sub.add_parser("evaluate", help="accuracy, IoU and Dice per image and in total")
+    e = sub.add_parser("evaluate", help="the task's metrics (masks: accuracy, IoU, Dice) per image and in total")
     e.add_argument("--weights", required=True)
-    e.add_argument("--data", default="synthetic")
+    e.add_argument("--data", default=DEFAULTS["data"], help="a data set name or a folder")
     e.add_argument("--size", type=parse_size, help="default: the size the model was trained at")
 
     b = sub.add_parser("bench", help="run the benchmarks in the repository's benchmarks/ folder")
-    b.add_argument("which", nargs="*", metavar="NAME", help="kernels, conv, step (default: all)")
+    b.add_argument("which", nargs="*", metavar="NAME", help="kernels, conv, step, memory (default: the first three)")
     b.add_argument("--size", help="HxW for kernels and conv (default 1024x512)")
     b.add_argument("--compare-torch", metavar="PYTHON", help="a Python with torch, for bench_step")
     b.add_argument("--out", help="folder for JSON, Markdown and PNG (default benchmarks/results)")
 
     f = sub.add_parser("fetch-data", help="download a data set and verify its checksums")
     f.add_argument("name", choices=[name for name, entry in DATASETS.items() if entry.download])
-    f.add_argument("--dest", help="folder (default ~/.cache/npcae/tiktok-136)")
+    f.add_argument("--dest", help="folder (default $NPCAE_DATA/<name>, else ~/.cache/npcae/<name>)")
 
     g = sub.add_parser("gradcheck", help="finite-difference checks: every layer, loss, a small CAE")
     which = g.add_mutually_exclusive_group()
@@ -142,23 +145,45 @@ def given_settings(args):
     return given
 
 
+def resumed_settings(args, given):
+    """(run settings, state) of the checkpoint in --resume, with the options given applied."""
+    out = Path(args.resume)
+    state = read_checkpoint(out / "checkpoint.npz")
+    if not state["run"]:
+        raise CheckpointError(f"{out / 'checkpoint.npz'} was written by a Trainer outside npcae "
+                              "train (no run settings in it); resume it in Python with restore()")
+    if args.out is not None and Path(args.out).resolve() != out.resolve():
+        raise UsageError(f"--out {args.out} differs from --resume {args.resume}: a resumed run "
+                         "stays in its folder")
+    stored = settings(state["run"], name=option)
+    changed = sorted(key for key, value in given.items()
+                     if key not in RESUMABLE and settings({**state["run"], key: value})[key] != stored[key])
+    if changed:
+        raise UsageError(f"{option(changed[0])} cannot change when a run is resumed "
+                         f"(only {', '.join(map(option, RESUMABLE))} can)")
+    done = state["epoch"] + (1 if state["trainer"]["batch"] else 0)
+    if given.get("epochs", stored["epochs"]) < done:
+        raise UsageError(f"--epochs {given['epochs']} is fewer than the {done} epochs this run "
+                         "has already started")
+    return {**state["run"], **given}, state
+
+
 def cmd_train(args):
-    from .experiment import assemble, finish, settings
+    from .experiment import assemble, finish
     from .predict import ensure_writable
     given = given_settings(args)
     if args.resume:
-        state = read_checkpoint(Path(args.resume) / "checkpoint.npz")
-        fixed = sorted(set(given) - set(RESUMABLE))
-        if fixed:
-            raise UsageError(f"{option(fixed[0])} cannot change when a run is resumed "
-                             f"(only {', '.join(map(option, RESUMABLE))} can)")
-        run, out = {**state["run"], **given}, Path(args.resume)
+        run, state = resumed_settings(args, given)
+        out = Path(args.resume)
     else:
         run, state = given, None
         data = Path(run.get("data", DEFAULTS["data"])).name
         out = Path(args.out or f"runs/{data}-{time.strftime('%Y%m%d-%H%M%S')}")
-    exp = assemble(settings(run, name=option), out, progress=not args.no_progress, trace=args.trace,
-                   log=lambda text: print(text, file=sys.stderr))
+        if (out / CHECKPOINT).exists():
+            raise UsageError(f"{out} already holds a run; continue it with --resume {out}, or "
+                             "choose another --out")
+    exp = assemble(settings(run, name=option), out, progress=not args.no_progress,
+                   trace=args.trace, log=lambda text: print(text, file=sys.stderr))
     if state is not None:
         restore(state, exp.trainer)
     ensure_writable(out)
@@ -173,13 +198,11 @@ def cmd_train(args):
     except TrainingDiverged as error:
         raise TrainingDiverged(f"{error}; stopped. {exp.trainer.callback(Checkpoint).last_good()}") from None
     report = finish(exp)
-    for group in ("train_eval", "heldout", "all"):
-        if f"{group}_iou" in report:
-            print(f"{group:>10}: accuracy {report[f'{group}_accuracy']:.4f}  "
-                  f"IoU {report[f'{group}_iou']:.4f}  Dice {report[f'{group}_dice']:.4f}")
-    for group in ("train_eval", "heldout"):
-        if f"{group}_psnr" in report:
-            print(f"{group:>10}: PSNR {report[f'{group}_psnr']:.2f} dB")
+    for group in ("train_eval", "heldout", "all") if report else ():
+        names = [name for name in exp.trainer.task.headline if f"{group}_{name}" in report]
+        if names:
+            print(f"{group:>10}: " + "  ".join(f"{LABELS.get(name, name)} {report[f'{group}_{name}']:.4f}"
+                                               for name in names))
     return 0
 
 
@@ -228,9 +251,9 @@ def cmd_bench(args):
     unknown = [name for name in args.which if name not in BENCHMARKS]
     if unknown:
         raise UsageError(f"no benchmark called {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
-    for name in args.which or BENCHMARKS:
+    for name in args.which or DEFAULT_BENCHMARKS:
         command = [sys.executable, str(folder / f"bench_{name}.py")]
-        if args.size and name != "step":
+        if args.size and name in ("kernels", "conv"):
             command += ["--size", args.size]
         if args.compare_torch and name == "step":
             command += ["--compare-torch", args.compare_torch]

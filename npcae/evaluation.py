@@ -2,6 +2,8 @@
 
 Memory is bounded by the batch: frames are read as each batch needs them (npcae.data Frames).
 """
+import math
+
 import numpy as np
 
 
@@ -19,13 +21,23 @@ def outputs(model, frames, batch=3, limit=None):
         yield [frames.names[i] for i in indices], images, targets, model.forward(images)
 
 
+def weighted_mean(pairs):
+    """The mean of values [(value, weight), ...] weighted by weight; exactly the value when
+    there is one (fsum of v * (w / total): no v * 3 / 3 rounding)."""
+    total = sum(weight for _, weight in pairs)
+    if not total:
+        return math.nan
+    return math.fsum(value * (weight / total) for value, weight in pairs)
+
+
 def evaluate(model, task, frames, batch=3, per_image=False):
     """(loss, tally[, {name: metrics}]) of the model on every frame, in inference mode.
 
-    The loss is the mean of the batches' losses weighted by their sizes (as Keras reports a
-    validation loss); the tally pools pixel counts over every frame, so its metrics are exact.
+    The loss is the mean of the batches' losses weighted by their sizes, as Keras reports a
+    validation loss (for a loss pooled over the batch, such as Dice, that is not the loss of
+    the whole set at once); the tally pools its sums over every frame, so its metrics are the
+    whole set's.
     """
-    from .training import weighted_mean
     losses, tally, images_metrics = [], task.tally(), {}
     for names, _, targets, out in outputs(model, frames, batch):
         losses.append([task.loss.forward(out, targets), len(names)])

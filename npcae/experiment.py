@@ -1,4 +1,4 @@
-"""A training run from its settings: the one set of defaults, and the parts put together.
+"""A training run from its settings: the parts put together, and what is written at the end.
 
     run = settings({"data": "synthetic", "epochs": 500})   # DEFAULTS filled in, checked
     exp = assemble(run, "runs/demo")                         # data, model, task, Adam, callbacks
@@ -9,6 +9,7 @@ checkpoint, so `--resume` assembles exactly the same parts again. Nothing is wri
 run folder until fit() starts, so bad settings leave nothing behind.
 """
 import json
+import math
 import os
 from dataclasses import dataclass
 
@@ -16,24 +17,13 @@ from . import models
 from .callbacks import (GradientNorms, History, ProgressBar, Snapshots, StopOnInterrupt,
                         TraceFirstStep, Validation)
 from .checkpoint import Checkpoint
-from .data import Augmenter, BatchLoader, DataError, dataset_defaults, open_frames, split_frames
-from .evaluation import evaluate
+from .data import Augmenter, BatchLoader, dataset_defaults, open_frames, split_frames
+from .defaults import DEFAULTS
 from .models.io import atomic_write
 from .optim import Adam
-from .tasks import make_task
+from .tasks import TASKS, make_task
 from .training import Trainer
 
-# The one set of defaults: `npcae train` shows them in its help, and a stored run holds them.
-DEFAULTS = dict(
-    data="synthetic", size=None,            # size None: the data set's default (HxW)
-    model="cae", model_args={},             # the builder's own defaults (the original CAE)
-    task="binary", loss="dice+focal",
-    epochs=500, lr=5e-4, batch_size=None,   # batch_size None: every training frame in one batch
-    shuffle=True, seed=0, augment=False,
-    train_names=None, n_train=None, val_split=None, val_data=None,   # None: the data set's split
-    val_every=10, checkpoint_every=50, snapshot_every=50, grad_every=10,
-    eval_batch=3, train_eval="auto", cache_mb=256,
-)
 # Validating the training frames costs an inference pass over all of them; "auto" does it (and
 # reports the original's all-frames figures) for training sets up to this many frames.
 TRAIN_EVAL_LIMIT = 64
@@ -41,6 +31,10 @@ TRAIN_EVAL_LIMIT = 64
 
 class SettingsError(ValueError):
     """A run setting that cannot be used; the message names it."""
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def settings(given, name=str):
@@ -51,15 +45,26 @@ def settings(given, name=str):
         raise SettingsError(f"unknown run setting {unknown[0]!r}")
     run = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
     for key in ("epochs", "val_every", "eval_batch"):
-        if not (isinstance(run[key], int) and run[key] >= 1):
+        if not (_is_int(run[key]) and run[key] >= 1):
             raise SettingsError(f"{name(key)} must be an integer of at least 1, got {run[key]!r}")
-    for key in ("checkpoint_every", "snapshot_every", "grad_every", "cache_mb"):
-        if not (isinstance(run[key], int) and run[key] >= 0):
-            raise SettingsError(f"{name(key)} must be 0 (off) or a positive integer, got {run[key]!r}")
-    if run["batch_size"] is not None and not (isinstance(run["batch_size"], int) and run["batch_size"] >= 1):
+    for key in ("checkpoint_every", "snapshot_every", "grad_every", "cache_mb", "seed"):
+        if not (_is_int(run[key]) and run[key] >= 0):
+            raise SettingsError(f"{name(key)} must be 0 or a positive integer, got {run[key]!r}")
+    if run["batch_size"] is not None and not (_is_int(run["batch_size"]) and run["batch_size"] >= 1):
         raise SettingsError(f"{name('batch_size')} must be a positive integer, got {run['batch_size']!r}")
-    if not run["lr"] > 0 or run["lr"] == float("inf"):
+    if not (isinstance(run["lr"], (int, float)) and 0 < run["lr"] < math.inf):
         raise SettingsError(f"{name('lr')} must be a positive number, got {run['lr']!r}")
+    for key in ("shuffle", "augment"):
+        if not isinstance(run[key], bool):
+            raise SettingsError(f"{name(key)} must be true or false, got {run[key]!r}")
+    if run["train_eval"] not in ("auto", True, False):
+        raise SettingsError(f"{name('train_eval')} must be 'auto', true or false, got {run['train_eval']!r}")
+    if run["task"] not in TASKS:
+        raise SettingsError(f"unknown task {run['task']!r}; choose from {', '.join(sorted(TASKS))}")
+    try:
+        make_task({"task": run["task"], "loss": run["loss"]})
+    except ValueError as error:
+        raise SettingsError(f"{name('loss')}: {error}") from None
     return run
 
 
@@ -114,40 +119,39 @@ def assemble(run, out_dir, *, progress=True, trace=False, log=print):
     loader = BatchLoader(train, run["batch_size"], shuffle=run["shuffle"], seed=run["seed"],
                          augmenter=augmenter)
     eval_train = (len(train) <= TRAIN_EVAL_LIMIT if run["train_eval"] == "auto"
-                  else bool(run["train_eval"]))
-    callbacks = [Validation(heldout, train if eval_train else None, run["val_every"], run["eval_batch"]),
-                 Snapshots(train, run["snapshot_every"], batch=run["eval_batch"]),
-                 GradientNorms(out_dir, run["grad_every"]),
+                  else run["train_eval"])
+    callbacks = [Validation(heldout, train if eval_train else None, period=run["val_every"],
+                            batch_size=run["eval_batch"]),
+                 Snapshots(train, period=run["snapshot_every"], batch_size=run["eval_batch"]),
+                 GradientNorms(out_dir, period=run["grad_every"]),
                  History(out_dir),
-                 Checkpoint(out_dir, run["checkpoint_every"], run)]
+                 Checkpoint(out_dir, period=run["checkpoint_every"], run=run)]
     callbacks += [TraceFirstStep(out_dir)] if trace else []
     callbacks += [ProgressBar()] if progress else []
-    callbacks += [StopOnInterrupt()]       # last: Ctrl-C stays handled while the others finish
+    callbacks += [StopOnInterrupt()]
     trainer = Trainer(model, task, optimizer, loader, epochs=run["epochs"], callbacks=callbacks,
                       log=log)
     return Experiment(run, out_dir, trainer, train, heldout, notes)
 
 
 def report(exp):
-    """metrics.json: the final figures of every set, and per image; returns the dict."""
+    """metrics.json: the figures of every set (held-out; training and all when the run validates
+    its training frames), and per image; one inference pass per set. Returns the dict."""
     trainer = exp.trainer
     validation = trainer.callback(Validation)
-    result = {"epoch": trainer.epoch, **validation.evaluate(trainer.model, trainer.task)}
-    sets = [("heldout", exp.heldout)] + ([("train", exp.train)] if validation.train is not None else [])
-    for name, frames in sets:
-        *_, per_image = evaluate(trainer.model, trainer.task, frames, validation.batch, per_image=True)
-        result[f"{name}_per_image"] = per_image
+    row, per_image = validation.evaluate(trainer.model, trainer.task, per_image=True)
+    result = {"epoch": trainer.epoch, **row, **per_image}
     text = json.dumps(result, indent=2)
     atomic_write(os.path.join(exp.out_dir, "metrics.json"), lambda f: f.write(text.encode()))
     return result
 
 
 def finish(exp):
-    """The run's figures and metrics.json, after fit(); returns the report."""
+    """After fit(): the run's figures, and metrics.json when the run is finished (a stopped run
+    is reported when it ends, not at every Ctrl-C). Returns the report, or None."""
     from .plots import write_all
     write_all(exp)
-    return report(exp)
+    return report(exp) if exp.trainer.status == "finished" else None
 
 
-__all__ = ["DEFAULTS", "settings", "assemble", "finish", "report", "Experiment", "SettingsError",
-           "DataError"]
+__all__ = ["DEFAULTS", "settings", "assemble", "finish", "report", "Experiment", "SettingsError"]

@@ -11,8 +11,9 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from .models import atomic_write
+from .tasks import BinaryMask
 
-from .tasks.binary import OVERLAY_PRED, OVERLAY_TRUE, overlay  # noqa: F401 (re-exported)
+BINARY = BinaryMask()       # how the figures draw masks when no task is given
 
 
 def save_figure(fig, path):
@@ -42,7 +43,7 @@ def plot_curves(history, keys, ylabel, title, path):
     save_figure(fig, path)
 
 
-def plot_loss(history, path, ylabel="Dice + focal loss"):
+def plot_loss(history, path, ylabel="loss"):
     plot_curves(history, [("train_loss", "train (dropout on)"), ("heldout_loss", "held out")],
                 ylabel, "Loss per epoch", path)
 
@@ -55,16 +56,7 @@ def _picture(snapshot):
     return snapshot / 255.0 if snapshot.dtype == np.uint8 else snapshot
 
 
-def _truth(image, target, output=None):
-    return overlay(image, target[..., 0], OVERLAY_TRUE)
-
-
-def _truth_and_prediction(image, target, output):
-    shown = overlay(image, target[..., 0], OVERLAY_TRUE, 0.45)
-    return overlay(shown, output[..., 0] > 0.5, OVERLAY_PRED, 0.45)
-
-
-def plot_evolution(snapshots, record, path, draw=_truth):
+def plot_evolution(snapshots, record, path, draw=BINARY.draw):
     """Predictions on the training frames at each snapshot epoch: a row per epoch.
 
     snapshots: {epoch: (n, H, W[, C])}, probabilities or uint8 pictures (task.snapshot) of the
@@ -90,8 +82,8 @@ def plot_evolution(snapshots, record, path, draw=_truth):
     save_figure(fig, path)
 
 
-def plot_overlays(images, masks, preds, names, heldout_names, path, draw=_truth_and_prediction,
-                  title="True (green) vs predicted (magenta) masks"):
+def plot_overlays(images, masks, preds, names, heldout_names, path, draw=BINARY.draw,
+                  title=BINARY.caption):
     """draw(image, target, output) for every frame (by default the true mask in green and the
     predicted one in magenta); held-out frames are marked."""
     n = len(names)
@@ -111,7 +103,7 @@ def plot_overlays(images, masks, preds, names, heldout_names, path, draw=_truth_
 
 def gradient_matrix(rows):
     """(names in first-seen order, sorted epochs, norms (names, epochs) with nan where missing)
-    from rows of {"epoch", "name", "norm"} as Trainer.gradient_norms holds them."""
+    from rows of {"epoch", "name", "norm"} as the GradientNorms callback holds them."""
     names = list(dict.fromkeys(row["name"] for row in rows))
     epochs = sorted({row["epoch"] for row in rows})
     where = {name: i for i, name in enumerate(names)}, {e: j for j, e in enumerate(epochs)}
@@ -186,7 +178,7 @@ def write_all(exp):
     n_train = min(len(exp.train), max(3, OVERLAY_FRAMES - len(exp.heldout)))
     train, held = _first(exp.train, n_train), _first(exp.heldout, OVERLAY_FRAMES - n_train)
     images, targets = np.concatenate([train[0], held[0]]), np.concatenate([train[1], held[1]])
-    preds = predict(trainer.model, images, trainer.callback(Validation).batch)
+    preds = predict(trainer.model, images, trainer.callback(Validation).batch_size)
     paths["overlays"] = os.path.join(out, "overlays.png")
     plot_overlays(images, targets, preds, train[2] + held[2], set(held[2]), paths["overlays"],
                   draw=task.draw, title=task.caption)

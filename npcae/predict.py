@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .checkpoint import CheckpointError, read_checkpoint
+from .checkpoint import read_model_arrays
 from .data.folder import IMAGE_SUFFIXES, DataError, is_hidden, open_image as _open
 from .models import UnknownModel, atomic_write, build, read_config
+from .models.io import load_arrays
 from .tasks import BinaryMask, make_task
 
 WEIGHT_FILES = ("weights.npz", "checkpoint.npz")
@@ -42,16 +43,17 @@ def load_model(weights):
         model = build(config)
     except UnknownModel as error:
         raise DataError(f"{path}: {error}") from None
-    try:
-        state = read_checkpoint(path)
-    except CheckpointError:
-        model.load(path)
+    params, state = read_model_arrays(path)
+    if params:                                   # a checkpoint: "model/<name>" keys
+        load_arrays(model, params, state, f"weights in {path} are for a different architecture")
     else:
-        for name, value, _ in model.named_parameters():
-            value[...] = state["model"][name]
-        model.load_state_arrays(state["state"])
+        model.load(path)
+    try:
+        task = make_task(config.get("task", {"task": "binary"}))
+    except (TypeError, ValueError) as error:
+        raise DataError(f"{path}: the stored task cannot be used: {error}") from None
     size = tuple(config.get("input_size") or (1024, 512))
-    return model, size, make_task(config.get("task", {"task": "binary"}))
+    return model, size, task
 
 
 def list_images(inputs):

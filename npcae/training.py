@@ -13,6 +13,7 @@ sums) is its own state, so a run stopped between two batches resumes at the next
 import math
 
 from .callbacks import Callback
+from .evaluation import weighted_mean
 
 
 class TrainingDiverged(RuntimeError):
@@ -23,10 +24,13 @@ class Trainer:
     def __init__(self, model, task, optimizer, loader, *, epochs, callbacks=(), log=print):
         self.model, self.task, self.optimizer, self.loader = model, task, optimizer, loader
         self.epochs, self.log = int(epochs), log
-        self.callbacks = list(callbacks)
-        for callback in self.callbacks:
+        for callback in callbacks:
             if not isinstance(callback, Callback):
                 raise TypeError(f"callbacks must be Callback instances, got {callback!r}")
+        self.callbacks = sorted(callbacks, key=lambda callback: callback.order)   # stable
+        names = [c.name for c in self.callbacks if c.name is not None]
+        if len(names) != len(set(names)):
+            raise ValueError(f"two callbacks share a name (their states would mix): {names}")
         self.epoch = 0                 # epochs completed
         self.batch = 0                 # batches completed of the epoch under way
         self.stop_requested = False
@@ -37,16 +41,16 @@ class Trainer:
     def fit(self):
         """Train until `epochs` epochs are done or a stop is requested; returns the status."""
         self.status, self.stop_requested = "running", False
-        self._call("on_train_begin")
         try:
+            self._call("on_train_begin")
             while self.epoch < self.epochs and not self.stop_requested:
                 self._run_epoch()
             self.status = "finished" if self.epoch >= self.epochs else "stopped"
         except BaseException:
             self.status = "failed"
+            self._end()
             raise
-        finally:
-            self._call("on_train_end")
+        self._end()
         return self.status
 
     def _run_epoch(self):
@@ -69,7 +73,8 @@ class Trainer:
         output = self.model.forward(x, training=True)
         loss = self.task.loss.forward(output, y)
         if not math.isfinite(loss):
-            raise TrainingDiverged(f"loss became {loss} at epoch {self.epoch + 1}")
+            where = f", batch {self.batch + 1}" if self.loader.steps_per_epoch > 1 else ""
+            raise TrainingDiverged(f"loss became {loss} at epoch {self.epoch + 1}{where}")
         self.model.backward(self.task.loss.backward())
         self.optimizer.step()
         self._batch_losses.append([loss, len(x)])
@@ -91,8 +96,7 @@ class Trainer:
                 **{f"train_{k}": v for k, v in self._tally.result().items()}}
 
     def state_dict(self):
-        return {"epoch": self.epoch, "batch": self.batch, "epochs": self.epochs,
-                "batch_losses": self._batch_losses, "tally": self._tally.state_dict()}
+        return {"epoch": self.epoch, "batch": self.batch, "batch_losses": self._batch_losses, "tally": self._tally.state_dict()}
 
     def load_state_dict(self, state):
         self.epoch, self.batch = int(state["epoch"]), int(state["batch"])
@@ -107,11 +111,17 @@ class Trainer:
         for callback in self.callbacks:
             getattr(callback, hook)(self, *args)
 
+    def _end(self):
+        """on_train_end for every callback even if one raises (the SIGINT handler must come
+        off, the bar must close); the first error is raised after, unless fit() already failed."""
+        errors = []
+        for callback in self.callbacks:
+            try:
+                callback.on_train_end(self)
+            except Exception as error:
+                errors.append(error)
+        if errors and self.status != "failed":
+            self.status = "failed"
+            raise errors[0]
 
-def weighted_mean(pairs):
-    """The mean of values [(value, weight), ...] weighted by weight; exactly the value when
-    there is one (fsum of v * (w / total): no v * 3 / 3 rounding)."""
-    total = sum(weight for _, weight in pairs)
-    if not total:
-        return math.nan
-    return math.fsum(value * (weight / total) for value, weight in pairs)
+

@@ -4,7 +4,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "tiktok-136"
+SHARED_ROOT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+SHARED_DATA = SHARED_ROOT / "tiktok-136"
 
 
 @pytest.fixture
@@ -12,12 +13,23 @@ def rng():
     return np.random.default_rng(1234)
 
 
-@pytest.fixture
-def tiktok_dir():
-    """The shared tiktok-136 record; missing it fails under CI (CI=true) and skips elsewhere."""
-    if not (SHARED_DATA / "images").is_dir():
-        message = f"shared data not found at {SHARED_DATA.resolve()}"
+def shared_data(name):
+    """../shared/data/<name>, the real data the tests read; missing it fails under CI (CI=true)
+    and skips elsewhere."""
+    folder = SHARED_ROOT / name
+    if not (folder / "images").is_dir():
+        message = f"shared data not found at {folder.resolve()}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    return SHARED_DATA.resolve()
+    return folder.resolve()
+
+
+@pytest.fixture
+def tiktok_dir():
+    return shared_data("tiktok-136")
+
+
+@pytest.fixture
+def human_seg_dir():
+    return shared_data("human-seg-290")

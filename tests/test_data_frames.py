@@ -1,6 +1,5 @@
 """Frames: Record and FolderFrames answer alike; reading on demand, the cache, masks of another
 size, hidden files, split_frames; and the real photos of ../shared/data/human-seg-290."""
-import os
 from pathlib import Path
 
 import numpy as np
@@ -9,18 +8,7 @@ from PIL import Image
 
 from npcae.data import DataError, FolderFrames, Record, load_folder, split_frames, synthetic_record
 
-HUMAN_SEG = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "human-seg-290"
-
-
-@pytest.fixture
-def human_seg_dir():
-    """The shared human-seg-290 photos; missing them fails under CI (CI=true) and skips elsewhere."""
-    if not (HUMAN_SEG / "images").is_dir():
-        message = f"shared data not found at {HUMAN_SEG.resolve()}"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return HUMAN_SEG.resolve()
+# human_seg_dir (../shared/data/human-seg-290) is a fixture of conftest.py.
 
 
 def write(path, array, fmt=None):

@@ -164,3 +164,29 @@ def test_readme_links_backprop_md_and_shows_every_example_with_a_picture():
     assert set(rows) == scripts, f"README examples table vs examples/: {set(rows) ^ scripts}"
     for script, image in rows.items():
         assert (ROOT / image).stat().st_size > 10_000, f"{script}: {image} missing or empty"
+
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+
+
+def test_architecture_md_pointers_resolve_and_the_readme_links_it():
+    code, tests, malformed = pointers(ARCHITECTURE.read_text(encoding="utf-8"))
+    assert not malformed, f"malformed pointers in docs/architecture.md: {malformed}"
+    assert len(code) >= 15, "the pointer parser found too few pointers"
+    for path, dotted in sorted(set(code)):
+        resolve_code_pointer(path, dotted)
+    for path, name in sorted(set(tests)):
+        assert name in functions_defined_in(path), f"{path}::{name}"
+    assert "(docs/architecture.md)" in (ROOT / "README.md").read_text()
+
+
+def test_architecture_md_example_callback_runs(tmp_path):
+    """The doc's own callback, in a real (tiny) run: it stops the run once held-out IoU passes."""
+    block = re.search(r"```python\n(.*?)```", ARCHITECTURE.read_text(), re.S).group(1)
+    namespace = {}
+    exec(block.replace("0.9", "-1.0"), namespace)         # any IoU passes: stop at the first
+    from npcae.experiment import assemble
+    exp = assemble(dict(size=[16, 8], epochs=5, val_every=1, model_args={"filters": [2, 2, 2]}),
+                   tmp_path, progress=False, log=lambda *_: None)
+    exp.trainer.callbacks.insert(1, namespace["StopWhenGood"]())
+    assert exp.trainer.fit() == "stopped" and exp.trainer.epoch == 1

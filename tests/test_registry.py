@@ -51,3 +51,11 @@ def test_unknown_builders_and_arguments_are_named():
         create("cae", depth=4)
     with pytest.raises(UnknownModel, match="names no builder"):
         build({"filters": [4]})
+
+
+def test_build_keeps_the_task_and_sets_the_summary_size():
+    model = create("cae", input_size=(64, 32), filters=(2, 3, 4))
+    model.config["task"] = {"task": "binary", "loss": "dice", "threshold": 0.5}
+    twin = build(model.config)
+    assert twin.config == model.config
+    assert twin.input_shape == (64, 32, 3) and "(1, 64, 32, 1)" in twin.summary(print_fn=None)

@@ -97,7 +97,7 @@ def stateful_trainer(out, records, epochs, stop_after=None):
     model.config = {"builder": "test-only", "args": {}, "input_size": None}
     train, heldout = records
     loader = BatchLoader(train, 2, seed=0, augmenter=Augmenter(seed=0))
-    callbacks = [Validation(heldout, period=1), History(out), Checkpoint(out, every=1)]
+    callbacks = [Validation(heldout, period=1), History(out), Checkpoint(out, period=1)]
     if stop_after:
         callbacks.insert(0, StopAfter(stop_after))
     return Trainer(model, BinaryMask(), Adam(model.named_parameters(), lr=1e-2), loader,

@@ -12,13 +12,16 @@
                                       stores it under the callback's `name` (ndarrays as arrays,
                                       everything else as JSON), so resume needs no special case
 
-Callbacks run in list order, so one that adds to the epoch's logs (Validation) goes before one
-that records them (History). Every hook does nothing by default.
+Callbacks run in the order of their `order` (0 by default), then of the list: so one that adds
+to the epoch's logs (Validation) goes before one that records them (History), and the
+Checkpoint (order 1) runs after every callback whose state it saves, wherever it is in the
+list. Every hook does nothing by default.
 """
 
 
 class Callback:
-    name = None              # the key of this callback's state in a checkpoint
+    name = None              # the key of this callback's state in a checkpoint (needed if any)
+    order = 0                # callbacks run by order, then by their place in the list
 
     def on_train_begin(self, trainer):
         pass

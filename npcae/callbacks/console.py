@@ -7,9 +7,8 @@ from .base import Callback
 
 
 class ProgressBar(Callback):
-    """A tqdm bar over every batch of the run, showing the last train loss and held-out IoU."""
-
-    SHOWN = ("train_loss", "heldout_iou", "heldout_psnr")
+    """A tqdm bar over every batch of the run, showing the last train loss and the held-out
+    figure the task puts first (IoU for masks)."""
 
     def on_train_begin(self, trainer):
         from tqdm import tqdm
@@ -22,7 +21,8 @@ class ProgressBar(Callback):
         self.bar.update(1)
 
     def on_epoch_end(self, trainer, logs):
-        self.bar.set_postfix({k: f"{logs[k]:.4f}" for k in self.SHOWN if k in logs}, refresh=False)
+        shown = ("train_loss", f"heldout_{trainer.task.headline[0]}")
+        self.bar.set_postfix({k: f"{logs[k]:.4f}" for k in shown if k in logs}, refresh=False)
 
     def on_train_end(self, trainer):
         self.bar.close()
@@ -58,7 +58,10 @@ class TraceFirstStep(Callback):
 
 class StopOnInterrupt(Callback):
     """Ctrl-C asks the trainer to stop after the batch under way (a Checkpoint then saves the
-    position); a second Ctrl-C stops at once. Installed only over Python's default handler."""
+    position); a second Ctrl-C stops at once. Installed only over Python's default handler,
+    and taken off last (order 2), after the checkpoint is written."""
+
+    order, installed = 2, False
 
     def on_train_begin(self, trainer):
         self.previous = signal.getsignal(signal.SIGINT)
@@ -67,7 +70,7 @@ class StopOnInterrupt(Callback):
             signal.signal(signal.SIGINT, lambda signum, frame: self._interrupt(trainer))
 
     def _interrupt(self, trainer):
-        if trainer.stop_requested:
+        if trainer.stop_requested or trainer.status != "running":
             raise KeyboardInterrupt
         trainer.log("\ninterrupted: finishing this batch and writing a checkpoint "
                     "(Ctrl-C again to abort)")

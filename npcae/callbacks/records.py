@@ -4,6 +4,7 @@ import io
 import os
 import time
 
+from ..defaults import DEFAULTS
 from ..models import atomic_write
 from ..trace import l2_norm
 from .base import Callback, every
@@ -28,11 +29,12 @@ class History(Callback):
 
     def __init__(self, out_dir):
         self.path = os.path.join(os.fspath(out_dir), self.FILE)
-        self.rows, self._start = [], None
+        self.rows, self._start, self._carried = [], None, 0.0
 
     def on_train_begin(self, trainer):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        self._start = time.perf_counter()
+        # Resumed mid-epoch: the epoch's seconds include those spent before the stop.
+        self._start = time.perf_counter() - self._carried
 
     def on_epoch_begin(self, trainer):
         self._start = time.perf_counter()
@@ -50,10 +52,12 @@ class History(Callback):
                   lambda v: f"{v:.6g}" if isinstance(v, float) else v)
 
     def state_dict(self):
-        return {"rows": self.rows}
+        elapsed = time.perf_counter() - self._start if self._start is not None else 0.0
+        return {"rows": self.rows, "epoch_seconds_so_far": elapsed}
 
     def load_state_dict(self, state):
         self.rows = list(state["rows"])
+        self._carried = state.get("epoch_seconds_so_far", 0.0)
 
 
 class GradientNorms(Callback):
@@ -63,7 +67,7 @@ class GradientNorms(Callback):
     name = "gradient_norms"
     FILE = "gradient_norms.csv"
 
-    def __init__(self, out_dir, period=10):
+    def __init__(self, out_dir, *, period=DEFAULTS["grad_every"]):
         self.path = os.path.join(os.fspath(out_dir), self.FILE)
         self.period, self.rows = int(period), []
 

@@ -1,6 +1,7 @@
 """Validation every N epochs, and snapshots of the predictions on a few training frames."""
 import numpy as np
 
+from ..defaults import DEFAULTS
 from ..evaluation import evaluate, outputs
 from .base import Callback, every
 
@@ -11,23 +12,26 @@ class Validation(Callback):
     inference mode ("train_eval_...") and both pooled ("all_..."), added to the epoch's logs.
     """
 
-    name = "validation"
-
-    def __init__(self, heldout, train=None, period=10, batch=3):
-        self.heldout, self.train, self.period, self.batch = heldout, train, int(period), int(batch)
+    def __init__(self, heldout, train=None, *, period=DEFAULTS["val_every"],
+                 batch_size=DEFAULTS["eval_batch"]):
+        self.heldout, self.train = heldout, train
+        self.period, self.batch_size = int(period), int(batch_size)
 
     def on_epoch_end(self, trainer, logs):
         if every(trainer.epoch, self.period, trainer.epochs):
             logs.update(self.evaluate(trainer.model, trainer.task))
 
-    def evaluate(self, model, task):
-        loss, held = evaluate(model, task, self.heldout, self.batch)
+    def evaluate(self, model, task, per_image=False):
+        """The row of figures; with per_image, also {"heldout_per_image": {name: metrics}, ...}."""
+        loss, held, held_images = evaluate(model, task, self.heldout, self.batch_size, True)
         row = {"heldout_loss": loss, **prefixed("heldout", held.result())}
+        images = {"heldout_per_image": held_images}
         if self.train is not None:
-            _, train = evaluate(model, task, self.train, self.batch)
+            _, train, images["train_per_image"] = evaluate(model, task, self.train,
+                                                           self.batch_size, True)
             row.update(prefixed("train_eval", train.result()))
             row.update(prefixed("all", (train + held).result()))
-        return row
+        return (row, images) if per_image else row
 
 
 def prefixed(prefix, metrics):
@@ -40,8 +44,9 @@ class Snapshots(Callback):
 
     name = "snapshots"
 
-    def __init__(self, frames, period=50, count=6, batch=3):
-        self.frames, self.period, self.count, self.batch = frames, int(period), count, batch
+    def __init__(self, frames, *, period=DEFAULTS["snapshot_every"], count=6,
+                 batch_size=DEFAULTS["eval_batch"]):
+        self.frames, self.period, self.count, self.batch_size = frames, int(period), count, batch_size
         self.pictures = {}           # epoch -> uint8 array (count, H, W[, 3])
 
     def on_train_begin(self, trainer):
@@ -54,7 +59,7 @@ class Snapshots(Callback):
 
     def take(self, trainer, epoch):
         shots = [trainer.task.snapshot(out) for *_, out in
-                 outputs(trainer.model, self.frames, self.batch, limit=self.count)]
+                 outputs(trainer.model, self.frames, self.batch_size, limit=self.count)]
         self.pictures[epoch] = np.concatenate(shots)
 
     def state_dict(self):

@@ -9,10 +9,11 @@ import numbers
 
 import numpy as np
 
+from ..defaults import DEFAULTS
 from .folder import read_headers, read_pixels, scan, to_float
 from .frames import DataError, Frames, check_size, is_count
 
-DEFAULT_CACHE_MB = 256
+DEFAULT_CACHE_MB = DEFAULTS["cache_mb"]
 
 
 class _PixelStore:

@@ -77,11 +77,3 @@ class CAE(Sequential):
         self.check_input(input_shape)
         return super().output_shape(input_shape)
 
-
-def build(config, seed=None):
-    """Rebuild a model from the config stored beside its weights."""
-    config = dict(config)
-    builder = config.pop("builder", None)
-    if builder != "cae":
-        raise ValueError(f"unknown model builder {builder!r} in the stored config")
-    return cae(seed=seed, **config)

@@ -71,8 +71,13 @@ def load_weights(model, path):
         stored = {name: data[name] for name in data.files if not name.startswith("__")}
     stored_state = {name[len(STATE_PREFIX):]: stored.pop(name)
                     for name in list(stored) if name.startswith(STATE_PREFIX)}
+    load_arrays(model, stored, stored_state, f"weights in {path} are for a different architecture")
+
+
+def load_arrays(model, stored, stored_state, what):
+    """Parameters {name: array} and state {name: array} into the model, in place, after checking
+    every name and shape (WeightsMismatch, starting with `what`, and nothing changed)."""
     params = {name: value for name, value, _ in model.named_parameters()}
-    what = f"weights in {path} are for a different architecture"
     values = fit(params, stored, what)
     state = dict(model.named_state())
     old_file = not stored_state and all(isinstance(v, np.random.Generator) for v in state.values())

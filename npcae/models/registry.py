@@ -5,6 +5,9 @@ beside its weights.
     model.config   # {"builder": "cae", "args": {...every argument...}, "input_size": [256, 128]}
     twin = build(model.config)          # the same architecture; load the weights into it
 
+A config may carry more keys, which build() keeps: a trained model's "task" (how its outputs
+are read, npcae.tasks), set by npcae.experiment.
+
 A builder is a function `builder(..., seed=None) -> model`. `create` records every argument it
 ran with (its defaults filled in, so a later change of a default cannot change a stored model),
 except the seed, which only draws the initial weights that a loaded file replaces.
@@ -46,6 +49,9 @@ def create(name, input_size=None, seed=None, **args):
     stored = {key: _plain(value) for key, value in bound.arguments.items() if key != "seed"}
     model.config = {"builder": name, "args": stored,
                     "input_size": list(input_size) if input_size is not None else None}
+    if input_size is not None:                  # what summary() shows by default
+        channels = model.input_shape[-1] if getattr(model, "input_shape", None) else 3
+        model.input_shape = (*input_size, channels)
     return model
 
 
@@ -58,7 +64,12 @@ def build(config, seed=None):
     config = dict(config)
     name = config.pop("builder", None)
     input_size = config.pop("input_size", None)
-    args = config.pop("args", config)
     if name is None:
         raise UnknownModel("the stored config names no builder")
-    return create(name, input_size=input_size, seed=seed, **args)
+    if "args" in config:
+        args, extra = config.pop("args"), config      # extra: e.g. the task the model was trained for
+    else:
+        args, extra = {k: v for k, v in config.items() if k != "task"}, {}
+    model = create(name, input_size=input_size, seed=seed, **args)
+    model.config.update(extra)
+    return model

@@ -6,6 +6,8 @@
     task.draw(image, target, output) an RGB picture of image, truth and prediction, for figures
     task.write_prediction(...)       the files `npcae predict` writes for one image
     task.figures                     the metric curves of a run: (file stem, keys, ylabel, title)
+    task.headline                    the metrics a summary prints (the first on the progress bar)
+    task.caption                     the title of the figure of drawn predictions
     task.config                      how to make the task again (stored with the run)
 
 The training loop, validation and the figures call only these; a new kind of target (multi-class
@@ -16,7 +18,8 @@ import math
 
 class Tally:
     """Metrics accumulated over batches. Subclasses keep sums (JSON-ready numbers) in `sums`, so
-    that a tally is exact whatever the batching, adds with +, and is saved as it is."""
+    that a tally gives the whole set's metrics whatever the batching (exactly for counts; to
+    rounding for float sums), adds with +, and is saved as it is."""
 
     FIELDS = ()
 
@@ -43,9 +46,11 @@ class Tally:
 class Task:
     name = None
     figures = ()
+    headline = ()
+    caption = ""
 
-    def __init__(self, loss):
-        self.loss = loss
+    def __init__(self, loss, loss_spec):
+        self.loss, self.loss_spec = loss, loss_spec      # the Loss, and the string it came from
 
     @property
     def config(self):

@@ -60,6 +60,8 @@ class BinaryMask(Task):
     """
 
     name = "binary"
+    headline = ("iou", "dice", "accuracy")
+    caption = "True (green) vs predicted (magenta) masks"
     figures = (("accuracy", (("train_accuracy", "train (dropout on)"),
                              ("heldout_accuracy", "held out"),
                              ("all_accuracy", "all frames (the original's figure)")),
@@ -69,8 +71,8 @@ class BinaryMask(Task):
                 "score", "IoU and Dice per epoch"))
 
     def __init__(self, loss="dice+focal", threshold=0.5):
-        super().__init__(get_loss(loss))
-        self.loss_spec, self.threshold = loss, float(threshold)
+        super().__init__(get_loss(loss), loss)
+        self.threshold = float(threshold)
 
     @property
     def config(self):
@@ -88,8 +90,6 @@ class BinaryMask(Task):
         if output is not None:
             shown = overlay(shown, output[..., 0] > self.threshold, OVERLAY_PRED, 0.45)
         return np.clip(shown, 0, 1)
-
-    caption = "True (green) vs predicted (magenta) masks"
 
     def write_prediction(self, stem, original, output, out_dir, save_png):
         """NAME_mask.png (0/255), NAME_overlay.png and NAME_cutout.png (RGBA, transparent

@@ -2,6 +2,7 @@
 import math
 
 import numpy as np
+from PIL import Image
 
 from ..losses import get_loss
 from .base import Tally, Task
@@ -22,7 +23,9 @@ class SquaredError(Tally):
         return self
 
     def result(self):
-        mse = self.sums["sse"] / self.sums["n"] if self.sums["n"] else math.nan
+        if not self.sums["n"]:
+            return {"mse": math.nan, "psnr": math.nan}
+        mse = self.sums["sse"] / self.sums["n"]
         return {"mse": mse, "psnr": 10 * math.log10(1 / mse) if mse > 0 else math.inf}
 
 
@@ -30,13 +33,13 @@ class ImageToImage(Task):
     """Targets and outputs (N, H, W, C) images in [0, 1]; loss "mse" by default; MSE and PSNR."""
 
     name = "image"
+    headline = ("psnr", "mse")
     figures = (("psnr", (("heldout_psnr", "held out"), ("train_eval_psnr", "train")),
                 "PSNR (dB)", "PSNR per epoch"),)
     caption = "Target (left) and output (right)"
 
     def __init__(self, loss="mse"):
-        super().__init__(get_loss(loss))
-        self.loss_spec = loss
+        super().__init__(get_loss(loss), loss)
 
     @property
     def config(self):
@@ -53,8 +56,9 @@ class ImageToImage(Task):
         return np.clip(shown, 0, 1)
 
     def write_prediction(self, stem, original, output, out_dir, save_png):
-        from PIL import Image
+        """NAME_output.png: the output image resized to the original's size (gray or RGB)."""
         pixels = (255 * np.clip(output, 0, 1)).round().astype(np.uint8)
-        picture = Image.fromarray(pixels).resize(original.size, Image.BICUBIC)
-        save_png(np.asarray(picture), out_dir / f"{stem}_output.png", "RGB")
+        pixels, mode = (pixels[..., 0], "L") if pixels.shape[-1] == 1 else (pixels, "RGB")
+        picture = Image.fromarray(pixels, mode).resize(original.size, Image.BICUBIC)
+        save_png(np.asarray(picture), out_dir / f"{stem}_output.png", mode)
         return [f"{stem}_output.png"]

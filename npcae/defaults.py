@@ -1,0 +1,15 @@
+"""The one set of defaults of a training run. `npcae train` shows them in its help, the callbacks
+and data readers take theirs from here, and a stored run holds them all (npcae.experiment)."""
+
+DEFAULTS = dict(
+    data="synthetic", size=None,            # size None: the data set's default (HxW)
+    model="cae", model_args={},             # the builder's own defaults (the original CAE)
+    task="binary", loss="dice+focal",
+    epochs=500, lr=5e-4, batch_size=None,   # batch_size None: every training frame in one batch
+    shuffle=True, seed=0, augment=False,
+    train_names=None, n_train=None, val_split=None, val_data=None,   # None: the data set's split
+    val_every=10, checkpoint_every=50, snapshot_every=50, grad_every=10,
+    eval_batch=3,                           # frames per inference batch (bounds im2col memory)
+    train_eval="auto",                      # also validate the training frames: "auto", True, False
+    cache_mb=256,                           # keep decoded frames in memory up to this many MB
+)

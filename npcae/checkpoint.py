@@ -18,7 +18,7 @@ import numpy as np
 
 from .callbacks import Callback
 from .defaults import DEFAULTS
-from .models.io import CONFIG_KEY, atomic_write, load_arrays
+from .models.io import CONFIG_KEY, NPZ_ERRORS, atomic_write, load_arrays
 
 CHECKPOINT = "checkpoint.npz"
 FORMAT = 2
@@ -64,8 +64,8 @@ def read_checkpoint(path):
             files = {name: data[name] for name in data.files}
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}") from None
-    except (OSError, ValueError) as error:
-        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from None
+    except NPZ_ERRORS as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {error}") from None
     if "__run__" not in files:
         raise CheckpointError(f"{path} is not a training checkpoint (no run state in it)")
     if "__trainer__" not in files:
@@ -108,8 +108,8 @@ def read_model_arrays(path):
     try:
         with np.load(path) as data:
             files = {name: data[name] for name in data.files if name.startswith(("model/", "state/"))}
-    except (OSError, ValueError) as error:
-        raise CheckpointError(f"cannot read checkpoint {path}: {error}") from None
+    except NPZ_ERRORS as error:
+        raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {error}") from None
     strip = lambda prefix: {k[len(prefix):]: v for k, v in files.items() if k.startswith(prefix)}
     return strip("model/"), strip("state/")
 

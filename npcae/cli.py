@@ -45,8 +45,15 @@ def parse_filters(text):
     return filters
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with its errors in the one-line form of every other error (not the usage block)."""
+
+    def error(self, message):
+        raise UsageError(f"{message} (see {self.prog} --help)")
+
+
 def build_parser():
-    parser = argparse.ArgumentParser(prog="npcae", description="A from-scratch NumPy CAE for masks.")
+    parser = Parser(prog="npcae", description="A from-scratch NumPy CAE for masks.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model (the original CAE experiment by default)",
@@ -281,8 +288,8 @@ COMMANDS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
     try:
+        args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except (DataError, UsageError, SettingsError, UnknownModel, WeightsMismatch,
             CheckpointError) as error:

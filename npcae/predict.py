@@ -12,7 +12,7 @@ from PIL import Image
 from .checkpoint import read_model_arrays
 from .data.folder import IMAGE_SUFFIXES, DataError, is_hidden, open_image as _open
 from .models import UnknownModel, atomic_write, build, read_config
-from .models.io import load_arrays
+from .models.io import NPZ_ERRORS, load_arrays
 from .tasks import BinaryMask, make_task
 
 WEIGHT_FILES = ("weights.npz", "checkpoint.npz")
@@ -35,8 +35,9 @@ def load_model(weights):
         raise DataError(f"weights file not found: {path}")
     try:
         config = read_config(path)
-    except (OSError, ValueError) as error:
-        raise DataError(f"cannot read weights file {path}: {error}") from None
+    except NPZ_ERRORS as error:
+        raise DataError(f"cannot read weights file {path} ({type(error).__name__}: {error}); "
+                        "is it a weights.npz or checkpoint.npz written by npcae?") from None
     if config is None:
         raise DataError(f"{path} holds no model config; save it with model.save()")
     try:
@@ -47,7 +48,10 @@ def load_model(weights):
     if params:                                   # a checkpoint: "model/<name>" keys
         load_arrays(model, params, state, f"weights in {path} are for a different architecture")
     else:
-        model.load(path)
+        try:
+            model.load(path)
+        except NPZ_ERRORS as error:
+            raise DataError(f"cannot read weights file {path}: {type(error).__name__}: {error}") from None
     try:
         task = make_task(config.get("task", {"task": "binary"}))
     except (TypeError, ValueError) as error:
@@ -71,6 +75,12 @@ def list_images(inputs):
             files.append(path)
         else:
             raise DataError(f"input not found: {path}")
+    seen = {}
+    for path in files:                 # outputs are named by stem: two stems alike would collide
+        if path.stem in seen:
+            raise DataError(f"{seen[path.stem]} and {path} would write the same outputs "
+                            f"({path.stem}_*.png); predict them into separate --out folders")
+        seen[path.stem] = path
     return files
 
 

@@ -298,3 +298,47 @@ def test_weights_of_npcae_0_1_checkpoints_still_predict(tmp_path, frames):
                  "--out", str(tmp_path / "pred")]) == 0
     assert (tmp_path / "pred" / "synth_00_mask.png").exists()
     assert main(["train", "--resume", str(tmp_path), "--no-progress"]) == 2
+
+
+def test_predict_refuses_inputs_whose_outputs_would_collide(tmp_path, frames, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--out", str(run), *TINY]) == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "synth_00.jpg").write_bytes((frames / "images" / "synth_00.png").read_bytes())
+    capsys.readouterr()
+    assert main(["predict", "--weights", str(run), str(frames / "images"), str(other),
+                 "--out", str(tmp_path / "pred")]) == 2
+    assert "would write the same outputs (synth_00_*.png)" in error_line(capsys)
+    assert not (tmp_path / "pred").exists()
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["train", "--epochs", "many"], "argument --epochs: invalid int value: 'many'"),
+    (["train", "--size", "big"], "size must look like HxW"),
+    (["fly"], "invalid choice: 'fly'"),
+])
+def test_command_line_errors_are_one_line_too(argv, phrase, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("npcae: error:") and err.count("\n") == 1, err     # no usage block
+    assert phrase in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "text"])
+def test_damaged_weights_and_checkpoints_are_one_line(tmp_path, frames, capsys, damage):
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--out", str(run), *TINY]) == 0
+    for name in ("weights.npz", "checkpoint.npz"):
+        path = run / name
+        data = path.read_bytes()
+        path.write_bytes({"truncated": data[:len(data) // 2], "empty": b"",
+                          "text": b"these are not weights\n"}[damage])
+        capsys.readouterr()
+        assert main(["predict", "--weights", str(path), str(frames / "images"),
+                     "--out", str(tmp_path / "pred")]) == 2, name
+        assert str(path) in error_line(capsys)
+        assert main(["evaluate", "--weights", str(path), "--data", str(frames)]) == 2, name
+        assert str(path) in error_line(capsys)
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    assert "checkpoint.npz" in error_line(capsys)

@@ -282,3 +282,16 @@ def test_augmenter_is_deterministic_and_resumable():
     np.testing.assert_array_equal(again[1], expected[1])
     with pytest.raises(DataError):
         Augmenter(0)(images, masks[:2])
+
+
+def test_16_bit_gray_images_and_masks_are_scaled_not_clipped(tmp_path):
+    """Pillow's convert() clips 16-bit gray at 255 (every pixel white); it is scaled instead."""
+    wide = np.array([[0, 257, 32896], [65535, 1, 514]], np.uint16)
+    (tmp_path / "images").mkdir()
+    (tmp_path / "masks").mkdir()
+    Image.fromarray(wide).save(tmp_path / "images" / "w.png")
+    Image.fromarray(np.array([[0, 0, 1], [65535, 0, 0]], np.uint16)).save(tmp_path / "masks" / "w.png")
+    assert Image.open(tmp_path / "images" / "w.png").mode.startswith("I")
+    record = load_folder(tmp_path)
+    np.testing.assert_array_equal(record.images[0, ..., 1] * 255, [[0, 1, 128], [255, 1, 2]])
+    np.testing.assert_array_equal(record.masks[0, ..., 0], [[0, 0, 1], [1, 0, 0]])

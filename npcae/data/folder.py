@@ -94,11 +94,28 @@ def header_size(path):
         raise _unreadable(path, exc) from None
 
 
+# Pillow opens 16-bit gray PNGs in these integer modes, and its convert() to "L" or "RGB" clips
+# them at 255 (a 16-bit photo becomes all white). They are scaled to 8 bits first.
+WIDE_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
+
+
+def _to_8_bit(im):
+    """A 16-bit (or 32-bit integer) gray image as 8-bit "L": v -> ceil(v / 257), so 65535 ->
+    255 and every nonzero value stays nonzero (a mask is gray > 0)."""
+    wide = np.asarray(im, dtype=np.int64)
+    if im.mode == "I" and wide.max(initial=0) <= 255:      # an "I" image already in 8-bit range
+        return Image.fromarray(np.clip(wide, 0, 255).astype(np.uint8), "L")
+    return Image.fromarray(((np.clip(wide, 0, 65535) + 256) // 257).astype(np.uint8), "L")
+
+
 def open_image(path, mode):
-    """Open, fully decode (load() catches truncated files) and convert an image file to `mode`."""
+    """Open, fully decode (load() catches truncated files) and convert an image file to `mode`
+    ("RGB" or "L"); 16-bit gray is scaled to 8 bits, not clipped."""
     try:
         with Image.open(path) as im:
             im.load()
+            if im.mode in WIDE_GRAY_MODES:
+                im = _to_8_bit(im)
             return im.convert(mode) if im.mode != mode else im.copy()
     except _PIL_ERRORS as exc:
         raise _unreadable(path, exc) from None

@@ -2,6 +2,7 @@
 import json
 import os
 import tempfile
+import zipfile
 
 import numpy as np
 
@@ -10,6 +11,8 @@ import numpy as np
 from ..layers.state import WeightsMismatch, fit, restore  # noqa: F401
 
 CONFIG_KEY = "__config__"
+# What np.load raises on a file that is not a whole .npz: truncated, empty, another format.
+NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
 STATE_PREFIX = "state/"      # "state/2.rng": a state entry beside the parameters ("3.W")
 
 

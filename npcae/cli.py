@@ -1,8 +1,8 @@
 """The `npcae` command: train, predict, evaluate, fetch-data, bench, gradcheck.
 
 Bad input ends with one line on stderr ("npcae: error: ...") and exit status 2; a diverged
-training run with exit status 3. Nothing is left half-written: every file goes through a
-temporary name.
+training run with exit status 3; a fault of the disk (full, read-only) with exit status 4.
+Nothing is left half-written: every file goes through a temporary name.
 """
 import argparse
 import json
@@ -12,8 +12,9 @@ from pathlib import Path
 
 from .checkpoint import CHECKPOINT, Checkpoint, CheckpointError, read_checkpoint, restore
 from .data import DATASETS, DataError
-from .experiment import DEFAULTS, SettingsError, settings
+from .experiment import DEFAULTS, SettingsError, assemble, finish, settings
 from .models import UnknownModel, WeightsMismatch
+from .runlock import RunFolderBusy, RunLock
 from .training import TrainingDiverged
 
 BENCHMARKS = ("kernels", "conv", "step", "memory")
@@ -176,7 +177,6 @@ def resumed_settings(args, given):
 
 
 def cmd_train(args):
-    from .experiment import assemble, finish
     from .predict import ensure_writable
     given = given_settings(args)
     if args.resume:
@@ -194,6 +194,14 @@ def cmd_train(args):
     if state is not None:
         restore(state, exp.trainer)
     ensure_writable(out)
+    with RunLock(out):
+        if state is None and (out / CHECKPOINT).exists():    # another run got there first
+            raise UsageError(f"{out} already holds a run; continue it with --resume {out}")
+        return train_in(out, exp)
+
+
+def train_in(out, exp):
+    """Train an assembled run in its (locked) folder, then write its figures and report."""
     for note in exp.notes:
         print(note, file=sys.stderr)
     train, heldout, size = exp.train, exp.heldout, exp.train.size
@@ -292,12 +300,17 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except (DataError, UsageError, SettingsError, UnknownModel, WeightsMismatch,
-            CheckpointError) as error:
+            CheckpointError, RunFolderBusy) as error:
         print(f"npcae: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:
         print(f"npcae: error: {error}", file=sys.stderr)
         return 3
+    except OSError as error:                # the disk, not the input: full, read-only, gone
+        where = f" {error.filename}" if error.filename else ""
+        print(f"npcae: error: cannot write or read{where}: {error.strerror or error}; nothing "
+              "half-written was left (a stopped run resumes from its last checkpoint)", file=sys.stderr)
+        return 4
 
 
 if __name__ == "__main__":

@@ -342,3 +342,38 @@ def test_damaged_weights_and_checkpoints_are_one_line(tmp_path, frames, capsys, 
         assert str(path) in error_line(capsys)
     assert main(["train", "--resume", str(run), "--no-progress"]) == 2
     assert "checkpoint.npz" in error_line(capsys)
+
+
+def test_a_full_disk_is_one_line_with_exit_status_4(tmp_path, monkeypatch, capsys):
+    """Every file goes through models.io.atomic_write's temporary file: fail its write as a full
+    disk would, after the first checkpoint. The run ends in one line, and what is on disk loads."""
+    import errno
+
+    from npcae.checkpoint import read_checkpoint
+    from npcae.models import io
+    real, out = io.tempfile.mkstemp, tmp_path / "run"
+
+    def full_after_the_first_checkpoint(*args, **kwargs):
+        if (out / "checkpoint.npz").exists():
+            raise OSError(errno.ENOSPC, "No space left on device", kwargs.get("dir"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(io.tempfile, "mkstemp", full_after_the_first_checkpoint)
+    code = main(["train", "--epochs", "4", "--checkpoint-every", "1", "--out", str(out), *TINY])
+    assert code == 4
+    line = error_line(capsys)
+    assert "No space left on device" in line and str(out) in line
+    assert read_checkpoint(out / "checkpoint.npz")["epoch"] == 1
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_busy_run_folder_is_refused_and_stale_temporaries_are_removed(tmp_path, capsys):
+    from npcae.runlock import RunLock
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".checkpoint.npz.abc123.tmp").write_bytes(b"half a checkpoint of a killed run")
+    with RunLock(out):                                    # another process writing here
+        assert main(["train", "--epochs", "1", "--out", str(out), *TINY]) == 2
+        assert f"in use by another npcae process (pid {os.getpid()})" in error_line(capsys)
+    assert main(["train", "--epochs", "1", "--out", str(out), *TINY]) == 0
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]

@@ -306,6 +306,10 @@ def main(argv=None):
     except TrainingDiverged as error:
         print(f"npcae: error: {error}", file=sys.stderr)
         return 3
+    except KeyboardInterrupt:               # a second Ctrl-C, or one after training ended
+        print("npcae: error: interrupted; a stopped run resumes from its last checkpoint "
+              "with --resume", file=sys.stderr)
+        return 130
     except OSError as error:                # the disk, not the input: full, read-only, gone
         where = f" {error.filename}" if error.filename else ""
         print(f"npcae: error: cannot write or read{where}: {error.strerror or error}; nothing "

@@ -162,3 +162,16 @@ def test_callbacks_must_be_callbacks(tmp_path):
     t = exp.trainer
     with pytest.raises(TypeError, match="Callback instances"):
         Trainer(t.model, t.task, t.optimizer, t.loader, epochs=1, callbacks=[print])
+
+
+def test_a_second_ctrl_c_waits_for_the_final_checkpoint(tmp_path):
+    from npcae.callbacks import StopOnInterrupt
+    exp = assemble(MINI_BATCH_RUN, tmp_path, progress=False, log=lambda *_: None)
+    trainer, handler = exp.trainer, StopOnInterrupt()
+    trainer.status = "running"
+    handler._interrupt(trainer)                              # the first: stop after this batch
+    assert trainer.stop_requested
+    with pytest.raises(KeyboardInterrupt):                   # the second, mid-training: now
+        handler._interrupt(trainer)
+    trainer.status = "stopped"                               # fit() ending, checkpoint under way
+    handler._interrupt(trainer)                              # waits: no KeyboardInterrupt

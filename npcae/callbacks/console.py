@@ -58,8 +58,9 @@ class TraceFirstStep(Callback):
 
 class StopOnInterrupt(Callback):
     """Ctrl-C asks the trainer to stop after the batch under way (a Checkpoint then saves the
-    position); a second Ctrl-C stops at once. Installed only over Python's default handler,
-    and taken off last (order 2), after the checkpoint is written."""
+    position); a second Ctrl-C during training stops at once, but one while the final
+    checkpoint is written waits for it. Installed only over Python's default handler, and taken
+    off last (order 2), after the checkpoint is written."""
 
     order, installed = 2, False
 
@@ -70,7 +71,10 @@ class StopOnInterrupt(Callback):
             signal.signal(signal.SIGINT, lambda signum, frame: self._interrupt(trainer))
 
     def _interrupt(self, trainer):
-        if trainer.stop_requested or trainer.status != "running":
+        if trainer.status != "running":          # fit() is ending: the checkpoint is being written
+            trainer.log("\nwriting the checkpoint first; it takes a moment")
+            return
+        if trainer.stop_requested:
             raise KeyboardInterrupt
         trainer.log("\ninterrupted: finishing this batch and writing a checkpoint "
                     "(Ctrl-C again to abort)")

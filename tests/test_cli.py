@@ -60,7 +60,10 @@ def test_train_writes_history_checkpoints_and_plots(tmp_path):
 
 
 def _run(args, **kwargs):
-    return subprocess.Popen([sys.executable, "-m", "npcae", "train", *args], **kwargs)
+    # A shell that starts a job in the background without job control makes it ignore SIGINT,
+    # and Python then never installs its Ctrl-C handler: give the run a default SIGINT.
+    return subprocess.Popen([sys.executable, "-m", "npcae", "train", *args],
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
 
 
 @pytest.mark.parametrize("options", [[], ["--augment"],

@@ -16,13 +16,17 @@ class ProgressBar(Callback):
         unit = "epoch" if steps == 1 else "batch"
         self.bar = tqdm(total=trainer.epochs * steps, initial=trainer.epoch * steps + trainer.batch,
                         unit=unit, dynamic_ncols=True)
+        self.shown = {}
 
     def on_batch_end(self, trainer, logs):
         self.bar.update(1)
 
     def on_epoch_end(self, trainer, logs):
-        shown = ("train_loss", f"heldout_{trainer.task.headline[0]}")
-        self.bar.set_postfix({k: f"{logs[k]:.4f}" for k in shown if k in logs}, refresh=False)
+        # The held-out figure stays shown between validations (set_postfix replaces them all).
+        for key in ("train_loss", f"heldout_{trainer.task.headline[0]}"):
+            if key in logs:
+                self.shown[key] = f"{logs[key]:.4f}"
+        self.bar.set_postfix(self.shown, refresh=False)
 
     def on_train_end(self, trainer):
         self.bar.close()

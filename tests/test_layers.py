@@ -56,7 +56,7 @@ def test_conv2d_same_output_sizes_match_keras():
         conv.forward(np.zeros((1, 8, 8, 2), np.float32))
     with pytest.raises(ValueError, match="padding"):
         Conv2D(3, 4, 3, padding="full")
-    with pytest.raises(TypeError, match="floating-point"):
+    with pytest.raises(TypeError, match="float32 or float64"):
         conv.forward(np.zeros((1, 8, 8, 3), np.uint8))
 
 
@@ -145,3 +145,9 @@ def test_he_normal_matches_keras():
     assert abs(w.mean()) < 0.01 * target
     assert np.abs(w).max() <= 2 * target / TRUNCATED_NORMAL_STD * (1 + 1e-6)   # truncated at 2 sigma
     np.testing.assert_array_equal(he_normal(np.random.default_rng(0), (3, 3, 256, 256)), w)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int32])
+def test_inputs_other_than_float32_or_float64_are_named_before_any_kernel(dtype):
+    with pytest.raises(TypeError, match=f"float32 or float64 array, got dtype {np.dtype(dtype)}"):
+        Conv2D(3, 2, 3, rng=np.random.default_rng(0)).forward(np.zeros((1, 4, 4, 3), dtype))

@@ -153,10 +153,12 @@ class Layer(abc.ABC):
 
 
 def as_float(x, name="input"):
-    """Check that x is a floating-point NHWC array; return it unchanged."""
+    """Check that x is a float32 or float64 NHWC array; return it unchanged."""
     x = np.asarray(x)
-    if x.dtype.kind != "f":
-        raise TypeError(f"{name} must be a floating-point array, got dtype {x.dtype}")
+    if x.dtype not in (np.float32, np.float64):
+        # float16 (and longdouble) pass for floats but have no Numba kernels: say so here.
+        raise TypeError(f"{name} must be a float32 or float64 array, got dtype {x.dtype}"
+                        + ("; cast it with x.astype(np.float32)" if x.dtype.kind == "f" else ""))
     if x.ndim != 4:
         raise ValueError(f"{name} must be NHWC (4-D), got shape {x.shape}")
     return x

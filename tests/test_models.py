@@ -128,3 +128,15 @@ def test_saved_files_get_the_usual_permissions(tmp_path):
     finally:
         os.umask(previous)
     assert (tmp_path / "w.npz").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_the_cae_refuses_an_input_with_nan_or_infinity(bad):
+    model = cae(filters=(2, 3, 4), seed=0)
+    x = np.zeros((1, 16, 8, 3), np.float32)
+    x[0, 3, 2, 1] = bad
+    before = [p.copy() for p, _ in model.parameters()]
+    with pytest.raises(ValueError, match="the input holds 1 NaN or infinite values"):
+        model.forward(x, training=True)
+    for b, (p, _) in zip(before, model.parameters()):
+        np.testing.assert_array_equal(b, p)

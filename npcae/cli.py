@@ -5,7 +5,6 @@ training run with exit status 3; a fault of the disk (full, read-only) with exit
 Nothing is left half-written: every file goes through a temporary name.
 """
 import argparse
-import json
 import sys
 import time
 from pathlib import Path

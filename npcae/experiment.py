@@ -93,7 +93,7 @@ def open_data(run):
         # out a tenth of its frames, chosen by the seed.
         how = dict(defaults.split) or {"val_split": 0.1}
     train, heldout = split_frames(frames, seed=run["seed"], **how)
-    notes = list(getattr(frames, "notes", [])) + list(getattr(how.get("val_frames"), "notes", []))
+    notes = list(frames.notes) + (list(how["val_frames"].notes) if "val_frames" in how else [])
     return train, heldout, notes
 
 

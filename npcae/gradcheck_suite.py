@@ -1,10 +1,7 @@
-"""The catalogue of gradient checks (CASES): every layer, every loss and small CAEs, checked
-by the finite differences of npcae.gradcheck. `npcae gradcheck` prints them as one table;
-tests/test_gradcheck.py asserts that each passes.
-
-A case is a layer (or loss) in one configuration, built from a seeded generator with inputs
-that keep clear of kinks (ReLU at 0, the losses' clip at 1e-7) by more than the stencil's 2h.
-Each case gives one row per checked array: the input, then every parameter (W, b, ...).
+"""Running the gradient checks of the catalogue (npcae/gradcheck_cases.py: CASES) with the
+finite differences of npcae.gradcheck: `npcae gradcheck` prints them as one table,
+tests/test_gradcheck.py asserts that each passes. Each case gives one row per checked array:
+the input, then every parameter (W, b, ...).
 
     cases = select(layer="conv2d")                  # or select(model="cae"), or CASES
     status = run(cases, dtype="float64")            # prints the table; 0 all passed, 1 not
@@ -15,19 +12,14 @@ run on a float64 twin, at a looser tolerance (see FLOAT32 for why).
 """
 import sys
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
 from . import gradcheck
 from .gradcheck import (ArrayCheck, GradCheckReport, fixed_state, numerical_gradient,
                         relative_error)
-from .layers import (Conv2D, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Swish, Tanh,
-                     UpConv2D, UpSampling2D)
-from .losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
-from .models import Add, Concatenate, Sequential, cae
+from .gradcheck_cases import CASES, SEED, Case  # noqa: F401 (Case: for callers' own cases)
 
-SEED = 0
 STENCIL = "five-point central differences, error O(h^4) (npcae.gradcheck)"
 # The step h by kind of case. Layers: gradcheck's default. Losses: check_loss's default (log p
 # is steep near 0, and a loss's round-off is tiny). The CAE: a deep net's forward carries
@@ -66,20 +58,6 @@ PRECISIONS = {"float64": FLOAT64, "float32": FLOAT32}
 
 
 @dataclass(frozen=True)
-class Case:
-    """One layer (or loss) in one configuration.
-
-    `build(rng)` returns (layer, x) for a layer or a model, or (loss, (pred, target)) for a
-    loss; parameters may be float32, the runner casts them.
-    """
-
-    layer: str               # the name --layer selects by (case-insensitive)
-    configuration: str
-    build: Callable
-    kind: str = "layer"      # "layer", "loss" or "model": which of STEPS it uses
-
-
-@dataclass(frozen=True)
 class Row:
     layer: str
     configuration: str
@@ -89,225 +67,6 @@ class Row:
     max_rel_error: float
     passed: bool
     error: str = ""          # what went wrong when the check itself could not run
-
-
-# -- the cases ------------------------------------------------------------------------------
-def away_from_zero(rng, shape, margin=0.1):
-    """Normal samples pushed at least `margin` from 0, clear of the kinks of ReLU-like layers."""
-    x = rng.standard_normal(shape)
-    return x + np.sign(x) * margin
-
-
-def probabilities(rng, shape):
-    """Predictions in [0.05, 0.95]: further than 2h from 0 and 1, where log p is steep."""
-    return rng.uniform(0.05, 0.95, shape)
-
-
-def dims(shape):
-    return "x".join(map(str, shape))
-
-
-def conv_case(c_in, c_out, kernel, stride, padding, nhw, fast=True, keep_columns=None):
-    kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
-    n, h, w = nhw
-    how = ", loops" if not fast else ", shared columns" if keep_columns is False else ""
-    configuration = f"{kh}x{kw} s{stride} {padding}, {c_in}->{c_out} ch, x {n}x{h}x{w}x{c_in}{how}"
-
-    def build(rng):
-        conv = Conv2D(c_in, c_out, (kh, kw), stride, padding, rng=rng, fast=fast,
-                      keep_columns=keep_columns)
-        conv.params["b"][...] = rng.standard_normal(c_out)        # a zero bias hides nothing
-        return conv, rng.standard_normal((n, h, w, c_in))
-    return Case("Conv2D", configuration, build)
-
-
-def conv_cases(c_in, c_out, kernel, stride, padding, nhw):
-    """The configuration with its columns kept from forward to backward (a thin layer's
-    default) and built again in backward; a 1x1 stride-1 conv has no columns to keep."""
-    yield conv_case(c_in, c_out, kernel, stride, padding, nhw)
-    if not (kernel == 1 and stride == 1):
-        yield conv_case(c_in, c_out, kernel, stride, padding, nhw, keep_columns=False)
-
-
-def upsampling_case(size, interpolation, shape):
-    return Case("UpSampling2D", f"x{size} {interpolation}, x {dims(shape)}",
-                lambda rng: (UpSampling2D(size, interpolation), rng.standard_normal(shape)))
-
-
-def upconv_case(interpolation, fast, shape, c_out=3, keep_columns=None):
-    n, h, w, c = shape
-
-    def build(rng):
-        conv = Conv2D(c, c_out, 3, 1, "same", rng=rng, keep_columns=keep_columns)
-        conv.params["b"][...] = rng.standard_normal(c_out)
-        layer = UpConv2D(UpSampling2D(2, interpolation), conv, fast=fast)
-        return layer, rng.standard_normal(shape)
-    how = "fused" if fast and interpolation == "nearest" else "unfused"
-    how += ", shared columns" if keep_columns is False else ""
-    how += ", dx by im2col (4F < C)" if how.startswith("fused") and 4 * c_out < c else ""
-    return Case("UpConv2D", f"x2 {interpolation} + 3x3 {c}->{c_out}, {how}, x {dims(shape)}",
-                build)
-
-
-def activation_cases(name, make, note=""):
-    # Scaled by 2 so sigmoid-like layers are tested into their curved tails too.
-    for shape in [(2, 3, 5, 2), (3, 5, 2, 3)]:
-        yield Case(name, f"{note}x {dims(shape)}, |x| >= 0.2",
-                   lambda rng, shape=shape: (make(), 2 * away_from_zero(rng, shape)))
-
-
-def dropout_case(rate, shape=(3, 4, 5, 2)):
-    return Case("Dropout", f"rate {rate}, one fixed mask, x {dims(shape)}",
-                lambda rng: (Dropout(rate, rng=SEED), rng.standard_normal(shape)))
-
-
-def _conv(rng, c_in, c_out, stride=1):
-    layer = Conv2D(c_in, c_out, 3, stride, rng=rng)
-    layer.params["b"][...] = rng.standard_normal(c_out)
-    return layer
-
-
-def residual_block(rng):
-    """conv, then x + conv(swish(conv(x))): Add with an Identity branch."""
-    model = Sequential(_conv(rng, 3, 4),
-                       Add(Identity(), Sequential(_conv(rng, 4, 4), Swish(), _conv(rng, 4, 4))))
-    return model, rng.standard_normal((2, 6, 4, 3))
-
-
-def unet_level(rng):
-    """conv, then [x, up(swish(conv_s2(x)))] on channels, conv, sigmoid: a U-Net skip."""
-    inner = Sequential(_conv(rng, 2, 3, stride=2), Swish(), UpSampling2D(2))
-    model = Sequential(_conv(rng, 3, 2), Concatenate(Identity(), inner), _conv(rng, 5, 1),
-                       Sigmoid())
-    return model, rng.standard_normal((2, 6, 4, 3))
-
-
-def loss_cases(name, make, note="", shapes=((2, 4, 3, 1), (3, 5, 6, 1))):
-    for shape in shapes:
-        def build(rng, shape=shape):
-            target = (rng.random(shape) > 0.6).astype(np.float64)
-            return make(), (probabilities(rng, shape), target)
-        yield Case(name, f"{note}p {dims(shape)} in [0.05, 0.95]", build, kind="loss")
-
-
-def small_cae(rng):
-    """The CAE at filters (2, 3, 4): every layer type of the real one, 13 convolutions."""
-    model = cae(filters=(2, 3, 4), seed=SEED)
-    for _, param, _ in model.named_parameters():
-        if param.ndim == 1:
-            param[...] = 0.1 * rng.standard_normal(param.shape)        # non-zero biases
-    return model, rng.random((2, 16, 8, 3))
-
-
-class LossOf(Layer):
-    """y = loss(model(x), target), a 0-d array: a model and its loss as one layer, so that
-    check_layer differentiates the loss through the model, as a training step does:
-    dx = model.backward(dy * loss.backward()). Parameters and state keep the model's names."""
-
-    def __init__(self, model, loss, target):
-        super().__init__()
-        self.model, self.loss, self.target = model, loss, target
-
-    def sublayers(self):
-        return [self.model]
-
-    def named_parameters(self, prefix=""):
-        return self.model.named_parameters(prefix)
-
-    def named_state(self, prefix=""):
-        return self.model.named_state(prefix)
-
-    def output_shape(self, input_shape):
-        return ()
-
-    def forward(self, x, training=False):
-        pred = self.model.forward(x, training)
-        return np.asarray(self.loss.forward(pred, self.target), dtype=pred.dtype)
-
-    def backward(self, grad_out):
-        return self.model.backward(grad_out * self.loss.backward())
-
-    def __repr__(self):
-        return f"LossOf({self.loss!r})"
-
-
-def cae_through_the_loss(rng):
-    """The one-level CAE (5 convolutions, every kind of layer) under the original's Dice +
-    focal, differentiated end to end as a training step is.
-
-    One level, not small_cae's three: it checks the same kinds of layers at a tenth of the cost
-    (measured: 2 s against 25 s); what it adds is the loss's gradient fed into the model's.
-    """
-    model = cae(filters=(2,), seed=SEED)
-    for _, param, _ in model.named_parameters():
-        if param.ndim == 1:
-            param[...] = 0.1 * rng.standard_normal(param.shape)
-    x = rng.random((2, 4, 6, 3))
-    target = (rng.random((2, 4, 6, 1)) > 0.7).astype(np.float64)
-    return LossOf(model, DiceFocalLoss(), target), x
-
-
-# The catalogue: every finite-difference check npcae has. `npcae gradcheck` prints them and
-# tests/test_gradcheck.py asserts each one passes (float64, tolerance 1e-6). A new layer adds
-# its cases here, in a section of its own, and nowhere else:
-#     Case("MyLayer", "what varies, x NxHxWxC", lambda rng: (MyLayer(...), rng.standard_normal(s)))
-# build(rng) gets a generator seeded with SEED and returns (layer, x); a loss returns
-# (loss, (pred, target)) with kind="loss". Keep inputs small: each entry costs 4 forwards.
-CASES = [
-    # Conv2D: odd and even sizes, H != W, KH != KW, strides 1 and 2, both paddings, batch > 1
-    *conv_cases(3, 4, 3, 1, "same", (2, 7, 6)),
-    *conv_cases(3, 4, 3, 2, "same", (2, 7, 6)),
-    *conv_cases(2, 3, 3, 2, "same", (2, 8, 8)),
-    *conv_cases(2, 3, (2, 3), 2, "same", (2, 6, 7)),
-    *conv_cases(2, 3, 4, 2, "same", (2, 8, 6)),
-    *conv_cases(2, 3, (3, 2), 2, "valid", (2, 7, 8)),
-    *conv_cases(2, 2, 2, 1, "same", (3, 5, 4)),
-    *conv_cases(3, 2, 3, 1, "valid", (2, 6, 5)),
-    *conv_cases(4, 2, 1, 1, "same", (2, 3, 5)),
-    *conv_cases(3, 2, 1, 2, "same", (2, 5, 4)),
-    conv_case(3, 4, (3, 2), 2, "same", (2, 5, 4), fast=False),
-    # UpSampling2D, UpConv2D
-    upsampling_case(2, "nearest", (2, 3, 5, 2)),
-    upsampling_case(2, "bilinear", (2, 3, 5, 2)),
-    upsampling_case(2, "nearest", (2, 4, 4, 3)),
-    upsampling_case(2, "bilinear", (2, 4, 4, 3)),
-    upsampling_case(3, "nearest", (2, 3, 2, 1)),
-    upsampling_case(3, "bilinear", (2, 3, 2, 1)),
-    upconv_case("nearest", True, (2, 3, 5, 2)),
-    upconv_case("nearest", True, (2, 3, 5, 2), keep_columns=False),
-    upconv_case("nearest", True, (2, 1, 3, 3)),
-    upconv_case("nearest", True, (1, 2, 3, 13)),
-    upconv_case("nearest", True, (1, 2, 3, 13), keep_columns=False),
-    upconv_case("nearest", False, (2, 3, 5, 2)),
-    upconv_case("bilinear", True, (2, 3, 4, 2)),
-    # activations, Identity, Dropout
-    *activation_cases("Swish", Swish, "Numba, "),
-    *activation_cases("Swish", lambda: Swish(fast=False), "numpy, "),
-    *activation_cases("Sigmoid", Sigmoid),
-    *activation_cases("Tanh", Tanh),
-    *activation_cases("ReLU", ReLU),
-    *activation_cases("LeakyReLU", LeakyReLU, "alpha 0.3, "),
-    *activation_cases("LeakyReLU", lambda: LeakyReLU(0.01), "alpha 0.01, "),
-    *activation_cases("Identity", Identity, "dx = dy, "),
-    dropout_case(0.1),
-    dropout_case(0.5),
-    # containers: skip connections
-    Case("Add", "residual x + conv(swish(conv(x))), x 2x6x4x3", residual_block),
-    Case("Concatenate", "U-Net skip [x, up(swish(conv_s2(x)))], x 2x6x4x3", unet_level),
-    # losses
-    *loss_cases("DiceLoss", DiceLoss),
-    *loss_cases("DiceLoss", DiceLoss, "3 channels, ", shapes=[(2, 3, 4, 3)]),
-    *loss_cases("FocalLoss", FocalLoss, "alpha 0.25 gamma 2, "),
-    *loss_cases("BinaryFocalLoss", BinaryFocalLoss, "alpha 0.25 gamma 2, "),
-    *loss_cases("BCELoss", BCELoss),
-    *loss_cases("MSELoss", MSELoss),
-    *loss_cases("DiceFocalLoss", DiceFocalLoss, "the original's loss, "),
-    *loss_cases("SumLoss", lambda: 0.5 * BCELoss() + 2 * DiceLoss(), "0.5 BCE + 2 Dice, "),
-    # models
-    Case("cae", "filters 2,3,4, dropout on, x 2x16x8x3", small_cae, kind="model"),
-    Case("cae+loss", "filters 2, Dice + focal, dropout on, x 2x4x6x3", cae_through_the_loss,
-         kind="model"),
-]
 
 
 class UnknownCase(ValueError):

@@ -26,6 +26,15 @@ def shared_data(name):
 
 
 @pytest.fixture
+def frames(tmp_path):
+    """A folder of 6 synthetic frames on disk, as a user would have them."""
+    from npcae.data import save_record, synthetic_record
+    folder = tmp_path / "frames"
+    save_record(synthetic_record(n_frames=6, size=(64, 32), seed=1), folder)
+    return folder
+
+
+@pytest.fixture
 def tiktok_dir():
     return shared_data("tiktok-136")
 

@@ -1,6 +1,5 @@
 """Frames: Record and FolderFrames answer alike; reading on demand, the cache, masks of another
 size, hidden files, split_frames; and the real photos of ../shared/data/human-seg-290."""
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -1,5 +1,5 @@
 """Every fast path against the plain path it replaces. Their gradient checks (fused UpConv2D with
-kept and shared columns, Numba swish, ...) are cases of npcae/gradcheck_suite.py: CASES."""
+kept and shared columns, Numba swish, ...) are cases of npcae/gradcheck_cases.py: CASES."""
 import importlib
 
 import numpy as np

@@ -1,4 +1,4 @@
-"""Every case of the gradient-check catalogue (npcae/gradcheck_suite.py: CASES) passes in float64,
+"""Every case of the gradient-check catalogue (npcae/gradcheck_cases.py: CASES) passes in float64,
 and the checker itself: it fails a wrong backward, refuses float32, keeps random layers fixed."""
 import numpy as np
 import pytest

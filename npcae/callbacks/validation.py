@@ -23,14 +23,15 @@ class Validation(Callback):
 
     def evaluate(self, model, task, per_image=False):
         """The row of figures; with per_image, also {"heldout_per_image": {name: metrics}, ...}."""
-        loss, held, held_images = evaluate(model, task, self.heldout, self.batch_size, True)
+        # Per-image figures only when asked (the final report), not at every validation.
+        loss, held, *held_images = evaluate(model, task, self.heldout, self.batch_size, per_image)
         row = {"heldout_loss": loss, **prefixed("heldout", held.result())}
-        images = {"heldout_per_image": held_images}
+        images = {"heldout_per_image": held_images[0]} if per_image else {}
         if self.train is not None:
-            _, train, images["train_per_image"] = evaluate(model, task, self.train,
-                                                           self.batch_size, True)
+            _, train, *train_images = evaluate(model, task, self.train, self.batch_size, per_image)
             row.update(prefixed("train_eval", train.result()))
             row.update(prefixed("all", (train + held).result()))
+            images.update({"train_per_image": train_images[0]} if per_image else {})
         return (row, images) if per_image else row
 
 

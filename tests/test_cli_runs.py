@@ -1,0 +1,168 @@
+"""The command line around the trainer: real photos in mini-batches, held-out sets, resume
+rules, and faults (damaged files, a full disk, a busy folder, colliding outputs), each in one
+line with its exit status."""
+import json
+import os
+
+import numpy as np
+import pytest
+
+from npcae.cli import main
+from npcae.data import save_record, synthetic_record
+from test_cli import TINY, error_line, history
+
+
+def test_real_photos_train_in_mini_batches_with_a_validation_split(tmp_path, human_seg_dir, capsys):
+    """The CAE on the 290 real photos (198 masks at a smaller preview size), batches of 8."""
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(human_seg_dir), "--val-split", "0.2", "--batch-size", "8",
+                 "--size", "32x32", "--epochs", "1", "--out", str(out), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("198 of 290 masks") == 1, err            # said once per data set
+    assert "232 frames" in err and "58 held out" in err
+    report = json.loads((out / "metrics.json").read_text())
+    assert len(report["heldout_per_image"]) == 58 and 0 <= report["heldout_iou"] <= 1
+    for name in ("history.csv", "checkpoint.npz", "weights.npz", "loss.png", "overlays.png",
+                 "evolution.png", "iou_dice.png"):
+        assert (out / name).stat().st_size > 0, name
+
+
+def test_resume_changes_only_the_options_given(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "3", "--val-every", "1", "--out", str(out), *TINY]) == 0
+    # No --epochs: the run keeps its own target (3), it does not become a 500-epoch run.
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
+    assert len(history(out)) == 3
+    assert main(["train", "--resume", str(out), "--epochs", "5", "--no-progress"]) == 0
+    assert [int(r["epoch"]) for r in history(out)] == [1, 2, 3, 4, 5]
+    capsys.readouterr()
+    assert main(["train", "--resume", str(out), "--lr", "0.1", "--no-progress"]) == 2
+    assert "--lr cannot change when a run is resumed" in error_line(capsys)
+    # The same value again is no change; fewer epochs than done, another --out, a new run
+    # over this one are refused.
+    assert main(["train", "--resume", str(out), "--lr", "5e-4", "--no-progress"]) == 0
+    assert main(["train", "--resume", str(out), "--epochs", "4", "--no-progress"]) == 2
+    assert "fewer than the 5 epochs" in error_line(capsys)
+    assert main(["train", "--resume", str(out), "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "stays in its folder" in error_line(capsys)
+    assert main(["train", "--out", str(out), *TINY]) == 2
+    assert "already holds a run" in error_line(capsys)
+
+
+def test_held_out_frames_from_a_second_folder(tmp_path, frames, capsys):
+    other = tmp_path / "other"
+    save_record(synthetic_record(n_frames=2, size=(64, 32), seed=5), other)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(frames), "--val-data", str(other), "--epochs", "1",
+                 "--out", str(out), *TINY]) == 0
+    assert "6 frames" in capsys.readouterr().err
+    assert len(json.loads((out / "metrics.json").read_text())["heldout_per_image"]) == 2
+
+
+@pytest.mark.parametrize("args, phrase", [
+    (["--batch-size", "0"], "--batch-size must be a positive integer"),
+    (["--epochs", "0"], "--epochs must be an integer of at least 1"),
+    (["--lr", "-1"], "--lr must be a positive number"),
+    (["--model", "resnet"], "unknown model 'resnet'"),
+    (["--n-train", "10"], "nothing"),
+    (["--seed", "-1"], "--seed must be 0 or a positive integer"),
+    (["--loss", "bogus"], "unknown loss 'bogus'"),
+])
+def test_bad_run_settings_are_one_line_and_leave_no_folder(tmp_path, capsys, args, phrase):
+    assert main(["train", *args, "--out", str(tmp_path / "r"), *TINY]) == 2
+    assert phrase in error_line(capsys)
+    assert not (tmp_path / "r").exists()
+
+
+def test_weights_of_npcae_0_1_checkpoints_still_predict(tmp_path, frames):
+    """A 0.1 checkpoint ("model/<name>" arrays, a flat config, no state) cannot be resumed,
+    but its weights load into predict, as they did."""
+    from npcae.models import cae
+    model = cae(filters=(2, 3, 4), seed=0)
+    arrays = {f"model/{name}": value for name, value, _ in model.named_parameters()}
+    arrays["__config__"] = np.array(json.dumps({**model.config, "input_size": [64, 32]}))
+    arrays["__run__"] = np.array(json.dumps({"epochs": 2}))
+    np.savez(tmp_path / "checkpoint.npz", **arrays)
+    assert main(["predict", "--weights", str(tmp_path), str(frames / "images" / "synth_00.png"),
+                 "--out", str(tmp_path / "pred")]) == 0
+    assert (tmp_path / "pred" / "synth_00_mask.png").exists()
+    assert main(["train", "--resume", str(tmp_path), "--no-progress"]) == 2
+
+
+def test_predict_refuses_inputs_whose_outputs_would_collide(tmp_path, frames, capsys):
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--out", str(run), *TINY]) == 0
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "synth_00.jpg").write_bytes((frames / "images" / "synth_00.png").read_bytes())
+    capsys.readouterr()
+    assert main(["predict", "--weights", str(run), str(frames / "images"), str(other),
+                 "--out", str(tmp_path / "pred")]) == 2
+    assert "would write the same outputs (synth_00_*.png)" in error_line(capsys)
+    assert not (tmp_path / "pred").exists()
+
+
+@pytest.mark.parametrize("argv, phrase", [
+    (["train", "--epochs", "many"], "argument --epochs: invalid int value: 'many'"),
+    (["train", "--size", "big"], "size must look like HxW"),
+    (["fly"], "invalid choice: 'fly'"),
+])
+def test_command_line_errors_are_one_line_too(argv, phrase, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("npcae: error:") and err.count("\n") == 1, err     # no usage block
+    assert phrase in err
+
+
+@pytest.mark.parametrize("damage", ["truncated", "empty", "text"])
+def test_damaged_weights_and_checkpoints_are_one_line(tmp_path, frames, capsys, damage):
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--out", str(run), *TINY]) == 0
+    for name in ("weights.npz", "checkpoint.npz"):
+        path = run / name
+        data = path.read_bytes()
+        path.write_bytes({"truncated": data[:len(data) // 2], "empty": b"",
+                          "text": b"these are not weights\n"}[damage])
+        capsys.readouterr()
+        assert main(["predict", "--weights", str(path), str(frames / "images"),
+                     "--out", str(tmp_path / "pred")]) == 2, name
+        assert str(path) in error_line(capsys)
+        assert main(["evaluate", "--weights", str(path), "--data", str(frames)]) == 2, name
+        assert str(path) in error_line(capsys)
+    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+    assert "checkpoint.npz" in error_line(capsys)
+
+
+def test_a_full_disk_is_one_line_with_exit_status_4(tmp_path, monkeypatch, capsys):
+    """Every file goes through models.io.atomic_write's temporary file: fail its write as a full
+    disk would, after the first checkpoint. The run ends in one line, and what is on disk loads."""
+    import errno
+
+    from npcae.checkpoint import read_checkpoint
+    from npcae.models import io
+    real, out = io.tempfile.mkstemp, tmp_path / "run"
+
+    def full_after_the_first_checkpoint(*args, **kwargs):
+        if (out / "checkpoint.npz").exists():
+            raise OSError(errno.ENOSPC, "No space left on device", kwargs.get("dir"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(io.tempfile, "mkstemp", full_after_the_first_checkpoint)
+    code = main(["train", "--epochs", "4", "--checkpoint-every", "1", "--out", str(out), *TINY])
+    assert code == 4
+    line = error_line(capsys)
+    assert "No space left on device" in line and str(out) in line
+    assert read_checkpoint(out / "checkpoint.npz")["epoch"] == 1
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_busy_run_folder_is_refused_and_stale_temporaries_are_removed(tmp_path, capsys):
+    from npcae.runlock import RunLock
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".checkpoint.npz.abc123.tmp").write_bytes(b"half a checkpoint of a killed run")
+    with RunLock(out):                                    # another process writing here
+        assert main(["train", "--epochs", "1", "--out", str(out), *TINY]) == 2
+        assert f"in use by another npcae process (pid {os.getpid()})" in error_line(capsys)
+    assert main(["train", "--epochs", "1", "--out", str(out), *TINY]) == 0
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]

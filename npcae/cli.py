@@ -25,6 +25,10 @@ class UsageError(ValueError):
     """A command-line value that cannot be used."""
 
 
+class DiskFault(Exception):
+    """An OSError of a training run, with where the run stands (exit status 4)."""
+
+
 def parse_size(text):
     try:
         height, width = (int(v) for v in text.lower().split("x"))
@@ -207,10 +211,17 @@ def train_in(out, exp):
     shown = ", ".join(train.names[:5]) + (", ..." if len(train) > 5 else "")
     print(f"training on {len(train)} frames ({shown}), {len(heldout)} held out, "
           f"{size[0]}x{size[1]}, batch {exp.trainer.loader.batch_size}, into {out}", file=sys.stderr)
+    last_good = lambda: exp.trainer.callback(Checkpoint).last_good()
     try:
         exp.trainer.fit()
     except TrainingDiverged as error:
-        raise TrainingDiverged(f"{error}; stopped. {exp.trainer.callback(Checkpoint).last_good()}") from None
+        raise TrainingDiverged(f"{error}; stopped. {last_good()}") from None
+    except OSError as error:
+        raise DiskFault(f"{describe(error)}. {last_good()} Free some space (or fix the "
+                        f"folder), then: npcae train --resume {out}") from None
+    except DataError as error:               # a file found broken when its batch came
+        raise DataError(f"{error}. {last_good()} Fix or replace the file, then: "
+                        f"npcae train --resume {out}") from None
     report = finish(exp)
     for group in ("train_eval", "heldout", "all") if report else ():
         names = [name for name in exp.trainer.task.headline if f"{group}_{name}" in report]
@@ -309,11 +320,18 @@ def main(argv=None):
         print("npcae: error: interrupted; a stopped run resumes from its last checkpoint "
               "with --resume", file=sys.stderr)
         return 130
-    except OSError as error:                # the disk, not the input: full, read-only, gone
-        where = f" {error.filename}" if error.filename else ""
-        print(f"npcae: error: cannot write or read{where}: {error.strerror or error}; nothing "
-              "half-written was left (a stopped run resumes from its last checkpoint)", file=sys.stderr)
+    except DiskFault as error:
+        print(f"npcae: error: {error}", file=sys.stderr)
         return 4
+    except OSError as error:                # the disk, not the input: full, read-only, gone
+        print(f"npcae: error: {describe(error)}; nothing half-written was left", file=sys.stderr)
+        return 4
+
+
+def describe(error):
+    """An OSError in a few words, with the file it concerns."""
+    where = f" {error.filename}" if error.filename else ""
+    return f"cannot write or read{where}: {error.strerror or error}"
 
 
 if __name__ == "__main__":

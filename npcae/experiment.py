@@ -54,6 +54,10 @@ def settings(given, name=str):
         raise SettingsError(f"{name('batch_size')} must be a positive integer, got {run['batch_size']!r}")
     if not (isinstance(run["lr"], (int, float)) and 0 < run["lr"] < math.inf):
         raise SettingsError(f"{name('lr')} must be a positive number, got {run['lr']!r}")
+    names = run["train_names"] or []
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SettingsError(f"{name('train_names')} names {twice[0]!r} twice")
     for key in ("shuffle", "augment"):
         if not isinstance(run[key], bool):
             raise SettingsError(f"{name(key)} must be true or false, got {run[key]!r}")

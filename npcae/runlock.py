@@ -21,28 +21,30 @@ class RunFolderBusy(RuntimeError):
 class RunLock:
     def __init__(self, folder):
         self.folder = Path(folder)
-        self._file = None
+        self._fd = None
 
     def __enter__(self):
-        self._file = open(self.folder / LOCK_FILE, "a+")
+        # A raw descriptor, not a buffered file: a pid that a full disk kept out must not fail
+        # again when the file is closed.
+        self._fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            self._file.seek(0)
-            other = self._file.read().strip() or "unknown"
-            self._file.close()
+            other = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(self._fd)
             raise RunFolderBusy(f"{self.folder} is in use by another npcae process (pid {other}); "
                                 "wait for it to end, or choose another --out") from None
-        self._file.seek(0)
-        self._file.truncate()
-        self._file.write(str(os.getpid()))
-        self._file.flush()
+        try:                 # the pid only names us to a refused run: a full disk may keep it out
+            os.ftruncate(self._fd, 0)
+            os.pwrite(self._fd, str(os.getpid()).encode(), 0)
+        except OSError:
+            pass
         remove_stale_temporaries(self.folder)
         return self
 
     def __exit__(self, *exc):
-        fcntl.flock(self._file, fcntl.LOCK_UN)
-        self._file.close()
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
         return False
 
 

@@ -35,19 +35,21 @@ class Trainer:
         self.batch = 0                 # batches completed of the epoch under way
         self.stop_requested = False
         self.status = "new"            # then "running", and "finished", "stopped" or "failed"
+        self.failure = None            # the exception that ended fit() with "failed"
+        self.updating = False          # inside train_step: the weights may be half updated
         self._reset_epoch_sums()
 
     # -- the loop ------------------------------------------------------------------------------
     def fit(self):
         """Train until `epochs` epochs are done or a stop is requested; returns the status."""
-        self.status, self.stop_requested = "running", False
+        self.status, self.stop_requested, self.failure, self.updating = "running", False, None, False
         try:
             self._call("on_train_begin")
             while self.epoch < self.epochs and not self.stop_requested:
                 self._run_epoch()
             self.status = "finished" if self.epoch >= self.epochs else "stopped"
-        except BaseException:
-            self.status = "failed"
+        except BaseException as error:
+            self.status, self.failure = "failed", error
             self._end()
             raise
         self._end()
@@ -70,6 +72,7 @@ class Trainer:
 
     def train_step(self, x, y):
         """One batch: forward, loss, backward, optimiser step; returns the batch's logs."""
+        self.updating = True
         output = self.model.forward(x, training=True)
         loss = self.task.loss.forward(output, y)
         if not math.isfinite(loss):
@@ -77,9 +80,16 @@ class Trainer:
             raise TrainingDiverged(f"loss became {loss} at epoch {self.epoch + 1}{where}")
         self.model.backward(self.task.loss.backward())
         self.optimizer.step()
+        self.updating = False
         self._batch_losses.append([loss, len(x)])
         self._tally.update(output, y)
         return {"loss": loss, "size": len(x)}
+
+    def position_intact(self):
+        """Whether the state of a failed fit() is one the run passed through, and so worth
+        saving: True unless the failure came inside a training step (a diverged loss, a bug in
+        a layer, a second Ctrl-C) and the weights may be half updated."""
+        return self.status != "failed" or (isinstance(self.failure, Exception) and not self.updating)
 
     def request_stop(self):
         """Stop after the batch under way (a checkpoint callback then saves the position)."""
@@ -108,8 +118,17 @@ class Trainer:
         return next((c for c in self.callbacks if isinstance(c, kind)), None)
 
     def _call(self, hook, *args):
+        """Call `hook` of every callback; if one raises, the others still run (History still
+        records the epoch whose gradient norms could not be written) and the first error is
+        raised after them, so the state a checkpoint then saves is the whole epoch's."""
+        errors = []
         for callback in self.callbacks:
-            getattr(callback, hook)(self, *args)
+            try:
+                getattr(callback, hook)(self, *args)
+            except Exception as error:
+                errors.append(error)
+        if errors:
+            raise errors[0]
 
     def _end(self):
         """on_train_end for every callback even if one raises (the SIGINT handler must come
@@ -121,7 +140,7 @@ class Trainer:
             except Exception as error:
                 errors.append(error)
         if errors and self.status != "failed":
-            self.status = "failed"
+            self.status, self.failure = "failed", errors[0]
             raise errors[0]
 
 

@@ -1,8 +1,6 @@
 """The command line around the trainer: real photos in mini-batches, held-out sets, resume
-rules, and faults (damaged files, a full disk, a busy folder, colliding outputs), each in one
-line with its exit status."""
+rules, bad settings in one line (faults of files, disks and processes: test_faults.py)."""
 import json
-import os
 
 import numpy as np
 import pytest
@@ -89,19 +87,6 @@ def test_weights_of_npcae_0_1_checkpoints_still_predict(tmp_path, frames):
     assert main(["train", "--resume", str(tmp_path), "--no-progress"]) == 2
 
 
-def test_predict_refuses_inputs_whose_outputs_would_collide(tmp_path, frames, capsys):
-    run = tmp_path / "run"
-    assert main(["train", "--epochs", "1", "--out", str(run), *TINY]) == 0
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "synth_00.jpg").write_bytes((frames / "images" / "synth_00.png").read_bytes())
-    capsys.readouterr()
-    assert main(["predict", "--weights", str(run), str(frames / "images"), str(other),
-                 "--out", str(tmp_path / "pred")]) == 2
-    assert "would write the same outputs (synth_00_*.png)" in error_line(capsys)
-    assert not (tmp_path / "pred").exists()
-
-
 @pytest.mark.parametrize("argv, phrase", [
     (["train", "--epochs", "many"], "argument --epochs: invalid int value: 'many'"),
     (["train", "--size", "big"], "size must look like HxW"),
@@ -112,57 +97,3 @@ def test_command_line_errors_are_one_line_too(argv, phrase, capsys):
     err = capsys.readouterr().err
     assert err.startswith("npcae: error:") and err.count("\n") == 1, err     # no usage block
     assert phrase in err
-
-
-@pytest.mark.parametrize("damage", ["truncated", "empty", "text"])
-def test_damaged_weights_and_checkpoints_are_one_line(tmp_path, frames, capsys, damage):
-    run = tmp_path / "run"
-    assert main(["train", "--epochs", "1", "--out", str(run), *TINY]) == 0
-    for name in ("weights.npz", "checkpoint.npz"):
-        path = run / name
-        data = path.read_bytes()
-        path.write_bytes({"truncated": data[:len(data) // 2], "empty": b"",
-                          "text": b"these are not weights\n"}[damage])
-        capsys.readouterr()
-        assert main(["predict", "--weights", str(path), str(frames / "images"),
-                     "--out", str(tmp_path / "pred")]) == 2, name
-        assert str(path) in error_line(capsys)
-        assert main(["evaluate", "--weights", str(path), "--data", str(frames)]) == 2, name
-        assert str(path) in error_line(capsys)
-    assert main(["train", "--resume", str(run), "--no-progress"]) == 2
-    assert "checkpoint.npz" in error_line(capsys)
-
-
-def test_a_full_disk_is_one_line_with_exit_status_4(tmp_path, monkeypatch, capsys):
-    """Every file goes through models.io.atomic_write's temporary file: fail its write as a full
-    disk would, after the first checkpoint. The run ends in one line, and what is on disk loads."""
-    import errno
-
-    from npcae.checkpoint import read_checkpoint
-    from npcae.models import io
-    real, out = io.tempfile.mkstemp, tmp_path / "run"
-
-    def full_after_the_first_checkpoint(*args, **kwargs):
-        if (out / "checkpoint.npz").exists():
-            raise OSError(errno.ENOSPC, "No space left on device", kwargs.get("dir"))
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(io.tempfile, "mkstemp", full_after_the_first_checkpoint)
-    code = main(["train", "--epochs", "4", "--checkpoint-every", "1", "--out", str(out), *TINY])
-    assert code == 4
-    line = error_line(capsys)
-    assert "No space left on device" in line and str(out) in line
-    assert read_checkpoint(out / "checkpoint.npz")["epoch"] == 1
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
-
-
-def test_a_busy_run_folder_is_refused_and_stale_temporaries_are_removed(tmp_path, capsys):
-    from npcae.runlock import RunLock
-    out = tmp_path / "run"
-    out.mkdir()
-    (out / ".checkpoint.npz.abc123.tmp").write_bytes(b"half a checkpoint of a killed run")
-    with RunLock(out):                                    # another process writing here
-        assert main(["train", "--epochs", "1", "--out", str(out), *TINY]) == 2
-        assert f"in use by another npcae process (pid {os.getpid()})" in error_line(capsys)
-    assert main(["train", "--epochs", "1", "--out", str(out), *TINY]) == 0
-    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]

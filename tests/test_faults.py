@@ -1,0 +1,287 @@
+"""Fault injection, end to end through the command line: damaged files, a disk that fills up,
+SIGKILL during checkpoint writes, two runs into one folder, a double Ctrl-C, colliding names.
+
+Each test asserts the exit status, that the error is one line naming its cause (no traceback),
+and that the files left behind load. (Image modes and damaged data files: test_faults_data.py.)
+"""
+import errno
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+
+import numpy as np
+import pytest
+
+from npcae.callbacks import History
+from npcae.checkpoint import read_checkpoint
+from npcae.cli import main
+from npcae.predict import load_model
+from test_cli import TINY, error_line, history
+
+SMALL = [*TINY, "--filters", "2,4,8"]          # a checkpoint of a few kB
+
+
+def start(args, **kwargs):
+    """`npcae train ARGS` in a child process, with Python's own Ctrl-C handling (a background
+    shell job would otherwise start it ignoring SIGINT)."""
+    return subprocess.Popen([sys.executable, "-m", "npcae", "train", *args], text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL), **kwargs)
+
+
+def wait_for(condition, timeout=120):
+    deadline = time.time() + timeout
+    while not condition():
+        if time.time() > deadline:
+            raise TimeoutError("the run never got there")
+        time.sleep(0.002)
+
+
+def temporaries(folder):
+    return [p.name for p in folder.iterdir() if p.name.endswith(".tmp")] if folder.exists() else []
+
+
+def assert_same_weights(a, b):
+    wa, wb = np.load(a / "weights.npz"), np.load(b / "weights.npz")
+    assert wa.files == wb.files
+    for name in wa.files:
+        np.testing.assert_array_equal(wa[name], wb[name], err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A finished 1-epoch run, to damage copies of its files."""
+    run = tmp_path_factory.mktemp("trained") / "run"
+    assert main(["train", "--epochs", "1", "--out", str(run), *SMALL]) == 0
+    return run
+
+
+# -- damaged files ----------------------------------------------------------------------------
+@pytest.mark.parametrize("damage", ["truncated", "empty", "text", "flipped bytes"])
+@pytest.mark.parametrize("name", ["weights.npz", "checkpoint.npz"])
+def test_damaged_weights_and_checkpoints_are_one_line(tmp_path, trained, frames, capsys, damage, name):
+    run = tmp_path / "run"
+    run.mkdir()
+    for file in ("weights.npz", "checkpoint.npz"):
+        (run / file).write_bytes((trained / file).read_bytes())
+    path = run / name
+    data = path.read_bytes()
+    with zipfile.ZipFile(path) as archive:       # flip bytes in the first array: the weights
+        first = archive.infolist()[0].header_offset + 100
+    path.write_bytes({"truncated": data[:len(data) // 2], "empty": b"", "text": b"these are not weights\n",
+                      "flipped bytes": data[:first] + bytes(b ^ 0xFF for b in data[first:first + 64])
+                      + data[first + 64:]}[damage])
+    capsys.readouterr()
+    assert main(["predict", "--weights", str(path), str(frames / "images"),
+                 "--out", str(tmp_path / "pred")]) == 2
+    assert str(path) in error_line(capsys)
+    assert not (tmp_path / "pred").exists()
+    assert main(["evaluate", "--weights", str(path), "--data", str(frames)]) == 2
+    assert str(path) in error_line(capsys)
+    if name == "checkpoint.npz":
+        assert main(["train", "--resume", str(run), "--no-progress"]) == 2
+        assert str(path) in error_line(capsys)
+
+
+@pytest.mark.parametrize("damage", ["truncated png", "truncated jpeg", "text as png", "empty mask"])
+def test_damaged_images_and_masks_are_named(tmp_path, frames, capsys, damage):
+    from PIL import Image
+    """Files whose header is broken are named before anything is written; one that breaks only
+    when decoded is named when its batch comes, and the run saves its position to resume from
+    once the file is fixed."""
+    image, mask = frames / "images" / "synth_02.png", frames / "masks" / "synth_02.png"
+    original = image.read_bytes()
+    if damage == "truncated png":
+        image.write_bytes(image.read_bytes()[:200])
+        named = image
+    elif damage == "truncated jpeg":
+        named = image.with_suffix(".jpg")
+        Image.open(image).convert("RGB").save(named)
+        image.unlink()
+        named.write_bytes(named.read_bytes()[:300])
+    elif damage == "text as png":
+        image.write_text("not a picture")
+        named = image
+    else:
+        mask.write_bytes(b"")
+        named = mask
+    assert main(["train", "--data", str(frames), "--epochs", "2", "--out", str(tmp_path / "r"), *SMALL]) == 2
+    line = error_line(capsys)
+    assert str(named) in line
+    if damage != "truncated png":
+        assert not (tmp_path / "r").exists()
+        return
+    assert f"npcae train --resume {tmp_path / 'r'}" in line, line
+    image.write_bytes(original)
+    assert main(["train", "--resume", str(tmp_path / "r"), "--no-progress"]) == 0
+
+
+# -- a disk that fills up ----------------------------------------------------------------------
+@pytest.fixture
+def small_disk(tmp_path, monkeypatch):
+    """(folder, fill, free): a folder on a disk that fill() fills up and free() empties again.
+
+    As root, a real 8 MB tmpfs, filled with a file. Otherwise a patched writer: every new file
+    and every allocation fails with ENOSPC from fill() until the run deletes its reserve file
+    (which is what gives room back on a real disk) or free() is called.
+    """
+    folder = tmp_path / "disk"
+    folder.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(folder)], capture_output=True).returncode == 0
+    if mounted:
+        def fill():
+            fd = os.open(folder / "filler", os.O_WRONLY | os.O_CREAT)
+            try:
+                while os.write(fd, bytes(1 << 16)):
+                    pass
+            except OSError as error:
+                assert error.errno == errno.ENOSPC
+            finally:
+                os.close(fd)
+
+        yield folder, fill, lambda: os.unlink(folder / "filler")
+        subprocess.run(["umount", str(folder)], check=True)
+        return
+    from npcae import reserve
+    from npcae.models import io
+    full = []
+    real_mkstemp, real_allocate, real_drop = io.tempfile.mkstemp, os.posix_fallocate, reserve.DiskReserve.drop
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.tempfile, "mkstemp", lambda *a, **k: (no_space if full else real_mkstemp)(*a, **k))
+    monkeypatch.setattr(os, "posix_fallocate", lambda *a: (no_space if full else real_allocate)(*a))
+    monkeypatch.setattr(reserve.DiskReserve, "drop", lambda self: (full.clear(), real_drop(self)))
+    yield folder, lambda: full.append(True), full.clear
+
+
+def test_a_disk_that_fills_up_costs_no_epochs(tmp_path, small_disk, monkeypatch, capsys):
+    """The disk fills at the end of epoch 3, with no checkpoint written yet (--checkpoint-every
+    100): the run still saves epoch 3 into the room its reserve kept, ends in one line with
+    exit status 4, and once space is freed resumes to the weights of a run never interrupted."""
+    disk, fill, free = small_disk
+    out, common = disk / "run", ["--epochs", "5", "--checkpoint-every", "100", "--seed", "4", *SMALL]
+    real = History.on_epoch_end
+
+    def filling_at_epoch_3(self, trainer, logs):
+        if trainer.epoch == 3 and self.path.startswith(str(disk)):
+            fill()
+        real(self, trainer, logs)
+
+    monkeypatch.setattr(History, "on_epoch_end", filling_at_epoch_3)
+    assert main(["train", *common, "--out", str(out)]) == 4
+    line = error_line(capsys)
+    assert "history.csv" in line and "No space left on device" in line, line
+    assert "(epoch 3)" in line and f"npcae train --resume {out}" in line, line
+    assert read_checkpoint(out / "checkpoint.npz")["epoch"] == 3
+    assert not temporaries(out)
+    free()
+    monkeypatch.setattr(History, "on_epoch_end", real)
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
+    assert [int(row["epoch"]) for row in history(out)] == [1, 2, 3, 4, 5]
+    assert main(["train", *common, "--out", str(tmp_path / "straight")]) == 0
+    assert_same_weights(out, tmp_path / "straight")
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".npcae.lock"]
+
+
+def test_a_full_disk_at_the_first_write_is_one_line(tmp_path, small_disk, capsys):
+    """Full before anything could be saved: one line, status 4, and nothing half-written."""
+    disk, fill, _ = small_disk
+    fill()
+    assert main(["train", "--epochs", "2", "--out", str(disk / "run"), *SMALL]) == 4
+    line = error_line(capsys)
+    assert "No space left on device" in line and "No checkpoint had been written yet" in line, line
+    assert not temporaries(disk / "run")
+
+
+# -- processes killed, interrupted, or running side by side -------------------------------------
+def test_sigkill_during_checkpoint_writes_then_resume_ends_identical(tmp_path):
+    """SIGKILL twice at a random moment while checkpoint.npz is being written (the CAE's
+    default filters make it 25 MB, so a write lasts long enough to be hit); each time the
+    checkpoint on disk loads, and the resumed run ends with the weights of an unbroken one."""
+    common = ["--epochs", "6", "--checkpoint-every", "1", "--val-every", "3", "--seed", "9", *TINY]
+    straight = start([*common, "--out", str(tmp_path / "straight")], stderr=subprocess.DEVNULL)
+    out, chance = tmp_path / "killed", random.Random(2026)
+    for _ in range(2):
+        resume = ["--resume", str(out), "--no-progress"] if (out / "checkpoint.npz").exists() else []
+        run = start(resume or [*common, "--out", str(out)], stderr=subprocess.DEVNULL)
+        wait_for(lambda: run.poll() is not None or (out / "checkpoint.npz").exists() and any(
+            p.startswith(".checkpoint.npz.") for p in temporaries(out)))     # over an older one
+        time.sleep(chance.uniform(0, 0.03))
+        run.send_signal(signal.SIGKILL)
+        assert run.wait(60) in (-signal.SIGKILL, 0)
+        if (out / "checkpoint.npz").exists():
+            read_checkpoint(out / "checkpoint.npz")              # whole, whatever the moment
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
+    assert straight.wait(120) == 0
+    assert_same_weights(out, tmp_path / "straight")
+    assert not temporaries(out)
+
+
+def test_two_runs_into_one_folder_one_is_refused(tmp_path):
+    out = tmp_path / "run"
+    runs = [start(["--epochs", "2", "--seed", str(seed), "--out", str(out), *SMALL],
+                  stderr=subprocess.PIPE) for seed in (1, 2)]
+    results = sorted((run.wait(120), run.stderr.read()) for run in runs)
+    assert [code for code, _ in results] == [0, 2]
+    refused = results[1][1].strip().splitlines()
+    assert "Traceback" not in results[1][1]
+    assert refused[-1].startswith("npcae: error:")
+    assert "in use by another npcae process" in refused[-1] or "already holds a run" in refused[-1]
+    assert [int(row["epoch"]) for row in history(out)] == [1, 2]
+    assert read_checkpoint(out / "checkpoint.npz")["epoch"] == 2
+    load_model(out / "weights.npz")
+
+
+def test_a_second_ctrl_c_during_the_stop_checkpoint_waits_for_it(tmp_path):
+    out = tmp_path / "run"
+    run = start(["--epochs", "50", "--checkpoint-every", "0", "--out", str(out), *TINY],
+                stderr=subprocess.PIPE)
+    wait_for(lambda: (out / "history.csv").exists())
+    run.send_signal(signal.SIGINT)
+    wait_for(lambda: run.poll() is not None or any(
+        p.startswith(".checkpoint.npz.") for p in temporaries(out)))
+    run.send_signal(signal.SIGINT)                  # while the stop checkpoint is written
+    assert run.wait(120) == 0
+    err = run.stderr.read()
+    assert "Traceback" not in err and "writing the checkpoint first" in err, err
+    assert "resume with: npcae train --resume" in err, err
+    stopped = read_checkpoint(out / "checkpoint.npz")
+    assert 1 <= stopped["epoch"] < 50
+    assert not temporaries(out)
+
+
+# -- names that collide -----------------------------------------------------------------------
+def test_predict_refuses_inputs_whose_outputs_would_collide(tmp_path, trained, frames, capsys):
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "synth_00.jpg").write_bytes((frames / "images" / "synth_00.png").read_bytes())
+    capsys.readouterr()
+    assert main(["predict", "--weights", str(trained), str(frames / "images"), str(other),
+                 "--out", str(tmp_path / "pred")]) == 2
+    assert "would write the same outputs (synth_00_*.png)" in error_line(capsys)
+    assert not (tmp_path / "pred").exists()
+
+
+def test_a_frame_named_twice_in_train_names_is_refused(tmp_path, frames, capsys):
+    assert main(["train", "--data", str(frames), "--train-names", "synth_00,synth_01,synth_00",
+                 "--out", str(tmp_path / "r"), *SMALL]) == 2
+    assert "synth_00" in error_line(capsys)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_busy_run_folder_is_refused_and_stale_temporaries_are_removed(tmp_path, capsys):
+    from npcae.runlock import RunLock
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / ".checkpoint.npz.abc123.tmp").write_bytes(b"half a checkpoint of a killed run")
+    with RunLock(out):                                    # another process writing here
+        assert main(["train", "--epochs", "1", "--out", str(out), *SMALL]) == 2
+        assert f"in use by another npcae process (pid {os.getpid()})" in error_line(capsys)
+    assert main(["train", "--epochs", "1", "--out", str(out), *SMALL]) == 0
+    assert not temporaries(out)

@@ -18,7 +18,7 @@ import numpy as np
 
 from .callbacks import Callback
 from .defaults import DEFAULTS
-from .models.io import CONFIG_KEY, NPZ_ERRORS, atomic_write, load_arrays
+from .models.io import CONFIG_KEY, NPZ_ERRORS, atomic_write, load_arrays, not_npz
 from .reserve import DiskReserve
 
 CHECKPOINT = "checkpoint.npz"
@@ -61,10 +61,14 @@ def read_checkpoint(path):
     """The checkpoint as a dict: model, state, optim, callbacks (arrays and JSON merged by
     callback name), config, run, trainer, loader, epoch."""
     try:
-        with np.load(path) as data:
-            files = {name: data[name] for name in data.files}
+        what = not_npz(path)
     except FileNotFoundError:
         raise CheckpointError(f"no checkpoint at {path}") from None
+    if what:
+        raise CheckpointError(f"{path} is not a checkpoint ({what}); resume the folder of an npcae run")
+    try:
+        with np.load(path) as data:
+            files = {name: data[name] for name in data.files}
     except NPZ_ERRORS as error:
         raise CheckpointError(f"cannot read checkpoint {path}: {type(error).__name__}: {error}") from None
     if "__run__" not in files:

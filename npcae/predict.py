@@ -10,9 +10,9 @@ import numpy as np
 from PIL import Image
 
 from .checkpoint import read_model_arrays
-from .data.folder import IMAGE_SUFFIXES, DataError, is_hidden, open_image as _open
+from .data.folder import IMAGE_SUFFIXES, DataError, is_hidden, open_image
 from .models import UnknownModel, atomic_write, build, read_config
-from .models.io import NPZ_ERRORS, load_arrays
+from .models.io import NPZ_ERRORS, load_arrays, not_npz
 from .tasks import BinaryMask, make_task
 
 WEIGHT_FILES = ("weights.npz", "checkpoint.npz")
@@ -33,6 +33,13 @@ def load_model(weights):
         path = found[0]
     if not path.exists():
         raise DataError(f"weights file not found: {path}")
+    try:
+        what = not_npz(path)
+    except OSError as error:
+        raise DataError(f"cannot read weights file {path}: {error.strerror or error}") from None
+    if what:
+        raise DataError(f"{path} is not a .npz weights file ({what}); give the weights.npz or "
+                        "checkpoint.npz of an npcae run, or its folder")
     try:
         config = read_config(path)
     except NPZ_ERRORS as error:
@@ -98,7 +105,7 @@ def predict_files(model, size, files, out_dir, task=None, batch=3):
     written = []
     for start in range(0, len(files), batch):
         chunk = files[start:start + batch]
-        originals = [_open(path, "RGB") for path in chunk]
+        originals = [open_image(path) for path in chunk]      # any mode, as 8-bit RGB
         x = np.stack([np.asarray(im.resize((size[1], size[0]), Image.BOX), np.float32) / 255.0
                       for im in originals])
         for path, original, output in zip(chunk, originals, model.forward(x)):

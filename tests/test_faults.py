@@ -5,6 +5,7 @@ Each test asserts the exit status, that the error is one line naming its cause (
 and that the files left behind load. (Image modes and damaged data files: test_faults_data.py.)
 """
 import errno
+import io
 import os
 import random
 import signal
@@ -23,6 +24,13 @@ from npcae.predict import load_model
 from test_cli import TINY, error_line, history
 
 SMALL = [*TINY, "--filters", "2,4,8"]          # a checkpoint of a few kB
+
+
+def npy_bytes(array):
+    """What np.save writes: an array file, not a .npz archive."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
 
 
 def start(args, **kwargs):
@@ -60,7 +68,7 @@ def trained(tmp_path_factory):
 
 
 # -- damaged files ----------------------------------------------------------------------------
-@pytest.mark.parametrize("damage", ["truncated", "empty", "text", "flipped bytes"])
+@pytest.mark.parametrize("damage", ["truncated", "empty", "text", "flipped bytes", "an array"])
 @pytest.mark.parametrize("name", ["weights.npz", "checkpoint.npz"])
 def test_damaged_weights_and_checkpoints_are_one_line(tmp_path, trained, frames, capsys, damage, name):
     run = tmp_path / "run"
@@ -73,7 +81,7 @@ def test_damaged_weights_and_checkpoints_are_one_line(tmp_path, trained, frames,
         first = archive.infolist()[0].header_offset + 100
     path.write_bytes({"truncated": data[:len(data) // 2], "empty": b"", "text": b"these are not weights\n",
                       "flipped bytes": data[:first] + bytes(b ^ 0xFF for b in data[first:first + 64])
-                      + data[first + 64:]}[damage])
+                      + data[first + 64:], "an array": npy_bytes(np.zeros(3))}[damage])
     capsys.readouterr()
     assert main(["predict", "--weights", str(path), str(frames / "images"),
                  "--out", str(tmp_path / "pred")]) == 2

@@ -56,8 +56,18 @@ def _sha256(data):
     return hashlib.sha256(data).hexdigest()
 
 
-def _is_verified(path, expected):
-    return path.is_file() and _sha256(path.read_bytes()) == expected
+def _cached_digest(path):
+    """The SHA-256 of the file already at `path`, or None if there is none."""
+    return _sha256(path.read_bytes()) if path.is_file() else None
+
+
+def _discard(path):
+    """Remove a file that failed its checksum; how that went, for the error message."""
+    try:
+        path.unlink(missing_ok=True)
+        return "was removed"
+    except OSError as exc:
+        return f"could not be removed ({exc.strerror or exc}; delete it)"
 
 
 def _download(url, timeout):
@@ -77,23 +87,37 @@ def download_verified(dest, checksums, url_for, timeout=60.0):
     """Make sure dest/RELATIVE exists with the right SHA-256 for every RELATIVE in `checksums`.
 
     checksums: {relative path: SHA-256 hex}; url_for(relative) -> the URL to download it from.
-    Files already present with the right checksum are not downloaded again (each is hashed).
-    A checksum mismatch raises DataError naming the file and leaves nothing behind.
+    Files already present with the right checksum are not downloaded again (each is hashed);
+    a file present with another checksum (damaged, or of another version) is downloaded again
+    and verified like a missing one. A download that fails its checksum raises DataError
+    naming the file and both checksums, and is not saved. A damaged file that cannot be
+    replaced (the download fails) is removed, and the DataError says it failed its checksum
+    before it says why the download failed.
     """
     for relative, expected in sorted(checksums.items()):
         target = dest / relative
-        if _is_verified(target, expected):
+        cached = _cached_digest(target)
+        if cached == expected:
             continue
         url = url_for(relative)
-        data = _download(url, timeout)
+        try:
+            data = _download(url, timeout)
+        except DataError as exc:
+            if cached is None:
+                raise
+            # A damaged file must not pass for a verified one (opening a set only checks that
+            # its files exist), so it goes even when no good copy can replace it now.
+            raise DataError(f"existing file {target} failed its checksum (expected {expected[:12]}..., "
+                            f"got {cached[:12]}...) and {_discard(target)}; downloading it again "
+                            f"failed: {exc}; fetch again when the download works") from None
         actual = _sha256(data)
         if actual != expected:
-            # A stale or partial file of the wrong content must not pass for a cached one.
-            target.unlink(missing_ok=True)
-            raise DataError(f"checksum mismatch for {relative} from {url}: expected {expected[:12]}..., "
-                            f"got {actual[:12]}...; file not saved")
+            also = (f"; the file there before failed its checksum too and {_discard(target)}"
+                    if cached is not None else "")
+            raise DataError(f"checksum mismatch for {target} downloaded from {url}: expected "
+                            f"{expected[:12]}..., got {actual[:12]}...; not saved{also}")
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(target, data)
+        atomic_write_bytes(target, data)        # replaces a damaged cached file in one rename
     return dest
 
 

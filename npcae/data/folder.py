@@ -6,7 +6,9 @@ One frame is read in this order:
      preview-size mask, is resized to the image with nearest-neighbour sampling;
   2. image and mask are resized to the requested size with area interpolation (Pillow BOX);
   3. pixels are divided by 255, and the mask is binarised as gray value > 0.
-Steps 2 and 3 mirror the original preprocessing (cv2 INTER_AREA, then `> 0`).
+Steps 2 and 3 mirror the original preprocessing (cv2 INTER_AREA, then `> 0`). Files of any pixel
+mode (16-bit gray, palette, alpha, CMYK...) are first made 8-bit RGB images and gray masks whose
+gray is 0 only where the mask is black: npcae.data.image_modes says how.
 Hidden files (a leading dot, which includes macOS's `._NAME.png`) are ignored everywhere.
 """
 from collections import namedtuple
@@ -16,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from .frames import DataError, Record, check_size, is_count, split  # noqa: F401 (re-exported)
+from .image_modes import to_mask, to_rgb
 
 KAGGLE_SUBDIR = "segmentation_full_body_tik_tok_2615_img"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -94,34 +97,26 @@ def header_size(path):
         raise _unreadable(path, exc) from None
 
 
-# Pillow opens 16-bit gray PNGs in these integer modes, and its convert() to "L" or "RGB" clips
-# them at 255 (a 16-bit photo becomes all white). They are scaled to 8 bits first.
-WIDE_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
-
-
-def _to_8_bit(im):
-    """A 16-bit (or 32-bit integer) gray image as 8-bit "L": v -> ceil(v / 257), so 65535 ->
-    255 and every nonzero value stays nonzero (a mask is gray > 0)."""
-    wide = np.asarray(im, dtype=np.int64)
-    if im.mode == "I" and wide.max(initial=0) <= 255:      # an "I" image already in 8-bit range
-        return Image.fromarray(np.clip(wide, 0, 255).astype(np.uint8), "L")
-    return Image.fromarray(((np.clip(wide, 0, 65535) + 256) // 257).astype(np.uint8), "L")
-
-
-def open_image(path, mode):
-    """Open, fully decode (load() catches truncated files) and convert an image file to `mode`
-    ("RGB" or "L"); 16-bit gray is scaled to 8 bits, not clipped."""
+def _decode(path, convert):
+    """Open and fully decode a file (load() catches truncated files), then convert(image);
+    Pillow's errors, and a mode that cannot be converted, become one DataError naming the file."""
     try:
         with Image.open(path) as im:
             im.load()
-            if im.mode in WIDE_GRAY_MODES:
-                im = _to_8_bit(im)
-            return im.convert(mode) if im.mode != mode else im.copy()
+            converted = convert(im)
+            return converted.copy() if converted is im else converted   # im's pixels go at close
     except _PIL_ERRORS as exc:
         raise _unreadable(path, exc) from None
 
 
-_open = open_image  # an older name
+def open_image(path):
+    """An image file as 8-bit "RGB", whatever its mode (npcae.data.image_modes.to_rgb)."""
+    return _decode(path, to_rgb)
+
+
+def open_mask(path):
+    """A mask file as 8-bit "L", 0 where it is black (npcae.data.image_modes.to_mask)."""
+    return _decode(path, to_mask)
 
 
 def _check_mask_shape(image_path, image_hw, mask_path, mask_hw):
@@ -162,7 +157,7 @@ def read_headers(root, pairs, size=None):
 
 def read_pixels(pair, size=None):
     """One frame's pixels: image (H, W, 3) uint8 and mask (H, W) uint8 0/1, at `size` or native."""
-    image, mask = open_image(pair.image, "RGB"), open_image(pair.mask, "L")
+    image, mask = open_image(pair.image), open_mask(pair.mask)
     hw, mask_hw = image.size[::-1], mask.size[::-1]
     if _check_mask_shape(pair.image, hw, pair.mask, mask_hw):
         # Nearest neighbour adds no new gray levels, so the mask stays the annotator's 0/255.

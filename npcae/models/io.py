@@ -16,6 +16,17 @@ NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
 STATE_PREFIX = "state/"      # "state/2.rng": a state entry beside the parameters ("3.W")
 
 
+def not_npz(path):
+    """Why `path` is not a .npz (a zip archive, starting "PK"), or None when it may be one.
+    np.load would call a text file "pickled data" and read a .npy as an array: this names what
+    the file is not instead. Raises OSError when the file cannot be read at all."""
+    with open(path, "rb") as f:
+        head = f.read(2)
+    if head == b"PK":
+        return None
+    return "it is empty" if not head else "not a zip archive"
+
+
 def _umask():
     mask = os.umask(0)          # the only way to read it is to set it
     os.umask(mask)

@@ -23,6 +23,11 @@ class Optimizer:
         return self.slots[slot]
 
     def step(self):
+        for name, param, _ in self.named:
+            if not param.flags.writeable:        # Layer.astype retires the arrays it replaces
+                raise RuntimeError(f"parameter {name!r} is no longer the model's (model.astype "
+                                   "replaced it after this optimiser was created); create the "
+                                   "optimiser after astype")
         self.iterations += 1
         for name, param, grad in self.named:
             self.update(name, param, grad)

@@ -106,7 +106,7 @@ def test_fast_conv_matches_reference_forward_and_backward(shape, dtype, rng):
     conv.astype(dtype)
     weights, bias = conv.params["W"], conv.params["b"]
 
-    y = conv.forward(x)
+    y = conv.forward(x, training=True)
     y_ref = reference.conv2d_forward(x, weights, bias, stride, padding)
     assert y.dtype == dtype and y.shape == conv.output_shape(x.shape)
     np.testing.assert_allclose(y, y_ref, **TOL[dtype])
@@ -125,7 +125,8 @@ def test_plain_path_is_the_reference(rng):
     x = rng.standard_normal((2, 7, 6, 3))
     fast = Conv2D(3, 4, 3, 2, rng=np.random.default_rng(0)).astype(np.float64)
     plain = Conv2D(3, 4, 3, 2, rng=np.random.default_rng(0), fast=False).astype(np.float64)
-    np.testing.assert_allclose(plain.forward(x), fast.forward(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(plain.forward(x, training=True), fast.forward(x, training=True),
+                               rtol=1e-12, atol=1e-12)
     g = rng.standard_normal(fast.output_shape(x.shape))
     np.testing.assert_allclose(plain.backward(g), fast.backward(g), rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(plain.grads["W"], fast.grads["W"], rtol=1e-12, atol=1e-12)

@@ -73,3 +73,21 @@ def test_optimiser_state_refuses_foreign_names():
         opt.load_state_dict({"iterations": 1, "lr": 1e-3, "m/b": np.zeros(2)})
     with pytest.raises(ValueError, match="no parameters"):
         Adam([])
+
+
+def test_an_optimiser_whose_arrays_a_cast_replaced_says_so():
+    """model.astype makes new arrays; an Adam made before it would update the old ones, and the
+    model would never move. Its next step raises instead, naming the parameter."""
+    from npcae.layers import Conv2D
+    layer = Conv2D(2, 3, 3, rng=np.random.default_rng(0))
+    opt = Adam(layer.named_parameters())
+    layer.astype(np.float32)                     # the same dtype: the same arrays, still fine
+    opt.step()
+    layer.astype(np.float64)
+    with pytest.raises(RuntimeError, match="'W' is no longer the model's"):
+        opt.step()
+    moved = Adam(layer.named_parameters())       # made after the cast: steps move the layer
+    before = layer.params["W"].copy()
+    layer.grads["W"][...] = 1.0
+    moved.step()
+    assert not np.array_equal(layer.params["W"], before)

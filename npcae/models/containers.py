@@ -73,6 +73,7 @@ class Sequential(Container):
     """Layers applied in order; backward runs them in reverse."""
 
     chained = True
+    caches_forward = False        # backward uses only the layers' caches, and they check theirs
 
     def forward(self, x, training=False):
         for layer in self.layers:

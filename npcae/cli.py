@@ -134,9 +134,10 @@ RUN_OPTIONS = {"data": None, "size": list, "model": None, "epochs": None, "batch
                "checkpoint_every": None, "grad_every": None, "augment": None,
                "train_names": lambda text: text.split(","), "n_train": None, "val_split": None,
                "val_data": None, "cache_mb": None}
-# What may change when a run is resumed: the target and how often things happen. Everything
-# else would make the resumed run a different run.
-RESUMABLE = ("epochs", "val_every", "checkpoint_every", "grad_every", "cache_mb")
+# What may change when a run is resumed: the target, how often things happen, and where the
+# data lives (a moved folder: restore() checks that its frames are the run's, by name).
+# Everything else would make the resumed run a different run.
+RESUMABLE = ("epochs", "val_every", "checkpoint_every", "grad_every", "cache_mb", "data", "val_data")
 
 
 def option(key):
@@ -153,6 +154,9 @@ def given_settings(args):
             given[key] = convert(value) if convert else value
     if args.filters is not None:
         given["model_args"] = {"filters": args.filters}
+    for key in ("data", "val_data"):         # a folder is stored whole, to resume from anywhere
+        if key in given and given[key] not in DATASETS and Path(given[key]).expanduser().is_dir():
+            given[key] = str(Path(given[key]).expanduser().resolve())
     return given
 
 
@@ -185,6 +189,10 @@ def cmd_train(args):
     if args.resume:
         run, state = resumed_settings(args, given)
         out = Path(args.resume)
+        for key in ("data", "val_data"):
+            if run.get(key) and run[key] not in DATASETS and not Path(run[key]).is_dir():
+                raise UsageError(f"the run's {option(key)} folder {run[key]} is gone; if it "
+                                 f"moved, give its new place: --resume {out} {option(key)} NEW_PLACE")
     else:
         run, state = given, None
         data = Path(run.get("data", DEFAULTS["data"])).name

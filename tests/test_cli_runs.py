@@ -97,3 +97,27 @@ def test_command_line_errors_are_one_line_too(argv, phrase, capsys):
     err = capsys.readouterr().err
     assert err.startswith("npcae: error:") and err.count("\n") == 1, err     # no usage block
     assert phrase in err
+
+
+def test_a_run_on_a_moved_folder_resumes_with_its_new_place(tmp_path, frames, monkeypatch, capsys):
+    """A relative --data is stored whole, so a run resumes from any folder; a moved data folder
+    is given with --data on resume, and must hold the run's frames."""
+    monkeypatch.chdir(frames.parent)
+    out = tmp_path / "run"
+    assert main(["train", "--data", "frames", "--epochs", "1", "--out", str(out), *TINY,
+                 "--filters", "2,4,8"]) == 0
+    monkeypatch.chdir(tmp_path.parent)
+    assert main(["train", "--resume", str(out), "--epochs", "2", "--no-progress"]) == 0
+    moved = frames.rename(tmp_path / "moved")
+    assert main(["train", "--resume", str(out), "--epochs", "3", "--no-progress"]) == 2
+    assert "folder" in (line := error_line(capsys)) and "--data NEW_PLACE" in line, line
+    (moved / "images" / "synth_05.png").rename(moved / "images" / "synth_99.png")
+    (moved / "masks" / "synth_05.png").rename(moved / "masks" / "synth_99.png")
+    assert main(["train", "--resume", str(out), "--data", str(moved), "--epochs", "3",
+                 "--no-progress"]) == 2
+    assert "not the run's" in (line := error_line(capsys)) and "'synth_05' is missing" in line, line
+    (moved / "images" / "synth_99.png").rename(moved / "images" / "synth_05.png")
+    (moved / "masks" / "synth_99.png").rename(moved / "masks" / "synth_05.png")
+    assert main(["train", "--resume", str(out), "--data", str(moved), "--epochs", "3",
+                 "--no-progress"]) == 0
+    assert len(history(out)) == 3

@@ -1,6 +1,7 @@
 """Validation every N epochs, and snapshots of the predictions on a few training frames."""
 import numpy as np
 
+from ..data.frames import check_same_names
 from ..defaults import DEFAULTS
 from ..evaluation import evaluate, outputs
 from .base import Callback, every
@@ -12,10 +13,19 @@ class Validation(Callback):
     inference mode ("train_eval_...") and both pooled ("all_..."), added to the epoch's logs.
     """
 
+    name = "validation"
+
     def __init__(self, heldout, train=None, *, period=DEFAULTS["val_every"],
                  batch_size=DEFAULTS["eval_batch"]):
         self.heldout, self.train = heldout, train
         self.period, self.batch_size = int(period), int(batch_size)
+
+    def state_dict(self):
+        """The held-out frames' names: a resumed run checks that it validates on the same."""
+        return {"heldout": list(self.heldout.names)}
+
+    def load_state_dict(self, state):
+        check_same_names(state["heldout"], self.heldout.names, "held-out")
 
     def on_epoch_end(self, trainer, logs):
         if every(trainer.epoch, self.period, trainer.epochs):

@@ -145,3 +145,17 @@ def split_frames(frames, train_names=None, n_train=None, val_split=None, val_fra
 def split(record, train_names=None, n_train=None):
     """split_frames by `train_names` or `n_train` only (the older name, kept for callers)."""
     return split_frames(record, train_names=train_names, n_train=n_train)
+
+
+def check_same_names(saved, names, what):
+    """Raise DataError unless `names` are the frames a run saved as `saved` (a resumed run must
+    train and validate on the frames it started with, wherever they now live)."""
+    if list(saved) == list(names):
+        return
+    gone = [n for n in saved if n not in set(names)]
+    new = [n for n in names if n not in set(saved)]
+    detail = (f"{gone[0]!r} is missing" if gone else f"{new[0]!r} is new" if new
+              else "they are in another order")
+    raise DataError(f"the data is not the run's: its {what} frames differ ({len(saved)} in the "
+                    f"run, {len(names)} here; {detail}); resume with the data the run started with")
+

@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from .frames import DataError, is_count
+from .frames import DataError, check_same_names, is_count
 
 
 class BatchLoader:
@@ -57,11 +57,15 @@ class BatchLoader:
             yield x, y
 
     def state_dict(self):
-        """The augmenter's random state (JSON-able), or None without an augmenter."""
-        return {"augmenter": None if self.augmenter is None else self.augmenter.state()}
+        """The augmenter's random state (JSON-able; None without an augmenter), and the names
+        of the frames, so that a resumed run can tell that its data is still the same."""
+        return {"augmenter": None if self.augmenter is None else self.augmenter.state(),
+                "frames": list(self.frames.names)}
 
     def load_state_dict(self, state):
         """Continue the augmenter's random stream where state_dict() was taken."""
+        if "frames" in state:                     # (older checkpoints did not save them)
+            check_same_names(state["frames"], self.frames.names, "training")
         saved = state.get("augmenter")
         if (saved is None) != (self.augmenter is None):
             was, now = ("off", "on") if saved is None else ("on", "off")

@@ -63,6 +63,9 @@ def test_held_out_frames_from_a_second_folder(tmp_path, frames, capsys):
     (["--lr", "-1"], "--lr must be a positive number"),
     (["--model", "resnet"], "unknown model 'resnet'"),
     (["--n-train", "10"], "nothing"),
+    (["--n-train", "0"], "--n-train must be a positive integer, got 0"),
+    (["--val-split", "1.5"], "--val-split must be a fraction between 0 and 1"),
+    (["--lr", "nan"], "--lr must be a positive number"),
     (["--seed", "-1"], "--seed must be 0 or a positive integer"),
     (["--loss", "bogus"], "unknown loss 'bogus'"),
 ])

@@ -293,3 +293,67 @@ def test_a_busy_run_folder_is_refused_and_stale_temporaries_are_removed(tmp_path
         assert f"in use by another npcae process (pid {os.getpid()})" in error_line(capsys)
     assert main(["train", "--epochs", "1", "--out", str(out), *SMALL]) == 0
     assert not temporaries(out)
+
+
+# -- folders that cannot be written, and Ctrl-C outside the training loop ---------------------
+@pytest.fixture
+def read_only(tmp_path):
+    """A folder nothing can be written into: a read-only tmpfs as root (root ignores file
+    modes), else a folder without write permission."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    if os.geteuid() == 0:
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], check=True)
+        yield folder
+        subprocess.run(["umount", str(folder)], check=True)
+    else:
+        folder.chmod(0o555)
+        yield folder
+        folder.chmod(0o755)
+
+
+def test_folders_that_cannot_be_written_are_named_before_any_work(tmp_path, trained, frames,
+                                                                 read_only, monkeypatch, capsys):
+    monkeypatch.setenv("NPCAE_TIKTOK_URL", "http://127.0.0.1:9/never-asked")
+    a_file = tmp_path / "a-file"
+    a_file.write_text("")
+    for argv, phrase in [
+            (["fetch-data", "tiktok-136", "--dest", str(a_file)], f"{a_file} is a file"),
+            (["fetch-data", "tiktok-136", "--dest", str(read_only / "cache")], "Read-only file system"),
+            (["train", "--out", str(read_only / "run"), *SMALL], "Read-only file system"),
+            (["predict", "--weights", str(trained), str(frames / "images"),
+              "--out", str(read_only / "masks")], "Read-only file system")]:
+        if os.geteuid() != 0:
+            phrase = "Permission denied" if "Read-only" in phrase else phrase
+        assert main(argv) == 2, argv
+        line = error_line(capsys)
+        assert phrase in line, line
+
+
+def test_ctrl_c_during_the_final_plots_is_one_line_and_resume_draws_them(tmp_path, monkeypatch, capsys):
+    from npcae import plots
+    real, out = plots.write_all, tmp_path / "run"
+
+    def interrupted(exp):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(plots, "write_all", interrupted)
+    assert main(["train", "--epochs", "2", "--out", str(out), *SMALL]) == 130
+    assert "interrupted" in error_line(capsys)
+    assert read_checkpoint(out / "checkpoint.npz")["epoch"] == 2
+    load_model(out / "weights.npz")
+    monkeypatch.setattr(plots, "write_all", real)
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
+    assert (out / "loss.png").stat().st_size > 0 and (out / "metrics.json").exists()
+
+
+def test_ctrl_c_during_start_up_is_one_line_and_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    from npcae import experiment
+
+    def interrupted(run):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(experiment, "open_data", interrupted)
+    assert main(["train", "--out", str(tmp_path / "run"), *SMALL]) == 130
+    assert "interrupted" in error_line(capsys)
+    assert not (tmp_path / "run").exists()

@@ -128,6 +128,10 @@ def fetch(name, dest=None):
     if entry.download is None:
         raise DataError(f"data set {name} has nothing to download")
     dest = Path(dest).expanduser() if dest is not None else entry.folder()
+    if dest.exists() and not dest.is_dir():
+        raise DataError(f"{dest} is a file; give a folder to download {name} into")
+    from ..predict import ensure_writable       # before any download: a read-only cache says so now
+    ensure_writable(dest)
     entry.download(dest)
     return dest
 

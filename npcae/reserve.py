@@ -44,7 +44,7 @@ class DiskReserve:
         try:
             fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600)
             try:
-                os.posix_fallocate(fd, 0, nbytes)
+                _allocate(fd, nbytes)
             finally:
                 os.close(fd)
             return True
@@ -67,3 +67,20 @@ class DiskReserve:
                 raise
         self.drop()
         return write()
+
+
+def _allocate(fd, nbytes):
+    """Blocks for the first nbytes of fd: posix_fallocate where the system and the file system
+    have it (Linux ext4, xfs, tmpfs), else zeros written out."""
+    allocate = getattr(os, "posix_fallocate", None)          # macOS has none
+    if allocate is not None:
+        try:
+            return allocate(fd, 0, nbytes)
+        except OSError as error:
+            if error.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+                raise
+    zeros, done = bytes(1 << 20), 0
+    os.lseek(fd, 0, os.SEEK_SET)
+    while done < nbytes:
+        done += os.write(fd, zeros[:nbytes - done])
+

@@ -12,6 +12,7 @@ from pathlib import Path
 from .checkpoint import CHECKPOINT, Checkpoint, CheckpointError, read_checkpoint, restore
 from .data import DATASETS, DataError
 from .experiment import DEFAULTS, SettingsError, assemble, finish, settings
+from .memory import MemoryTooSmall, check_inference
 from .models import UnknownModel, WeightsMismatch
 from .runlock import RunFolderBusy, RunLock
 from .training import TrainingDiverged
@@ -259,6 +260,7 @@ def cmd_evaluate(args):
         model.output_shape((1, *size, 3))
     except ValueError as error:
         raise UsageError(f"size {size[0]}x{size[1]} does not fit the model: {error}") from None
+    check_inference(model, size, batch_size=DEFAULTS["eval_batch"])
     frames = open_frames(args.data, size)
     _, total, per_image = evaluate(model, task, frames, per_image=True)
     names = list(total.result())
@@ -318,7 +320,7 @@ def main(argv=None):
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
     except (DataError, UsageError, SettingsError, UnknownModel, WeightsMismatch,
-            CheckpointError, RunFolderBusy) as error:
+            CheckpointError, RunFolderBusy, MemoryTooSmall) as error:
         print(f"npcae: error: {error}", file=sys.stderr)
         return 2
     except TrainingDiverged as error:

@@ -13,7 +13,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from . import models
+from . import memory, models
 from .callbacks import (GradientNorms, History, ProgressBar, Snapshots, StopOnInterrupt,
                         TraceFirstStep, Validation)
 from .checkpoint import Checkpoint
@@ -54,6 +54,11 @@ def settings(given, name=str):
         raise SettingsError(f"{name('batch_size')} must be a positive integer, got {run['batch_size']!r}")
     if not (isinstance(run["lr"], (int, float)) and 0 < run["lr"] < math.inf):
         raise SettingsError(f"{name('lr')} must be a positive number, got {run['lr']!r}")
+    if run["n_train"] is not None and not (_is_int(run["n_train"]) and run["n_train"] >= 1):
+        raise SettingsError(f"{name('n_train')} must be a positive integer, got {run['n_train']!r}")
+    if run["val_split"] is not None and not (isinstance(run["val_split"], (int, float))
+                                             and 0 < run["val_split"] < 1):
+        raise SettingsError(f"{name('val_split')} must be a fraction between 0 and 1, got {run['val_split']!r}")
     names = run["train_names"] or []
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -101,21 +106,36 @@ def open_data(run):
     return train, heldout, notes
 
 
-def build_model(run, size):
-    model = models.create(run["model"], input_size=size, seed=run["seed"], **run["model_args"])
+def check_fits(run, size, batch):
+    """Refuse (SettingsError) a size the model cannot take, or a training step of `batch`
+    frames that needs more memory than the machine has, on a shape-only sketch of the model:
+    a refused run has allocated nothing."""
+    outline = memory.sketch(run["model"], run["model_args"], size)
     try:
-        model.output_shape((1, *size, 3))
+        outline.output_shape((1, *size, 3))
     except ValueError as error:
         raise SettingsError(f"size {size[0]}x{size[1]} does not fit the model: {error}") from None
-    return model
+    try:
+        memory.check_training(outline, size, batch, eval_batch=run["eval_batch"])
+    except memory.MemoryTooSmall as error:
+        raise SettingsError(str(error)) from None
+
+
+def build_model(run, size, frames):
+    """The run's model at `size` (H, W) once check_fits passes for its batches: batch_size
+    frames, or all `frames` (the training set's count) when batch_size is None."""
+    check_fits(run, size, min(run["batch_size"] or frames, frames))     # as BatchLoader caps it
+    return models.create(run["model"], input_size=size, seed=run["seed"], **run["model_args"])
 
 
 def assemble(run, out_dir, *, progress=True, trace=False, log=print):
     """The trainer of a run, with its data, model, task, optimiser and callbacks."""
     run = settings(run)
     out_dir = os.fspath(out_dir)
+    if run["size"]:               # before frames are read, or rendered, at a size that cannot fit
+        check_fits(run, tuple(run["size"]), run["batch_size"] or 1)
     train, heldout, notes = open_data(run)
-    model = build_model(run, train.size)
+    model = build_model(run, train.size, len(train))
     task = make_task({"task": run["task"], "loss": run["loss"]})
     model.config["task"] = task.config           # how `npcae predict` reads its outputs
     optimizer = Adam(model.named_parameters(), lr=run["lr"])

@@ -1,11 +1,18 @@
-"""Weight initialisers, drawn from a numpy Generator so that every model is reproducible."""
+"""Weight initialisers, drawn from a numpy Generator so that every model is reproducible.
+
+Each wears @shape_only_aware: under `placeholder.shapes_only()` it returns the kernel's shape
+without drawing it (npcae.memory sizes models too large to build that way).
+"""
 import numpy as np
+
+from .placeholder import shape_only_aware
 
 # Standard deviation of a unit normal truncated to [-2, 2]; Keras divides by it so that the
 # truncated draws end up with the standard deviation asked for.
 TRUNCATED_NORMAL_STD = 0.87962566103423978
 
 
+@shape_only_aware
 def truncated_normal(rng, shape, stddev, dtype=np.float32):
     """Normal(0, stddev) redrawn until every value lies within two standard deviations."""
     values = rng.standard_normal(shape)
@@ -16,6 +23,7 @@ def truncated_normal(rng, shape, stddev, dtype=np.float32):
     return (values * stddev).astype(dtype)
 
 
+@shape_only_aware
 def he_normal(rng, shape, dtype=np.float32):
     """Keras he_normal for a (KH, KW, C_in, C_out) kernel: std sqrt(2 / fan_in), fan_in = KH*KW*C_in."""
     fan_in = int(np.prod(shape[:-1]))

@@ -62,8 +62,8 @@ print(f"x {x.shape}  W {W.shape}  b {b.shape}  ->  y {out_shape}  "
 # 2. Loops: the reference convolution's own backward.
 dx_loops, dW_loops, db_loops = reference.conv2d_backward(g, x, W, args.stride, args.padding)
 
-# 3. im2col: the layer's forward caches x, backward returns dx and fills layer.grads.
-layer.forward(x)
+# 3. im2col: a training forward caches x, backward returns dx and fills layer.grads.
+layer.forward(x, training=True)
 dx_im2col = layer.backward(g)
 dW_im2col, db_im2col = layer.grads["W"].copy(), layer.grads["b"].copy()
 

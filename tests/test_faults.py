@@ -357,3 +357,16 @@ def test_ctrl_c_during_start_up_is_one_line_and_leaves_no_folder(tmp_path, monke
     assert main(["train", "--out", str(tmp_path / "run"), *SMALL]) == 130
     assert "interrupted" in error_line(capsys)
     assert not (tmp_path / "run").exists()
+
+
+def test_evaluate_at_a_size_the_model_cannot_take_is_one_line(trained, frames, capsys):
+    assert main(["evaluate", "--weights", str(trained), "--data", str(frames), "--size", "60x30"]) == 2
+    assert "size 60x30 does not fit the model" in error_line(capsys)
+
+
+def test_predict_skips_the_resource_files_macos_leaves(tmp_path, trained, frames, capsys):
+    (frames / "images" / "._synth_00.png").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    assert main(["predict", "--weights", str(trained), str(frames / "images"),
+                 "--out", str(tmp_path / "pred")]) == 0
+    assert "for 6 images" in capsys.readouterr().out
+    assert not list((tmp_path / "pred").glob("._*"))

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .frames import DataError, Record, check_size, is_count, split  # noqa: F401 (re-exported)
+from .frames import DataError, Record, check_size, is_count, split, to_float  # noqa: F401 (re-exported)
 from .image_modes import to_mask, to_rgb
 
 KAGGLE_SUBDIR = "segmentation_full_body_tik_tok_2615_img"
@@ -167,13 +167,6 @@ def read_pixels(pair, size=None):
         image = image.resize((size[1], size[0]), Image.BOX)
         mask = mask.resize((size[1], size[0]), Image.BOX)
     return np.asarray(image), (np.asarray(mask) > 0).astype(np.uint8)
-
-
-def to_float(images, masks):
-    """uint8 images (..., 3) and 0/1 masks (...) -> float32 images / 255 and masks (..., 1)."""
-    images = images.astype(np.float32)
-    images /= np.float32(255.0)
-    return images, masks.astype(np.float32)[..., None]
 
 
 def read_pair(image_path, mask_path, size=None):

@@ -4,35 +4,16 @@
     images, masks = frames.read([0, 5, 7])      # (3, 256, 256, 3) float32, (3, 256, 256, 1) 0/1
     load_folder(path, size)                     # every frame in memory, as a Record
 """
-import copy
-import numbers
-
 import numpy as np
 
 from ..defaults import DEFAULTS
-from .folder import read_headers, read_pixels, scan, to_float
-from .frames import DataError, Frames, check_size, is_count
+from .folder import read_headers, read_pixels, scan
+from .frames import CachedFrames, DataError, check_size, is_count
 
 DEFAULT_CACHE_MB = DEFAULTS["cache_mb"]
 
 
-class _PixelStore:
-    """Decoded, resized uint8 pixels by frame name, never more than `budget` bytes in all."""
-
-    def __init__(self, budget):
-        self.budget, self.used, self.pixels = budget, 0, {}
-
-    def get(self, name):
-        return self.pixels.get(name)
-
-    def put(self, name, image, mask):
-        nbytes = image.nbytes + mask.nbytes
-        if name not in self.pixels and self.used + nbytes <= self.budget:
-            self.pixels[name] = image, mask
-            self.used += nbytes
-
-
-class FolderFrames(Frames):
+class FolderFrames(CachedFrames):
     """A folder's frames (images/ and masks/, see npcae.data.folder), read on demand.
 
     path: the folder (or its Kaggle parent). size: (H, W) to resize to with area interpolation,
@@ -42,62 +23,32 @@ class FolderFrames(Frames):
     bad data is named before training starts and `notes` says what will be fixed on reading
     (masks resized to their images). Pixels are decoded only by read().
 
-    Memory budget: if every frame of the set fits in `cache_mb` megabytes (2**20 bytes) of uint8
-    pixels, H * W * 4 bytes a frame (3 image bytes and 1 mask byte a pixel), read() keeps each
-    frame's decoded, resized pixels, and a frame read before opens no file: epoch 2 reads no
-    files. 256 MB holds 1,024 frames at 256x256, 128 at 1024x512. Otherwise nothing is kept and
+    Memory budget (npcae.data.frames.CachedFrames): if every frame of the set fits in
+    `cache_mb` megabytes of uint8 pixels, H * W * 4 bytes a frame, read() keeps each frame's
+    decoded, resized pixels, and a frame read before opens no file: epoch 2 reads no files.
+    256 MB holds 1,024 frames at 256x256, 128 at 1024x512. Otherwise nothing is kept and
     memory does not grow with the number of frames. subset() shares the parent's store and its
     budget, so the training and held-out parts of one folder keep at most cache_mb together.
     """
 
     def __init__(self, path, size=None, cache_mb=DEFAULT_CACHE_MB, names=None):
         size = check_size(size)
-        if isinstance(cache_mb, bool) or not isinstance(cache_mb, numbers.Real) or not cache_mb >= 0:
-            raise DataError(f"cache_mb must be a number of megabytes >= 0, got {cache_mb!r}")
+        self._start_cache(None, cache_mb)
         self.root, pairs = scan(path, names)
         self._files, self._size, notes = read_headers(self.root, pairs, size)
         self.names = [f.name for f in self._files]
         self.notes = notes
-        self._store = _PixelStore(int(cache_mb * 2**20))
 
-    @property
-    def size(self):
-        return self._size
+    def _make(self, row):
+        pair = self._files[row]
+        pixels = read_pixels(pair, self._size)
+        if pixels[0].shape[:2] != self._size:  # only if the file changed since the scan
+            raise DataError(f"image {pair.image} is now {pixels[0].shape[0]}x{pixels[0].shape[1]}, "
+                            f"not the {self._size[0]}x{self._size[1]} it was when scanned")
+        return pixels
 
-    @property
-    def frame_bytes(self):
-        """Bytes one frame takes in the cache: H * W * 4 (RGB image + mask, uint8)."""
-        return self._size[0] * self._size[1] * 4
-
-    @property
-    def caching(self):
-        """True if the whole set fits in the cache budget, so read() keeps what it decodes."""
-        return len(self) * self.frame_bytes <= self._store.budget
-
-    def read(self, indices):
-        """(images (B, H, W, 3) float32 in [0, 1], masks (B, H, W, 1) float32 0/1) at `indices`."""
-        files = [self._files[i] for i in indices]
-        images = np.empty((len(files), *self._size, 3), np.uint8)
-        masks = np.empty((len(files), *self._size), np.uint8)
-        keep = self.caching
-        for k, pair in enumerate(files):
-            pixels = self._store.get(pair.name)
-            if pixels is None:
-                pixels = read_pixels(pair, self._size)
-                if pixels[0].shape[:2] != self._size:  # only if the file changed since the scan
-                    raise DataError(f"image {pair.image} is now {pixels[0].shape[0]}x{pixels[0].shape[1]}, "
-                                    f"not the {self._size[0]}x{self._size[1]} it was when scanned")
-                if keep:
-                    self._store.put(pair.name, *pixels)
-            images[k], masks[k] = pixels
-        return to_float(images, masks)
-
-    def subset(self, names):
-        """The frames called `names`, in that order, sharing this set's cache."""
-        part = copy.copy(self)
-        part._files = [self._files[i] for i in self.rows(names)]
-        part.names = list(names)
-        return part
+    def _select(self, rows):
+        self._files = [self._files[i] for i in rows]
 
 
 def load_folder(path, size=None, names=None):

@@ -12,8 +12,12 @@ Every set of frames, in memory (Record) or on disk (FolderFrames), answers the s
 
 split_frames() divides a set into training and held-out frames by names, count, fraction or a
 second set. Bad input raises DataError with a one-line message naming the culprit.
+CachedFrames is the base of sets made one frame at a time (decoded from files, or rendered),
+which keep the frames' pixels in memory when the whole set fits in a budget.
 """
+import copy
 import math
+import numbers
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,6 +89,92 @@ class Record(Frames):
 
     def to_record(self):
         return self
+
+
+class _PixelStore:
+    """uint8 pixels (image, mask) by frame name, never more than `budget` bytes in all."""
+
+    def __init__(self, budget):
+        self.budget, self.used, self.pixels = budget, 0, {}
+
+    def get(self, name):
+        return self.pixels.get(name)
+
+    def put(self, name, image, mask):
+        nbytes = image.nbytes + mask.nbytes
+        if name not in self.pixels and self.used + nbytes <= self.budget:
+            self.pixels[name] = image, mask
+            self.used += nbytes
+
+
+class CachedFrames(Frames):
+    """Frames made one at a time as uint8 pixels, kept in memory when the whole set fits.
+
+    A subclass calls `_start_cache(size, cache_mb)` once it knows its size, sets `names`, and
+    writes `_make(row)` -> (image (H, W, 3) uint8, mask (H, W) uint8 0/1) for the frame at `row`
+    of its own lists, and `_select(rows)` to keep only those rows in a copy of itself.
+    Memory budget: if every frame of the set fits in `cache_mb` megabytes (2**20 bytes) of uint8
+    pixels, H * W * 4 bytes a frame (3 image bytes and 1 mask byte a pixel), read() keeps each
+    frame it makes, and a frame read before is not made again. Otherwise nothing is kept and
+    memory does not grow with the number of frames. subset() shares the parent's store and its
+    budget, so the training and held-out parts of one set keep at most cache_mb together.
+    """
+
+    def _start_cache(self, size, cache_mb):
+        if isinstance(cache_mb, bool) or not isinstance(cache_mb, numbers.Real) or not cache_mb >= 0:
+            raise DataError(f"cache_mb must be a number of megabytes >= 0, got {cache_mb!r}")
+        self._size = size
+        self._store = _PixelStore(int(cache_mb * 2**20))
+
+    @property
+    def size(self):
+        return self._size
+
+    @property
+    def frame_bytes(self):
+        """Bytes one frame takes in the cache: H * W * 4 (RGB image + mask, uint8)."""
+        return self._size[0] * self._size[1] * 4
+
+    @property
+    def caching(self):
+        """True if the whole set fits in the cache budget, so read() keeps what it makes."""
+        return len(self) * self.frame_bytes <= self._store.budget
+
+    def read(self, indices):
+        """(images (B, H, W, 3) float32 in [0, 1], masks (B, H, W, 1) float32 0/1) at `indices`."""
+        rows = list(indices)
+        images = np.empty((len(rows), *self._size, 3), np.uint8)
+        masks = np.empty((len(rows), *self._size), np.uint8)
+        keep = self.caching
+        for k, row in enumerate(rows):
+            name = self.names[row]
+            pixels = self._store.get(name)
+            if pixels is None:
+                pixels = self._make(row)
+                if keep:
+                    self._store.put(name, *pixels)
+            images[k], masks[k] = pixels
+        return to_float(images, masks)
+
+    def subset(self, names):
+        """The frames called `names`, in that order, sharing this set's cache."""
+        part = copy.copy(self)
+        part._select(self.rows(names))
+        part.names = list(names)
+        return part
+
+    def _make(self, row):
+        raise NotImplementedError
+
+    def _select(self, rows):
+        raise NotImplementedError
+
+
+def to_float(images, masks):
+    """uint8 images (..., 3) and 0/1 masks (...) -> float32 images / 255 and masks (..., 1)."""
+    images = images.astype(np.float32)
+    images /= np.float32(255.0)
+    return images, masks.astype(np.float32)[..., None]
 
 
 def _by_names(frames, chosen):

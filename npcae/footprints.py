@@ -137,7 +137,7 @@ def block_bytes(image_rows, row_bytes):
 def conv(layer, shape, itemsize, training):
     """Keeps x; a thin layer in training also its [cols | 1]. Forward builds the columns in
     workspace blocks; backward rebuilds them (blocks when stride 1 and centred, whole when not).
-    The roads are the layer's own: is_pointwise, keep_columns, Conv2D._centred."""
+    The roads are the layer's own plan (layers/conv_functions.py)."""
     n, _, _, channels = shape
     geom = layer.geometry(shape)
     kh, kw = layer.kernel_size
@@ -152,7 +152,7 @@ def conv(layer, shape, itemsize, training):
     forward_space = 0 if pointwise or keep else block_bytes(image_rows, x_row)
     if not training:
         return Footprint(forward=y, workspace=forward_space, keeps_input=True)
-    centred = Conv2D._centred(geom)
+    centred = layer.centred
     if pointwise:
         backward_space = 0
     elif centred:               # dx = im2col(dy) @ rot180(W): blocks of dy's columns

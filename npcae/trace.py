@@ -60,6 +60,7 @@ class LayerTrace:
     zero_fraction: float = math.nan
     grad_input_norm: float = math.nan   # ||dL/dx||
     params: list = field(default_factory=list)
+    plan: str = ""                 # the roads a convolution took (Conv2D.last_plan), else ""
 
 
 def _finite_or_none(value):
@@ -76,7 +77,8 @@ class StepTrace:
         """The trace as fixed-width text, one line per layer and parameter."""
         width = max([len(layer.name) for layer in self.layers] + [5]) + 2
         header = (f"{'Layer':<{width}}{'Output shape':<20}{'mean':>10}{'std':>10}{'zeros':>7}"
-                  f"{'|dL/dx|':>11}  {'param':<10}{'|dL/dp|':>10}{'|p|':>10}{'|dp|':>10}{'|dp|/|p|':>10}")
+                  f"{'|dL/dx|':>11}  {'param':<10}{'|dL/dp|':>10}{'|p|':>10}{'|dp|':>10}{'|dp|/|p|':>10}"
+                  f"  plan (forward / dW / dx)")
         title = "One training step" + (f", epoch {self.epoch}" if self.epoch is not None else "")
         title += f", loss {self.loss:.6g}" if self.loss is not None else ""
         lines = [title, header, "-" * len(header)]
@@ -85,12 +87,14 @@ class StepTrace:
             shape = str(tuple(layer.output_shape)) if layer.output_shape is not None else "-"
             start = (f"{layer.name:<{width}}{shape:<20}{layer.mean:>10.3g}{layer.std:>10.3g}"
                      f"{layer.zero_fraction:>7.3f}{layer.grad_input_norm:>11.3e}")
+            plan = f"  {layer.plan}" if layer.plan else ""     # a convolution's roads, at the end
             if not layer.params:
-                lines.append(start)
+                lines.append(start + plan)
             for k, p in enumerate(layer.params):
                 ratio = f"{p.update_ratio:.2e}" if math.isfinite(p.update_ratio) else "n/a"
                 lines.append(f"{start if k == 0 else blank}  {p.name:<10}{p.grad_norm:>10.2e}"
-                             f"{p.weight_norm:>10.2e}{p.update_norm:>10.2e}{ratio:>10}")
+                             f"{p.weight_norm:>10.2e}{p.update_norm:>10.2e}{ratio:>10}"
+                             + (plan if k == 0 else ""))
         return "\n".join(lines)
 
     def to_dict(self):
@@ -176,6 +180,7 @@ class Tracer:
             row.output_shape = tuple(y.shape)
             row.mean, row.std = float(y64.mean()), float(y64.std())
             row.zero_fraction = float(np.count_nonzero(y64 == 0) / y64.size)
+            row.plan = str(getattr(layer, "last_plan", None) or "")
         return record
 
     @staticmethod

@@ -5,6 +5,8 @@ from .. import kernels
 from ..kernels import conv_geometry, reference
 from ..kernels.workspace import KeptColumns
 from .base import Layer, as_float
+from .conv_functions import (FLIPPED_KERNEL, conv_backward_data, conv_backward_weights,
+                             conv_forward, conv_plan, flipped_kernel)
 from .init import he_normal
 
 
@@ -19,14 +21,13 @@ class Conv2D(Layer):
     Backward:  dW   = cols.T @ dy,   db = sum over N, OH, OW of dy
                dx   = col2im(dy @ W.reshape(-1, C_out).T)
 
-    Only x is cached: backward rebuilds the columns. They live in one workspace shared by all
-    convolutions (kernels/workspace.py), filled a block of output rows at a time wherever the
-    GEMM allows it (kernels.columns_matmul, columns_t_matmul), so a whole model holds one small
-    im2col buffer; col2im's road builds the columns whole and writes dL/dcols over them.
-    A thin layer (C_out <= THIN_FILTERS) instead keeps its own columns, with a column of ones
-    that folds b into the GEMMs, from a training forward to its backward
-    (workspace.KeptColumns); `keep_columns=False` turns that off. `fast=False` runs the
-    loop-based reference instead (slow; for study and as the oracle of the tests).
+    The three products are the plain functions of conv_functions.py; which road each takes
+    (the columns in workspace blocks or kept by a thin layer, backward-data by col2im or as a
+    convolution with the flipped kernel) is the layer's plan, shown by repr, summary() and
+    the trace: `layer.plan()`. Only x is cached, unless the layer is thin
+    (C_out <= THIN_FILTERS): a training forward then keeps its own [cols | 1] for backward
+    (`keep_columns=False` turns that off). `fast=False` runs the loop-based reference
+    instead (slow; for study and as the oracle of the tests).
     """
 
     # A GEMM with C_out columns does 2 * C_out FLOP per element of cols, im2col writes each
@@ -52,6 +53,7 @@ class Conv2D(Layer):
         self.add_param("W", he_normal(rng, (kh, kw, self.in_channels, self.out_channels)))
         self.add_param("b", np.zeros(self.out_channels, dtype=np.float32))
         self._x = None
+        self.last_plan = None      # the ConvPlan the last forward took (and its backward takes)
 
     def geometry(self, input_shape):
         _, height, width, channels = input_shape
@@ -68,27 +70,35 @@ class Conv2D(Layer):
         kh, kw = self.kernel_size
         return n * out_h * out_w * kh * kw * self.in_channels * self.out_channels
 
+    def plan(self, training=True):
+        """The roads a forward (training or not) and its backward take (conv_functions.py)."""
+        geom = self.geometry((1, 2 * self.kernel_size[0], 2 * self.kernel_size[1], self.in_channels))
+        return conv_plan(geom, keep=training and self.keep_columns, flip_data=self.centred,
+                         fast=self.fast)
+
+    @property
+    def centred(self):
+        """Stride 1 and an odd kernel larger than 1x1 centred by "same" padding: dx is then a
+        convolution of dy with the flipped kernel (conv_functions.FLIPPED_KERNEL)."""
+        kh, kw = self.kernel_size
+        return self.stride == 1 and kh % 2 == kw % 2 == 1 and kh * kw > 1 and self.padding == "same"
+
     def forward(self, x, training=False):
         x = as_float(x)
         geom = self.geometry(x.shape)
         weights = self.params["W"].astype(x.dtype, copy=False)
         bias = self.params["b"].astype(x.dtype, copy=False)
-        self._x = x
+        self._x, self.last_plan = x, conv_plan(geom, keep=training and self.keep_columns,
+                                           flip_data=self.centred, fast=self.fast)
         if not self.fast:
             return reference.conv2d_forward(x, weights, bias, self.stride, self.padding)
-        self._kept.valid = False
-        if training and self.keep_columns and not kernels.is_pointwise(geom):
-            weights_bias = np.vstack([weights.reshape(-1, self.out_channels), bias])
-            y = kernels.columns_matmul(x, geom, weights_bias, into=self._kept.prepare(x, geom))
-        else:
-            y = kernels.columns_matmul(x, geom, weights.reshape(-1, self.out_channels))
-            y += bias
+        y = conv_forward(x, geom, weights.reshape(-1, self.out_channels), bias, self.last_plan, self._kept)
         return y.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
 
     def backward(self, grad_out):
         x = self._x
-        weights = self.params["W"].astype(x.dtype, copy=False)
         if not self.fast:
+            weights = self.params["W"].astype(x.dtype, copy=False)
             dx, d_weights, d_bias = reference.conv2d_backward(
                 grad_out, x, weights, self.stride, self.padding)
             self.grads["W"][...] = d_weights
@@ -99,60 +109,31 @@ class Conv2D(Layer):
         return self.backward_data(dy, cols)
 
     def backward_weights(self, dy):
-        """dW = cols.T @ dy and db = sum(dy) into self.grads; returns cols when backward_data
-        will reuse them (col2im's road), else None.
-
-        dy is the upstream gradient as a (N*OH*OW, C_out) matrix. Columns kept by forward give
-        dW and db in one GEMM; those are not handed on (backward_data gets None).
-        """
+        """dW and db into self.grads from dy, the upstream gradient as a (N*OH*OW, C_out)
+        matrix; returns the columns when backward_data can reuse them, else None."""
         x = self._x
-        if self._kept.valid:
-            d_weights_bias = self._kept.buffer.T @ dy
-            self.grads["W"][...] = d_weights_bias[:-1].reshape(self.params["W"].shape)
-            self.grads["b"][...] = d_weights_bias[-1]
-            return None
-        geom = self.geometry(x.shape)
-        if self._centred(geom):          # backward_data needs no columns: sum over blocks
-            cols, d_weights = None, kernels.columns_t_matmul(x, geom, dy)
-        else:
-            cols = kernels.im2col_shared(x, geom)
-            d_weights = cols.T @ dy
+        d_weights, d_bias, cols = conv_backward_weights(x, self.geometry(x.shape), dy, self.last_plan,
+                                                        self._kept)
         self.grads["W"][...] = d_weights.reshape(self.params["W"].shape)
-        self.grads["b"][...] = dy.sum(axis=0)
+        self.grads["b"][...] = d_bias
         return cols
 
     def backward_data(self, dy, cols=None):
-        """dx = col2im(dy @ W.T), computed into the `cols` buffer when one is given.
-
-        Stride 1 with an odd kernel centred by "same" padding takes a shorter road: dx is then
-        itself a "same" convolution of dy with the kernel rotated by 180 degrees and its
-        channel axes swapped,  dx = im2col(dy) @ rot180(W).swap(C_in, C_out),  which replaces
-        col2im's scattered reads with one more im2col of a (smaller or equal) image.
-        """
+        """dx from dy as a (N*OH*OW, C_out) matrix, by the plan's road: col2im(dy @ W.T), or,
+        stride 1 with a centred odd kernel, the "same" convolution  dx = im2col(dy) @ rot180(W)
+        with its channel axes swapped, which replaces col2im's scattered reads with one more
+        im2col of an image no larger than x."""
         x = self._x
         geom = self.geometry(x.shape)
         weights = self.params["W"].astype(x.dtype, copy=False)
-        if self._centred(geom):
-            rotated = weights[::-1, ::-1].transpose(0, 1, 3, 2)
-            rotated = np.ascontiguousarray(rotated).reshape(-1, self.in_channels)
+        flipped = None
+        if self.last_plan.data == FLIPPED_KERNEL:
             dy_image = dy.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
-            return kernels.columns_matmul(dy_image, geom, rotated).reshape(x.shape)
-        w_matrix = weights.reshape(-1, self.out_channels)
-        if kernels.is_pointwise(geom):                    # its cols would be a view of x
-            d_cols = dy @ w_matrix.T
-        else:
-            if cols is None:
-                cols = kernels.workspace.scratch((dy.shape[0], w_matrix.shape[0]), dy.dtype)
-            d_cols = np.matmul(dy, w_matrix.T, out=cols)
-        return kernels.col2im(d_cols, x.shape, geom)
-
-    @staticmethod
-    def _centred(geom):
-        """Stride 1, odd kernel larger than 1x1, padded by half the kernel on every side."""
-        return (geom.stride == 1 and geom.kh % 2 == 1 and geom.kw % 2 == 1 and geom.kh * geom.kw > 1
-                and geom.pad_top == geom.kh // 2 and geom.pad_left == geom.kw // 2)
+            flipped = (dy_image, geom, flipped_kernel(weights))
+        return conv_backward_data(dy, geom, weights.reshape(-1, self.out_channels), x.shape,
+                                  self.last_plan, cols, flipped)
 
     def __repr__(self):
         kh, kw = self.kernel_size
         return (f"Conv2D({self.in_channels}, {self.out_channels}, ({kh}, {kw}), "
-                f"stride={self.stride}, padding={self.padding!r})")
+                f"stride={self.stride}, padding={self.padding!r}) [{self.plan()}]")

@@ -1,0 +1,115 @@
+"""The convolution as three plain functions over arrays, and the plan that names their roads.
+
+    plan = conv_plan(geom, keep=True, flip_data=True)          # which algorithm each one runs
+    y      = conv_forward(x, geom, w, b, plan, kept)            # (N*OH*OW, F)
+    dw, db, cols = conv_backward_weights(x, geom, dy, plan, kept)
+    dx     = conv_backward_data(dy, geom, w, x.shape, plan, cols, flipped)
+
+x is an NHWC image, geom its kernels.ConvGeometry, w the kernel as a (KH*KW*C, F) matrix and
+dy the upstream gradient as an (N*OH*OW, F) matrix, the layout im2col gives:
+
+    forward           y  = im2col(x) @ w + b
+    backward_weights  dw = im2col(x).T @ dy,  db = sum of dy's rows
+    backward_data     dx = col2im(dy @ w.T)
+
+Conv2D is these with w = W.reshape(-1, F); a transposed convolution is the same three run the
+other way round (its forward is backward_data, layers/transpose.py); UpConv2D's sub-pixel form
+is them with a 2x2 window geometry and phase weights (kernels/subpixel.py). What differs
+between layers is only the geometry, the matrix, and the roads below; each road computes the
+same numbers (tests/test_fast_paths.py holds them to each other and to kernels/reference.py).
+
+Roads (ConvPlan fields, shown "forward / weights / data"):
+  forward   COLUMN_BLOCKS  im2col a block of output rows at a time into the shared workspace
+                           and multiply it (kernels.columns_matmul): one small buffer per model
+            KEPT_COLUMNS   a thin layer keeps its own [cols | 1] for backward, b folded into
+                           the GEMM as a last row of w (workspace.KeptColumns)
+            POINTWISE      1x1 stride 1: the image itself is the column matrix
+  weights   KEPT_COLUMNS   [cols | 1].T @ dy: dw and db in one GEMM, no im2col
+            COLUMN_BLOCKS  cols.T @ dy summed over workspace blocks (backward_data needs no cols)
+            WHOLE_COLUMNS  im2col whole, then handed to backward_data as its buffer
+            POINTWISE      x.T @ dy
+  data      FLIPPED_KERNEL dx is itself a convolution of dy: im2col(dy) @ the kernel rotated by
+                           180 degrees with its channel axes swapped (stride 1, centred "same"
+                           padding; or UpConv2D's phases when 4F < C). No scattered writes.
+            COL2IM         dcols = dy @ w.T, written over cols, scattered back and summed
+            POINTWISE      dy @ w.T is dx
+  LOOPS on all three: kernels/reference.py's loops (Conv2D(fast=False), for study).
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from .. import kernels
+
+COLUMN_BLOCKS, KEPT_COLUMNS, WHOLE_COLUMNS = "column blocks", "kept columns", "whole columns"
+FLIPPED_KERNEL, COL2IM, POINTWISE, LOOPS = "flipped kernel", "col2im", "pointwise", "loops"
+
+
+class ConvPlan(NamedTuple):
+    forward: str
+    weights: str
+    data: str
+
+    def __str__(self):                      # as repr(Conv2D) and summary() show it
+        return f"{self.forward} / {self.weights} / {self.data}"
+
+
+def conv_plan(geom, *, keep=False, flip_data=False, fast=True):
+    """The roads for `geom`: keep (a training forward of a thin layer keeps its columns),
+    flip_data (backward_data as a convolution of dy), fast (False: the reference loops)."""
+    if not fast:
+        return ConvPlan(LOOPS, LOOPS, LOOPS)
+    if kernels.is_pointwise(geom):
+        return ConvPlan(POINTWISE, POINTWISE, POINTWISE)
+    if keep:
+        return ConvPlan(KEPT_COLUMNS, KEPT_COLUMNS, FLIPPED_KERNEL if flip_data else COL2IM)
+    if flip_data:
+        return ConvPlan(COLUMN_BLOCKS, COLUMN_BLOCKS, FLIPPED_KERNEL)
+    return ConvPlan(COLUMN_BLOCKS, WHOLE_COLUMNS, COL2IM)
+
+
+def conv_forward(x, geom, w, bias, plan, kept=None):
+    """im2col(x) @ w + b as an (N*OH*OW, F) matrix; bias None adds nothing. KEPT_COLUMNS fills
+    `kept` (a workspace.KeptColumns) for backward."""
+    if plan.forward == KEPT_COLUMNS:
+        w_bias = np.vstack([w, bias if bias is not None else np.zeros(w.shape[1], w.dtype)])
+        return kernels.columns_matmul(x, geom, w_bias, into=kept.prepare(x, geom))
+    if kept is not None:
+        kept.valid = False
+    y = kernels.columns_matmul(x, geom, w)
+    if bias is not None:
+        y += bias
+    return y
+
+
+def conv_backward_weights(x, geom, dy, plan, kept=None):
+    """(dw (KH*KW*C, F), db (F,), cols): cols are the whole columns when backward_data can
+    reuse them as its buffer (WHOLE_COLUMNS), else None."""
+    if plan.weights == KEPT_COLUMNS:
+        dw_db = kept.buffer.T @ dy
+        return dw_db[:-1], dw_db[-1], None
+    if plan.weights == COLUMN_BLOCKS:
+        return kernels.columns_t_matmul(x, geom, dy), dy.sum(axis=0), None
+    cols = kernels.im2col_shared(x, geom)
+    return cols.T @ dy, dy.sum(axis=0), cols
+
+
+def conv_backward_data(dy, geom, w, x_shape, plan, cols=None, flipped=None):
+    """dx (x_shape). FLIPPED_KERNEL needs `flipped` = (dy as an image, its geometry, the
+    flipped kernel matrix), which the layer knows how to make; COL2IM writes dy @ w.T into
+    `cols` when given (the columns backward_weights built, no longer needed)."""
+    if plan.data == FLIPPED_KERNEL:
+        dy_image, dy_geom, flipped_w = flipped
+        return kernels.columns_matmul(dy_image, dy_geom, flipped_w).reshape(x_shape)
+    if plan.data == POINTWISE:                     # its cols would be a view of x
+        return kernels.col2im(dy @ w.T, x_shape, geom)
+    if cols is None:
+        cols = kernels.workspace.scratch((dy.shape[0], w.shape[0]), dy.dtype)
+    return kernels.col2im(np.matmul(dy, w.T, out=cols), x_shape, geom)
+
+
+def flipped_kernel(weights):
+    """(KH, KW, C, F) -> the (KH*KW*F, C) matrix of the kernel rotated by 180 degrees with its
+    channel axes swapped: the kernel that convolves dy into dx (stride 1, centred padding)."""
+    rotated = weights[::-1, ::-1].transpose(0, 1, 3, 2)
+    return np.ascontiguousarray(rotated).reshape(-1, weights.shape[2])

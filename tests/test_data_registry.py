@@ -10,25 +10,28 @@ from npcae.data import (DATASETS, DEFAULT_TRAIN, SYNTHETIC_TRAIN, TIKTOK_TRAIN, 
                         load_dataset, load_folder, open_frames, save_record, split_frames,
                         synthetic_record, tiktok136_dir)
 from npcae.data.fetch import SHA256
+from npcae.data.human_seg import HUMAN_SEG_TRAIN
 
 NO_NETWORK = "http://127.0.0.1:9/nothing-listens-here"
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch):
-    """No data location from the environment leaks in; any tiktok-136 download would fail."""
+    """No data location from the environment leaks in; any download would fail."""
     for name in ("NPCAE_DATA", "NPCAE_CACHE", "NPCAE_TIKTOK_DIR"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("NPCAE_TIKTOK_URL", NO_NETWORK)
+    monkeypatch.setenv("NPCAE_HUMAN_SEG_URL", NO_NETWORK)
 
 
 def test_the_registered_sets_and_their_defaults():
-    assert list(DATASETS) == ["synthetic", "tiktok-136"]
+    assert list(DATASETS) == ["synthetic", "tiktok-136", "human-seg-290"]
     assert dataset("tiktok-136").size == (1024, 512) and dataset("synthetic").size == (256, 128)
     assert dataset("tiktok-136").split == {"train_names": TIKTOK_TRAIN}
     assert dataset("synthetic").split == {"train_names": SYNTHETIC_TRAIN}
     assert dataset("tiktok-136").checksums == SHA256 and dataset("synthetic").checksums is None
-    assert DEFAULT_TRAIN == {"synthetic": SYNTHETIC_TRAIN, "tiktok-136": TIKTOK_TRAIN}
+    assert DEFAULT_TRAIN == {"synthetic": SYNTHETIC_TRAIN, "tiktok-136": TIKTOK_TRAIN,
+                             "human-seg-290": HUMAN_SEG_TRAIN}
     assert "synthetic, tiktok-136" in str(pytest.raises(DataError, dataset, "cityscapes").value)
     bare = dataset_defaults("some/folder")
     assert bare.size is None and bare.split == {} and dataset_defaults("synthetic") is DATASETS["synthetic"]

@@ -12,7 +12,8 @@ from .augment import Augmenter
 from .fetch import TIKTOK_TRAIN, fetch_tiktok136
 from .folder import is_hidden
 from .folder_frames import FolderFrames, iter_batches, load_folder
-from .frames import DataError, Frames, Record, check_size, split, split_frames
+from .frames import CachedFrames, DataError, Frames, Record, check_size, split, split_frames
+from .human_seg import HUMAN_SEG_HELDOUT, HUMAN_SEG_TRAIN, fetch_human_seg290
 from .loader import BatchLoader
 from .registry import (DATASETS, Dataset, data_root, dataset, dataset_defaults, dataset_dir, fetch,
                        open_frames, register)
@@ -42,4 +43,5 @@ __all__ = ["DataError", "Frames", "Record", "FolderFrames", "open_frames", "spli
            "Dataset", "DATASETS", "register", "dataset", "dataset_defaults", "dataset_dir", "data_root",
            "fetch", "load_folder", "split", "iter_batches", "TIKTOK_TRAIN", "synthetic_record",
            "SYNTHETIC_TRAIN", "save_record", "fetch_tiktok136", "Augmenter", "load_dataset",
-           "tiktok136_dir", "DEFAULT_TRAIN", "check_size", "is_hidden"]
+           "tiktok136_dir", "DEFAULT_TRAIN", "check_size", "is_hidden", "CachedFrames", "HUMAN_SEG_TRAIN",
+           "HUMAN_SEG_HELDOUT", "fetch_human_seg290"]

@@ -5,10 +5,14 @@ renamed into place, so a folder only ever holds complete, verified files. tiktok
 of TikTok video 136) are the frames the original Keras CAE was trained on, from a pinned commit
 of tot-alin/Convolutional_autoencoder_CAE_Segmentation_masks.
 """
+import contextlib
 import hashlib
+import itertools
 import os
 import urllib.error
 import urllib.request
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .folder import DataError, atomic_write_bytes
@@ -16,6 +20,10 @@ from .folder import DataError, atomic_write_bytes
 BASE_URL = ("https://raw.githubusercontent.com/tot-alin/Convolutional_autoencoder_CAE_Segmentation_masks/"
             "7f44d4c97e290c1794279bb6049ec8feadfc5d1d")
 REMOTE_FOLDERS = {"images": "data/val_image", "masks": "data/val_mask"}
+# Downloads at once. Each file is a new connection (urllib keeps none alive), so a set of many
+# small files waits mostly on round trips: human-seg-290's 580 files from a local server that
+# answers after 50 ms take 30.6 s one at a time and 3.9 s eight at a time (2 cores).
+DOWNLOAD_WORKERS = 8
 TIKTOK_TRAIN = ("136_00090", "136_00210", "136_00420")  # first, middle and last: the original's
 SHA256 = {
     "images/136_00090.png": "57ca9e111597ade32a8ec436a01d5be93c294bdc68a37c010acf8a8720bb8205",
@@ -83,7 +91,32 @@ def _download(url, timeout):
         raise DataError(f"could not download {url}: {exc}".splitlines()[0]) from None
 
 
-def download_verified(dest, checksums, url_for, timeout=60.0):
+def _downloads(urls, timeout, workers):
+    """Yield the bytes at each of `urls` in order, or the DataError its download raised.
+
+    Up to `workers` threads download at once (a set of hundreds of small files costs a
+    connection each, so one at a time would wait on the network for most of the run), at most
+    2 * workers files ahead of the caller, so memory holds a few files, never the set. Only the
+    network is threaded: the caller verifies and writes. Closing the generator cancels the
+    downloads not yet started and does not wait for the ones under way.
+    """
+    urls = iter(urls)
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="npcae-download")
+    try:
+        pending = deque(pool.submit(_download, url, timeout) for url in itertools.islice(urls, 2 * workers))
+        while pending:
+            future = pending.popleft()
+            for url in itertools.islice(urls, 1):
+                pending.append(pool.submit(_download, url, timeout))
+            try:
+                yield future.result()
+            except DataError as exc:
+                yield exc
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def download_verified(dest, checksums, url_for, timeout=60.0, workers=DOWNLOAD_WORKERS):
     """Make sure dest/RELATIVE exists with the right SHA-256 for every RELATIVE in `checksums`.
 
     checksums: {relative path: SHA-256 hex}; url_for(relative) -> the URL to download it from.
@@ -92,32 +125,34 @@ def download_verified(dest, checksums, url_for, timeout=60.0):
     and verified like a missing one. A download that fails its checksum raises DataError
     naming the file and both checksums, and is not saved. A damaged file that cannot be
     replaced (the download fails) is removed, and the DataError says it failed its checksum
-    before it says why the download failed.
+    before it says why the download failed. Files are checked and written in sorted order of
+    their paths, so the error raised is the first file's in that order, whatever finished
+    first; up to `workers` downloads run at once (_downloads).
     """
+    wanted = []
     for relative, expected in sorted(checksums.items()):
-        target = dest / relative
-        cached = _cached_digest(target)
-        if cached == expected:
-            continue
-        url = url_for(relative)
-        try:
-            data = _download(url, timeout)
-        except DataError as exc:
-            if cached is None:
-                raise
-            # A damaged file must not pass for a verified one (opening a set only checks that
-            # its files exist), so it goes even when no good copy can replace it now.
-            raise DataError(f"existing file {target} failed its checksum (expected {expected[:12]}..., "
-                            f"got {cached[:12]}...) and {_discard(target)}; downloading it again "
-                            f"failed: {exc}; fetch again when the download works") from None
-        actual = _sha256(data)
-        if actual != expected:
-            also = (f"; the file there before failed its checksum too and {_discard(target)}"
-                    if cached is not None else "")
-            raise DataError(f"checksum mismatch for {target} downloaded from {url}: expected "
-                            f"{expected[:12]}..., got {actual[:12]}...; not saved{also}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write_bytes(target, data)        # replaces a damaged cached file in one rename
+        cached = _cached_digest(dest / relative)
+        if cached != expected:
+            wanted.append((relative, expected, cached, url_for(relative)))
+    with contextlib.closing(_downloads([url for *_, url in wanted], timeout, workers)) as downloads:
+        for (relative, expected, cached, url), data in zip(wanted, downloads):
+            target = dest / relative
+            if isinstance(data, DataError):
+                if cached is None:
+                    raise data
+                # A damaged file must not pass for a verified one (opening a set only checks that
+                # its files exist), so it goes even when no good copy can replace it now.
+                raise DataError(f"existing file {target} failed its checksum (expected {expected[:12]}..., "
+                                f"got {cached[:12]}...) and {_discard(target)}; downloading it again "
+                                f"failed: {data}; fetch again when the download works") from None
+            actual = _sha256(data)
+            if actual != expected:
+                also = (f"; the file there before failed its checksum too and {_discard(target)}"
+                        if cached is not None else "")
+                raise DataError(f"checksum mismatch for {target} downloaded from {url}: expected "
+                                f"{expected[:12]}..., got {actual[:12]}...; not saved{also}")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(target, data)        # replaces a damaged cached file in one rename
     return dest
 
 

@@ -14,6 +14,9 @@ cheap, but the next data sets have thousands, and every training start would pay
 checks instead that each listed file exists (one stat a file) and fetches what is missing;
 downloads are written atomically, so a file that exists is a file that was verified. A folder
 named by an environment variable is used as found. A new data set is one register(...) call.
+
+The sets: synthetic (10 rendered frames of one dancer), tiktok-136 (the original's 10 real
+frames), human-seg-290 (290 photos of people, npcae.data.human_seg).
 """
 import os
 from dataclasses import dataclass, field
@@ -23,6 +26,9 @@ from typing import Callable, Optional
 from .fetch import BASE_URL, SHA256, TIKTOK_TRAIN, cache_root, fetch_tiktok136
 from .folder_frames import DEFAULT_CACHE_MB, FolderFrames
 from .frames import DataError, check_size
+from .human_seg import BASE_URL as HUMAN_SEG_URL
+from .human_seg import HUMAN_SEG_SIZE, HUMAN_SEG_TRAIN, fetch_human_seg290
+from .human_seg import SHA256 as HUMAN_SEG_SHA256
 from .synthetic import SYNTHETIC_TRAIN, synthetic_record
 
 
@@ -34,7 +40,7 @@ class Dataset:
     description: str = ""
     size: Optional[tuple] = None        # the (H, W) to train at by default; None: it must be given
     split: dict = field(default_factory=dict)   # split_frames arguments of the default split
-    render: Optional[Callable] = None   # render(size or None) -> Record, for a set made in memory
+    render: Optional[Callable] = None   # render(size or None, cache_mb) -> Frames, for a set made in memory
     checksums: Optional[dict] = None    # {relative path: SHA-256} of every file of a folder set
     source: Optional[str] = None        # where its files are downloaded from
     download: Optional[Callable] = None  # download(dest): fetch and verify every file into dest
@@ -65,11 +71,13 @@ class Dataset:
         return path
 
     def open(self, size=None, cache_mb=DEFAULT_CACHE_MB):
-        """Its Frames at `size` (H, W), or its native size: a Record if rendered, else FolderFrames."""
+        """Its Frames at `size` (H, W): rendered ones by render(size, cache_mb) (size None: the
+        renderer's own default), a folder's as FolderFrames (size None: the set's default size,
+        else its native size)."""
         size = check_size(size)
         if self.render is not None:
-            return self.render(size)
-        return FolderFrames(self.locate(), size, cache_mb=cache_mb)
+            return self.render(size, cache_mb)
+        return FolderFrames(self.locate(), size or self.size, cache_mb=cache_mb)
 
 
 DATASETS = {}
@@ -108,8 +116,9 @@ def open_frames(spec, size=None, cache_mb=DEFAULT_CACHE_MB):
     """Frames of a registered data set name or a folder path, resized to size (H, W) if given.
 
     synthetic renders an in-memory Record (default 128x64); folder sets are FolderFrames, read
-    on demand and kept under `cache_mb` (see FolderFrames). Without a size a folder keeps its
-    native size, which all its frames must share (DataError otherwise).
+    on demand and kept under `cache_mb` (see FolderFrames). Without a size a registered folder
+    set opens at its default size (human-seg-290: 256x256), and a folder path keeps its native
+    size, which all its frames must share (DataError otherwise).
     """
     if isinstance(spec, str) and spec in DATASETS:
         return DATASETS[spec].open(size, cache_mb)
@@ -139,8 +148,12 @@ def fetch(name, dest=None):
 register(Dataset(
     name="synthetic", description="10 rendered frames of a dancer in a room, exact masks (offline)",
     size=(256, 128), split={"train_names": SYNTHETIC_TRAIN},
-    render=lambda size: synthetic_record(size=size) if size else synthetic_record()))
+    render=lambda size, cache_mb: synthetic_record(size=size) if size else synthetic_record()))
 register(Dataset(
     name="tiktok-136", description="10 real frames of TikTok video 136, the original's data",
     size=(1024, 512), split={"train_names": TIKTOK_TRAIN}, checksums=SHA256, source=BASE_URL,
     download=lambda dest: fetch_tiktok136(dest), env="NPCAE_TIKTOK_DIR"))
+register(Dataset(
+    name="human-seg-290", description="290 photos of people with person masks; 250 train, 40 held out "
+    "(every 7th: 7, 14, ..., 280)", size=HUMAN_SEG_SIZE, split={"train_names": HUMAN_SEG_TRAIN},
+    checksums=HUMAN_SEG_SHA256, source=HUMAN_SEG_URL, download=lambda dest: fetch_human_seg290(dest)))

@@ -86,7 +86,15 @@ def _pose(k, n_frames, phase, cx):
         r_hip=0.10 + 0.10 * np.cos(a), r_knee=0.25 * (0.5 + 0.5 * np.cos(a * 2.0 + 0.5)),
         lean=0.06 * np.sin(a * 0.8))
     hip = np.array([cx + 0.03 * np.sin(a * 0.7), 0.55])
+    return _skeleton(angles, hip)
 
+
+def _skeleton(angles, hip):
+    """Joint positions (x, y in height units) of a figure of height ~0.64 facing the camera.
+
+    angles (radians, from straight down): l_sh/r_sh upper arms, l_el/r_el elbow bends,
+    l_hip/r_hip thighs, l_knee/r_knee knee bends, lean of the trunk; hip: the pelvis centre.
+    """
     def limb(start, side, first, bend, l1, l2):
         # Angles are measured from straight down; `side` mirrors the figure's two halves.
         d1 = np.array([side * np.sin(first), np.cos(first)])

@@ -84,6 +84,7 @@ def _download(url, timeout):
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.read()
     except urllib.error.HTTPError as exc:
+        exc.close()     # its connection; the DataError may outlive it in another thread's future
         raise DataError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         raise DataError(f"could not download {url}: {exc.reason}") from None

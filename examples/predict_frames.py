@@ -4,7 +4,7 @@
     python examples/predict_frames.py runs/demo FRAMES_DIR --out cutouts
 
 For every frame it writes NAME_mask.png (white = dancer), NAME_overlay.png (the mask tinted over
-the frame) and NAME_cutout.png (RGBA, background transparent), at the frame's own resolution,
+the frame) and NAME_cutout.png (RGBA, the soft mask as alpha), at the frame's own resolution,
 and finally a contact sheet of the cut-outs on a checkerboard, so the transparency shows.
 Without FRAMES_DIR it predicts the synthetic record's frames.
 """

@@ -100,10 +100,19 @@ def build_parser():
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("predict", help="masks, overlays and cut-outs for images or folders")
+    p = sub.add_parser("predict", help="masks, cut-outs, overlays (and new backgrounds) for photos",
+                       description="For every photo, at its own size: NAME_mask.png (0/255), "
+                                   "NAME_cutout.png (RGBA, the soft mask as alpha), "
+                                   "NAME_overlay.png, and with --background NAME_composite.png. "
+                                   "A model that takes any size (U-Net) runs at each photo's "
+                                   "size; the CAE at its trained size, its mask resized back.")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
     p.add_argument("--weights", required=True, help="weights.npz, checkpoint.npz or a run folder")
     p.add_argument("--out", required=True, help="folder for the PNGs")
+    p.add_argument("--background", metavar="COLOUR|IMAGE",
+                   help="also write NAME_composite.png: the person over this colour (white, "
+                        "#00ff00, R,G,B) or image (scaled to cover the photo, centre cropped), "
+                        "through the soft mask")
 
     e = sub.add_parser("evaluate", help="the task's metrics (masks: accuracy, IoU, Dice) per image and in total")
     e.add_argument("--weights", required=True)
@@ -241,12 +250,12 @@ def train_in(out, exp):
 
 
 def cmd_predict(args):
-    from .predict import ensure_writable, list_images, load_model, predict_files
+    from .predict import list_images, load_model, parse_background, predict_files
+    background = None if args.background is None else parse_background(args.background)
     model, size, task = load_model(args.weights)
     files = list_images(args.inputs)
-    out = ensure_writable(args.out)
-    names = predict_files(model, size, files, out, task)
-    print(f"wrote the {task.name} task's PNGs for {len(names)} images to {out}")
+    names = predict_files(model, size, files, args.out, task, background=background)
+    print(f"wrote the {task.name} task's PNGs for {len(names)} images to {Path(args.out).expanduser()}")
     return 0
 
 

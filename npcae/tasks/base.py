@@ -4,7 +4,8 @@
     task.tally()                     a Tally: update(output, target) batch by batch, result()
     task.snapshot(output)            a small uint8 picture of an output, for the evolution plot
     task.draw(image, target, output) an RGB picture of image, truth and prediction, for figures
-    task.write_prediction(...)       the files `npcae predict` writes for one image
+    task.write_prediction(...)       the files `npcae predict` writes for one photo, at its size
+    task.composites                  True if write_prediction takes a background= (--background)
     task.figures                     the metric curves of a run: (file stem, keys, ylabel, title)
     task.headline                    the metrics a summary prints (the first on the progress bar)
     task.caption                     the title of the figure of drawn predictions
@@ -14,6 +15,9 @@ The training loop, validation and the figures call only these; a new kind of tar
 masks, say) is a new Task, not an edit of the loop.
 """
 import math
+
+import numpy as np
+from PIL import Image
 
 
 class Tally:
@@ -48,6 +52,7 @@ class Task:
     figures = ()
     headline = ()
     caption = ""
+    composites = False          # write_prediction(..., background=) puts the subject on it
 
     def __init__(self, loss, loss_spec):
         self.loss, self.loss_spec = loss, loss_spec      # the Loss, and the string it came from
@@ -66,10 +71,34 @@ class Task:
         raise NotImplementedError
 
     def write_prediction(self, stem, original, output, out_dir, save_png):
+        """Write the files of one photo into out_dir and return their names.
+
+        stem: the photo's name without suffix (files are named STEM_<kind>.png); original: the
+        photo as an 8-bit RGB PIL image; output: the model's (h, w, C) output for it, at the
+        photo's size or at the size the model ran at (resize_output brings it to the photo's);
+        save_png(array, path, mode) writes one PNG atomically. A task with `composites` also
+        takes background=: a Background (npcae.predict) whose at(height, width) gives the new
+        background, (H, W, 3) uint8, at the photo's size.
+        """
         raise NotImplementedError
 
     def __repr__(self):
         return f"{type(self).__name__}(loss={self.loss!r})"
+
+
+def resize_output(output, size, resample=Image.BILINEAR):
+    """An (h, w, C) output resized channel by channel, as float32, to size = (width, height)
+    (a PIL image's .size); returned unchanged (as float32) when it already has that size.
+
+    Pillow resizes mode "F" images in float, so probabilities are not rounded to 8 bits before
+    they are thresholded. Bilinear keeps them in their range (its weights are positive and sum
+    to 1) and, shrinking, widens its support to the scale, so it averages rather than skips.
+    """
+    output = np.asarray(output, np.float32)
+    if output.shape[1::-1] == tuple(size):
+        return output
+    return np.dstack([np.asarray(Image.fromarray(np.ascontiguousarray(output[..., c]), "F")
+                                 .resize(tuple(size), resample)) for c in range(output.shape[-1])])
 
 
 def ratio(numerator, denominator, empty=1.0):

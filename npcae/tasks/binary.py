@@ -1,9 +1,8 @@
 """Binary masks: one channel of sigmoid probabilities, a mask where p > 0.5 (the original CAE)."""
 import numpy as np
-from PIL import Image
 
 from ..losses import get_loss
-from .base import Tally, Task, ratio
+from .base import Tally, Task, ratio, resize_output
 
 OVERLAY_TRUE = np.array([0.1, 0.8, 0.2])      # green: the true mask
 OVERLAY_PRED = np.array([0.9, 0.1, 0.6])      # magenta: the prediction
@@ -60,6 +59,7 @@ class BinaryMask(Task):
     """
 
     name = "binary"
+    composites = True
     headline = ("iou", "dice", "accuracy")
     caption = "True (green) vs predicted (magenta) masks"
     figures = (("accuracy", (("train_accuracy", "train (dropout on)"),
@@ -91,16 +91,43 @@ class BinaryMask(Task):
             shown = overlay(shown, output[..., 0] > self.threshold, OVERLAY_PRED, 0.45)
         return np.clip(shown, 0, 1)
 
-    def write_prediction(self, stem, original, output, out_dir, save_png):
-        """NAME_mask.png (0/255), NAME_overlay.png and NAME_cutout.png (RGBA, transparent
-        background) at the original's size; the probabilities are resized bilinearly, then
-        thresholded."""
-        probability = Image.fromarray((output[..., 0] * 255).round().astype(np.uint8), "L")
-        full = np.asarray(probability.resize(original.size, Image.BILINEAR)) > 255 * self.threshold
+    def write_prediction(self, stem, original, output, out_dir, save_png, background=None):
+        """The files of one photo, each at the photo's own size. p is the soft mask: the
+        output's probabilities, resized bilinearly (in float) to the photo when the model ran
+        at another size.
+
+            NAME_mask.png       8-bit gray: 255 where p > threshold (0.5), else 0
+            NAME_cutout.png     RGBA: the photo, its alpha the soft mask A = round(255 p)
+            NAME_overlay.png    the photo, the mask tinted magenta
+            NAME_composite.png  with a background: the photo over it through the cut-out's alpha,
+                                (A photo + (255 - A) background) / 255, rounded, in sRGB values
+
+        The composite mixes sRGB values, not linear light: it is then exactly the cut-out drawn
+        over that background as browsers (CSS), Pillow's alpha_composite and image editors by
+        default draw it, and p is a probability, not the fraction of a pixel the person covers,
+        so light-mixing physics does not apply to it. The cut-out's colour is the photo's
+        everywhere (straight alpha, not premultiplied), so a hard threshold can be redone from it.
+        """
+        p = resize_output(output, original.size)[..., 0]
         rgb = np.asarray(original)
-        mask = (full * 255).astype(np.uint8)
+        if p.shape != rgb.shape[:2]:
+            raise ValueError(f"output {p.shape} does not match the photo {rgb.shape[:2]}")
+        full = p > self.threshold
+        mask = np.where(full, 255, 0).astype(np.uint8)
+        alpha = np.clip(np.rint(255 * p), 0, 255).astype(np.uint8)
         shown = np.where(full[..., None], 0.55 * rgb + 0.45 * CUTOUT_TINT, rgb).astype(np.uint8)
-        save_png(mask, out_dir / f"{stem}_mask.png", "L")
-        save_png(shown, out_dir / f"{stem}_overlay.png", "RGB")
-        save_png(np.dstack([rgb, mask]), out_dir / f"{stem}_cutout.png", "RGBA")
-        return [f"{stem}_{kind}.png" for kind in ("mask", "overlay", "cutout")]
+        files = {"mask": (mask, "L"), "cutout": (np.dstack([rgb, alpha]), "RGBA"),
+                 "overlay": (shown, "RGB")}
+        if background is not None:
+            files["composite"] = (composite(rgb, alpha, background.at(*rgb.shape[:2])), "RGB")
+        for kind, (pixels, mode) in files.items():
+            save_png(pixels, out_dir / f"{stem}_{kind}.png", mode)
+        return [f"{stem}_{kind}.png" for kind in files]
+
+
+def composite(rgb, alpha, background):
+    """rgb (H, W, 3) over background (H, W, 3) through alpha (H, W), all uint8:
+    round((alpha rgb + (255 - alpha) background) / 255), exactly (255 is odd: no ties)."""
+    a = alpha.astype(np.uint32)[..., None]
+    mixed = a * rgb + (255 - a) * np.asarray(background, np.uint32)
+    return ((mixed + 127) // 255).astype(np.uint8)

@@ -26,11 +26,15 @@ container which arrays between its children stay alive.
 """
 from dataclasses import dataclass
 
+import numpy as np
+
 from .kernels import is_pointwise
 from .kernels.im2col import BLOCK_BYTES
+from .kernels.pooling import INDEX_DTYPE
 from .kernels.subpixel import window_geometry
 from .layers import (Conv2D, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
                      UpSampling2D)
+from .layers import MaxPool2D
 from .models.containers import Add, Concatenate, Container
 
 RULES = {}
@@ -241,6 +245,23 @@ def relu(layer, shape, itemsize, training):
     """Keeps the boolean mask x > 0 (one byte an element)."""
     x = nbytes(shape, itemsize)
     return Footprint(kept=nbytes(shape, 1), forward=x, backward=3 * x)
+
+
+@rule(MaxPool2D)
+def maxpool(layer, shape, itemsize, training):
+    """Training keeps the window offsets of the maxima (one byte an output element), not x.
+    Forward makes y and those offsets (inference drops them); backward dx from dy. The NumPy
+    reference (fast=False) pads x with -inf, a boolean mask beside it, and selects with
+    where(): int64 offsets and a few output-sized temporaries."""
+    y_shape = layer.output_shape(shape)
+    x, y = nbytes(shape, itemsize), nbytes(y_shape, itemsize)
+    index = nbytes(y_shape, np.dtype(INDEX_DTYPE).itemsize)
+    kept = index if training else 0
+    if not layer.fast:
+        elements = nbytes(y_shape, 1)
+        return Footprint(kept=kept, forward=x + x // itemsize + 3 * y + 3 * 8 * elements,
+                         backward=3 * x + 2 * y + elements)
+    return Footprint(kept=kept, forward=y + index, backward=x + y)
 
 
 __all__ = ["Footprint", "footprint", "rule", "RULES", "chain", "nbytes", "block_bytes"]

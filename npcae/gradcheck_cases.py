@@ -13,6 +13,7 @@ import numpy as np
 
 from .layers import (Conv2D, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Swish, Tanh,
                      UpConv2D, UpSampling2D)
+from .layers import MaxPool2D
 from .losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
 from .models import Add, Concatenate, Sequential, cae
 
@@ -101,6 +102,22 @@ def activation_cases(name, make, note=""):
 def dropout_case(rate, shape=(3, 4, 5, 2)):
     return Case("Dropout", f"rate {rate}, one fixed mask, x {dims(shape)}",
                 lambda rng: (Dropout(rate, rng=SEED), rng.standard_normal(shape)))
+
+
+def well_separated(rng, shape, gap=0.05):
+    """0, gap, 2 gap, ... in a random order: any two entries differ by at least `gap`, far more
+    than the stencil's 2h, so no perturbation changes which entry of a window is its maximum."""
+    size = int(np.prod(shape))
+    return (rng.permutation(size) * gap - size * gap / 2).reshape(shape)
+
+
+def maxpool_case(pool, strides, padding, shape, fast=True):
+    layer = MaxPool2D(pool, strides, padding)
+    (sh, sw), how = layer.strides, "" if fast else ", NumPy reference"
+    return Case("MaxPool2D", f"{dims(layer.pool_size)} s{sh if sh == sw else dims((sh, sw))} "
+                             f"{padding}, x {dims(shape)}{how}",
+                lambda rng: (MaxPool2D(pool, strides, padding, fast=fast),
+                             well_separated(rng, shape)))
 
 
 def _conv(rng, c_in, c_out, stride=1):
@@ -233,6 +250,15 @@ CASES = [
     *activation_cases("Identity", Identity, "dx = dy, "),
     dropout_case(0.1),
     dropout_case(0.5),
+    # MaxPool2D: even and odd sizes, both paddings, stride 2 and overlapping windows (stride 1,
+    # 3x3 stride 2), a non-square window; inputs well separated (see well_separated)
+    maxpool_case(2, None, "valid", (2, 4, 6, 3)),
+    maxpool_case(2, None, "valid", (2, 5, 7, 2)),
+    maxpool_case(2, None, "same", (2, 5, 7, 2)),
+    maxpool_case(3, 1, "same", (2, 5, 4, 2)),
+    maxpool_case(3, 2, "same", (1, 7, 6, 2)),
+    maxpool_case((3, 2), (2, 1), "valid", (2, 7, 5, 2)),
+    maxpool_case(3, 1, "same", (1, 4, 5, 2), fast=False),
     # containers: skip connections
     Case("Add", "residual x + conv(swish(conv(x))), x 2x6x4x3", residual_block),
     Case("Concatenate", "U-Net skip [x, up(swish(conv_s2(x)))], x 2x6x4x3", unet_level),

@@ -3,6 +3,7 @@
     from npcae.kernels import conv_geometry, im2col, col2im      # the building blocks
     from npcae.kernels import columns_matmul, columns_t_matmul   # im2col @ W, block by block
     from npcae.kernels import reference                          # what the tests trust
+    from npcae.kernels import pooling                            # max pooling and its gradient
 """
 import os
 
@@ -16,6 +17,7 @@ import numba
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
+from . import pooling  # noqa: E402
 from . import reference  # noqa: E402
 from .geometry import ConvGeometry, conv_geometry, padding_1d  # noqa: E402
 from .im2col import (col2im, columns_matmul, columns_t_matmul, im2col,  # noqa: E402
@@ -23,4 +25,4 @@ from .im2col import (col2im, columns_matmul, columns_t_matmul, im2col,  # noqa: 
 
 __all__ = ["ConvGeometry", "conv_geometry", "padding_1d", "im2col", "im2col_blocks",
            "im2col_shared", "col2im", "columns_matmul", "columns_t_matmul",
-           "is_pointwise", "reference"]
+           "is_pointwise", "reference", "pooling"]

@@ -1,4 +1,5 @@
-"""Plain, loop-based convolution: the oracle of the tests and the version to read first.
+"""Plain, loop-based convolution (and max pooling, at the end): the oracle of the tests and the
+version to read first.
 
 Nothing here is fast; everything here is obviously right. Layouts follow Keras:
 x (N, H, W, C), weights (KH, KW, C, OUT), bias (OUT,), output (N, OH, OW, OUT).
@@ -14,6 +15,7 @@ Backward, for an upstream gradient g = dL/dout:
 import numpy as np
 
 from .geometry import conv_geometry
+from .pooling import INDEX_DTYPE
 
 
 def _padded(x, geom):
@@ -126,3 +128,49 @@ def col2im_strided(cols, x_shape, geom):
             dx_pad[:, i:i + s * geom.out_h:s, j:j + s * geom.out_w:s, :] += taps[:, :, :, i, j, :]
     (_, _), (top, _), (left, _), (_, _) = pads
     return np.ascontiguousarray(dx_pad[:, top:top + height, left:left + width, :])
+
+
+# -- max pooling --------------------------------------------------------------------------
+# Loops over the PH*PW window offsets only, each a strided slice of the padded input, in
+# row-major order: the Numba kernels (kernels/pooling.py) must give exactly these arrays.
+
+def _pool_padded(x, geom, fill):
+    """x padded to cover every window ((OH - 1)*SH + PH rows, likewise columns) with `fill`."""
+    _, height, width, _ = x.shape
+    bottom = max((geom.out_h - 1) * geom.sh + geom.ph - height - geom.pad_top, 0)
+    right = max((geom.out_w - 1) * geom.sw + geom.pw - width - geom.pad_left, 0)
+    pads = ((0, 0), (geom.pad_top, bottom), (geom.pad_left, right), (0, 0))
+    return np.pad(x, pads, constant_values=fill)
+
+
+def _window_tap(padded, geom, i, j):
+    """padded[n, oh*SH + i, ow*SW + j, c] for every (n, oh, ow, c): offset (i, j) of each window."""
+    return padded[:, i:i + geom.sh * geom.out_h:geom.sh, j:j + geom.sw * geom.out_w:geom.sw, :]
+
+
+def max_pool_forward(x, geom):
+    """(y, index): the maximum of every window and the offset i*PW + j of the first one in
+    row-major order. Pads are -inf and never chosen; the first real pixel seeds each window."""
+    padded = _pool_padded(x, geom, -np.inf)
+    real = _pool_padded(np.ones(x.shape, bool), geom, False)
+    shape = (x.shape[0], geom.out_h, geom.out_w, x.shape[3])
+    best = np.full(shape, -np.inf, x.dtype)
+    index = np.full(shape, -1, np.int64)
+    for i in range(geom.ph):
+        for j in range(geom.pw):
+            v = _window_tap(padded, geom, i, j)
+            take = (best < v) | ((index < 0) & _window_tap(real, geom, i, j))
+            best = np.where(take, v, best)
+            index = np.where(take, i * geom.pw + j, index)
+    return best, index.astype(INDEX_DTYPE)
+
+
+def max_pool_backward(dy, index, x_shape, geom):
+    """dx: each window's dy added onto the pixel its index names, offsets (i, j) in row-major
+    order (overlapping windows accumulate)."""
+    dx_padded = _pool_padded(np.zeros(x_shape, dy.dtype), geom, 0)
+    for i in range(geom.ph):
+        for j in range(geom.pw):
+            _window_tap(dx_padded, geom, i, j)[...] += np.where(index == i * geom.pw + j, dy, 0)
+    top, left = geom.pad_top, geom.pad_left
+    return np.ascontiguousarray(dx_padded[:, top:top + x_shape[1], left:left + x_shape[2], :])

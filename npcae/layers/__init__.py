@@ -9,9 +9,10 @@ from .conv import Conv2D
 from .dropout import Dropout
 from .identity import Identity
 from .init import he_normal, truncated_normal
+from .pooling import MaxPool2D
 from .upconv import UpConv2D
 from .upsampling import UpSampling2D
 
 __all__ = ["Layer", "Identity", "Conv2D", "UpSampling2D", "UpConv2D", "Dropout", "Swish", "ReLU", "LeakyReLU",
            "Sigmoid", "Tanh", "ACTIVATIONS", "get_activation", "sigmoid", "he_normal",
-           "truncated_normal"]
+           "truncated_normal", "MaxPool2D"]

@@ -34,7 +34,7 @@ from .kernels.pooling import INDEX_DTYPE
 from .kernels.subpixel import window_geometry
 from .layers import (Conv2D, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
                      UpSampling2D)
-from .layers import MaxPool2D
+from .layers import BatchNormalization, MaxPool2D
 from .models.containers import Add, Concatenate, Container
 
 RULES = {}
@@ -262,6 +262,17 @@ def maxpool(layer, shape, itemsize, training):
         return Footprint(kept=kept, forward=x + x // itemsize + 3 * y + 3 * 8 * elements,
                          backward=3 * x + 2 * y + elements)
     return Footprint(kept=kept, forward=y + index, backward=x + y)
+
+
+@rule(BatchNormalization)
+def batchnorm(layer, shape, itemsize, training):
+    """Training keeps x itself and mu, 1 / sigma (C float64 each); inference keeps nothing.
+    Forward: y, the centred x scaled in place (the float64 sums are buffered). Backward: dy,
+    the centred x again, dx."""
+    x = nbytes(shape, itemsize)
+    if not training:
+        return Footprint(forward=x)
+    return Footprint(kept=2 * 8 * layer.channels, forward=x, backward=3 * x, keeps_input=True)
 
 
 __all__ = ["Footprint", "footprint", "rule", "RULES", "chain", "nbytes", "block_bytes"]

@@ -13,7 +13,7 @@ import numpy as np
 
 from .layers import (Conv2D, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Swish, Tanh,
                      UpConv2D, UpSampling2D)
-from .layers import MaxPool2D
+from .layers import BatchNormalization, MaxPool2D
 from .losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
 from .models import Add, Concatenate, Sequential, cae
 
@@ -118,6 +118,23 @@ def maxpool_case(pool, strides, padding, shape, fast=True):
                              f"{padding}, x {dims(shape)}{how}",
                 lambda rng: (MaxPool2D(pool, strides, padding, fast=fast),
                              well_separated(rng, shape)))
+
+
+def batchnorm_case(shape, frozen=False, offset=0.0, scale=1.0):
+    """gamma, beta and the moving statistics drawn away from their initial 1, 0, 0, 1."""
+    channels = shape[-1]
+
+    def build(rng):
+        layer = BatchNormalization(channels, frozen=frozen)
+        layer.params["gamma"][...] = rng.uniform(0.5, 2.0, channels)
+        layer.params["beta"][...] = rng.standard_normal(channels)
+        layer.state["moving_mean"][...] = offset + rng.standard_normal(channels)
+        layer.state["moving_variance"][...] = scale ** 2 * rng.uniform(0.5, 2.0, channels)
+        return layer, offset + scale * rng.standard_normal(shape)
+    statistics = ("moving statistics (frozen: inference's function)" if frozen
+                  else "batch statistics (training)")
+    shift = f", x ~ {offset:g} + {scale:g} N(0, 1)" if offset or scale != 1 else ""
+    return Case("BatchNormalization", f"{statistics}, x {dims(shape)}{shift}", build)
 
 
 def _conv(rng, c_in, c_out, stride=1):
@@ -259,6 +276,11 @@ CASES = [
     maxpool_case(3, 2, "same", (1, 7, 6, 2)),
     maxpool_case((3, 2), (2, 1), "valid", (2, 7, 5, 2)),
     maxpool_case(3, 1, "same", (1, 4, 5, 2), fast=False),
+    # BatchNormalization: training (through the batch mean and variance) and frozen
+    batchnorm_case((2, 3, 4, 3)),
+    batchnorm_case((3, 2, 5, 2), offset=5.0, scale=3.0),
+    batchnorm_case((1, 4, 3, 2)),
+    batchnorm_case((2, 3, 4, 3), frozen=True),
     # containers: skip connections
     Case("Add", "residual x + conv(swish(conv(x))), x 2x6x4x3", residual_block),
     Case("Concatenate", "U-Net skip [x, up(swish(conv_s2(x)))], x 2x6x4x3", unet_level),

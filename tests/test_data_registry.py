@@ -25,7 +25,7 @@ def clean_env(monkeypatch):
 
 
 def test_the_registered_sets_and_their_defaults():
-    assert list(DATASETS) == ["synthetic", "tiktok-136", "human-seg-290"]
+    assert list(DATASETS) == ["synthetic", "tiktok-136", "human-seg-290", "synthetic-people"]
     assert dataset("tiktok-136").size == (1024, 512) and dataset("synthetic").size == (256, 128)
     assert dataset("tiktok-136").split == {"train_names": TIKTOK_TRAIN}
     assert dataset("synthetic").split == {"train_names": SYNTHETIC_TRAIN}

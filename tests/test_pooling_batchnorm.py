@@ -1,13 +1,17 @@
-"""MaxPool2D beyond its gradient checks (those are rows of npcae/gradcheck_cases.py: CASES):
-Keras's output sizes and values, the tie rule, the Numba kernels against the NumPy reference."""
+"""MaxPool2D and BatchNormalization beyond their gradient checks (those are rows of
+npcae/gradcheck_cases.py: CASES): Keras's output sizes and values, the tie rule, the Numba
+kernels against the NumPy reference, moving statistics by hand, state through save/load, and
+the memory rules against the arrays the layers really hold."""
 import itertools
 
 import numpy as np
 import pytest
 
+from npcae.footprints import footprint
 from npcae.kernels import pooling, reference
-from npcae.layers import MaxPool2D
+from npcae.layers import BatchNormalization, MaxPool2D, ReLU, Sigmoid
 from npcae.layers.base import BackwardOrderError
+from npcae.models import Sequential
 
 
 def image(rows):
@@ -151,3 +155,149 @@ def test_maxpool_keeps_the_offsets_not_the_input():
     assert layer._index is None
     with pytest.raises(BackwardOrderError):
         layer.backward(dy)
+
+
+# -- BatchNormalization --------------------------------------------------------------------
+def batch_statistics(x):
+    """Per-channel mean and biased variance over N, H, W, in float64."""
+    x = np.asarray(x, np.float64)
+    return x.mean(axis=(0, 1, 2)), x.var(axis=(0, 1, 2))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_moving_statistics_after_k_steps_are_the_hand_computed_averages(dtype):
+    """moving = momentum * moving + (1 - momentum) * batch, from (0, 1), over k = 4 batches,
+    with the biased variance (Keras 3); inference then normalises with them."""
+    rng = np.random.default_rng(3)
+    layer = BatchNormalization(3, momentum=0.9).astype(dtype)
+    mean, variance = np.zeros(3), np.ones(3)
+    for step in range(4):
+        x = (2.0 + step + (1 + step) * rng.standard_normal((2, 5, 4, 3))).astype(dtype)
+        layer.forward(x, training=True)
+        batch_mean, batch_variance = batch_statistics(x)
+        mean = 0.9 * mean + 0.1 * batch_mean
+        variance = 0.9 * variance + 0.1 * batch_variance
+    tolerance = 1e-14 if dtype == np.float64 else 1e-7
+    np.testing.assert_allclose(layer.state["moving_mean"], mean, rtol=tolerance)
+    np.testing.assert_allclose(layer.state["moving_variance"], variance, rtol=tolerance)
+    assert layer.state["moving_mean"].dtype == dtype
+
+    layer.params["gamma"][...] = [0.5, 1.0, 2.0]
+    layer.params["beta"][...] = [0.0, -1.0, 3.0]
+    x = rng.standard_normal((1, 3, 2, 3)).astype(dtype)
+    y = layer.forward(x)
+    moving_mean = layer.state["moving_mean"].astype(np.float64)
+    moving_variance = layer.state["moving_variance"].astype(np.float64)
+    by_hand = (np.array([0.5, 1.0, 2.0]) * (x - moving_mean) / np.sqrt(moving_variance + 1e-3)
+               + np.array([0.0, -1.0, 3.0]))
+    np.testing.assert_allclose(y, by_hand, rtol=1e-12 if dtype == np.float64 else 1e-5,
+                               atol=1e-6 if dtype == np.float32 else 0)
+    np.testing.assert_array_equal(layer.state["moving_mean"], moving_mean.astype(dtype))
+
+
+def test_training_normalises_with_the_batch_statistics():
+    rng = np.random.default_rng(4)
+    x = 5.0 + 3.0 * rng.standard_normal((4, 6, 5, 2))
+    layer = BatchNormalization(2, epsilon=1e-3)
+    y = layer.forward(x, training=True)
+    mean, variance = batch_statistics(x)
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(variance + 1e-3), rtol=1e-12, atol=1e-12)
+    assert layer.forward(x).std() > 2              # inference: the moving statistics, far off
+
+
+def test_float32_statistics_are_accumulated_in_float64():
+    """momentum 0 stores the batch's statistics as they are: for a float32 input of 131,072
+    values a channel, within one float32 rounding of the float64 statistics."""
+    rng = np.random.default_rng(5)
+    x = (3.0 + 2.0 * rng.standard_normal((8, 128, 128, 2))).astype(np.float32)
+    layer = BatchNormalization(2, momentum=0.0)
+    layer.forward(x, training=True)
+    mean, variance = batch_statistics(x)
+    np.testing.assert_allclose(layer.state["moving_mean"], mean, rtol=6e-8)
+    np.testing.assert_allclose(layer.state["moving_variance"], variance, rtol=6e-8)
+
+
+def test_frozen_batchnorm_trains_as_its_inference_function():
+    rng = np.random.default_rng(6)
+    layer = BatchNormalization(3, frozen=True)
+    layer.state["moving_mean"][...] = [1.0, -1.0, 0.5]
+    layer.state["moving_variance"][...] = [4.0, 0.25, 1.0]
+    before = layer.state_arrays()
+    x = rng.standard_normal((2, 3, 4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(layer.forward(x, training=True), layer.forward(x))
+    after = layer.state_arrays()
+    assert all(np.array_equal(before[name], after[name]) for name in before)
+    assert "frozen=True" in repr(layer)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batchnorm_keeps_the_dtype_and_leaves_dy_alone(dtype):
+    rng = np.random.default_rng(8)
+    layer = BatchNormalization(3)
+    x = rng.standard_normal((2, 4, 3, 3)).astype(dtype)
+    y = layer.forward(x, training=True)
+    dy = rng.standard_normal(y.shape).astype(dtype)
+    dy_before = dy.copy()
+    dx = layer.backward(dy)
+    assert y.dtype == dx.dtype == dtype and dx.shape == x.shape
+    np.testing.assert_array_equal(dy, dy_before)
+    np.testing.assert_allclose(dx.sum(axis=(0, 1, 2)), 0, atol=1e-4)   # sum(dx) = 0 per channel
+    with pytest.raises(ValueError, match="expects 3 channels, got 2"):
+        layer.forward(x[..., :2])
+
+
+# -- state through save and load, and memory -----------------------------------------------
+def down_block(seed=0):
+    """BN, ReLU, 2x2 max pool, BN, 3x3 stride-1 max pool, sigmoid: only layers that keep
+    something a memory rule must count."""
+    rng = np.random.default_rng(seed)
+    first, second = BatchNormalization(3), BatchNormalization(3, momentum=0.5)
+    for layer in (first, second):
+        layer.params["gamma"][...] = rng.uniform(0.5, 2.0, 3)
+        layer.params["beta"][...] = rng.standard_normal(3)
+    return Sequential(first, ReLU(), MaxPool2D(2), second, MaxPool2D(3, 1, "same"), Sigmoid())
+
+
+def test_moving_statistics_save_load_and_resume_exactly(tmp_path):
+    rng = np.random.default_rng(9)
+    batches = [rng.standard_normal((2, 8, 6, 3)).astype(np.float32) for _ in range(3)]
+    model = down_block()
+    for x in batches[:2]:
+        model.forward(x, training=True)
+    model.save(tmp_path / "weights.npz")
+    loaded = down_block(seed=1).load(tmp_path / "weights.npz")
+    saved = model.state_arrays()
+    assert sorted(saved) == ["0.moving_mean", "0.moving_variance", "3.moving_mean",
+                             "3.moving_variance"]
+    assert not np.array_equal(saved["0.moving_mean"], 0)
+    for name, value in loaded.state_arrays().items():
+        np.testing.assert_array_equal(value, saved[name])
+    np.testing.assert_array_equal(loaded.forward(batches[2]), model.forward(batches[2]))
+    np.testing.assert_array_equal(loaded.forward(batches[2], training=True),
+                                  model.forward(batches[2], training=True))
+    for name, value in loaded.state_arrays().items():           # and on from there
+        np.testing.assert_array_equal(value, model.state_arrays()[name])
+
+
+def held_bytes(model):
+    """Bytes of the distinct arrays the layers hold between calls (their caches)."""
+    owners = {}
+    for layer in model.walk():
+        for value in vars(layer).values():
+            if isinstance(value, np.ndarray):
+                while isinstance(value.base, np.ndarray):
+                    value = value.base
+                owners[id(value)] = value.nbytes
+    return sum(owners.values())
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_the_memory_rules_count_exactly_what_the_layers_hold(training):
+    model = down_block()
+    x = np.random.default_rng(10).standard_normal((2, 8, 6, 3)).astype(np.float32)
+    y = model.forward(x, training=training)
+    if training:
+        model.backward(np.ones_like(y))
+    rule = footprint(model, x.shape, 4, training=training)
+    outer = (x.nbytes if rule.keeps_input else 0) + (y.nbytes if rule.keeps_output else 0)
+    assert held_bytes(model) == rule.kept + outer

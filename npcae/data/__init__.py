@@ -18,6 +18,7 @@ from .loader import BatchLoader
 from .registry import (DATASETS, Dataset, data_root, dataset, dataset_defaults, dataset_dir, fetch,
                        open_frames, register)
 from .synthetic import SYNTHETIC_TRAIN, save_record, synthetic_record
+from .synthetic_people import SyntheticPeople, render_people
 
 # The training frames of each named data set; the other frames are held out.
 DEFAULT_TRAIN = {name: entry.split["train_names"] for name, entry in DATASETS.items()
@@ -44,4 +45,4 @@ __all__ = ["DataError", "Frames", "Record", "FolderFrames", "open_frames", "spli
            "fetch", "load_folder", "split", "iter_batches", "TIKTOK_TRAIN", "synthetic_record",
            "SYNTHETIC_TRAIN", "save_record", "fetch_tiktok136", "Augmenter", "load_dataset",
            "tiktok136_dir", "DEFAULT_TRAIN", "check_size", "is_hidden", "CachedFrames", "HUMAN_SEG_TRAIN",
-           "HUMAN_SEG_HELDOUT", "fetch_human_seg290"]
+           "HUMAN_SEG_HELDOUT", "fetch_human_seg290", "SyntheticPeople", "render_people"]

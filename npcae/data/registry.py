@@ -16,7 +16,8 @@ downloads are written atomically, so a file that exists is a file that was verif
 named by an environment variable is used as found. A new data set is one register(...) call.
 
 The sets: synthetic (10 rendered frames of one dancer), tiktok-136 (the original's 10 real
-frames), human-seg-290 (290 photos of people, npcae.data.human_seg).
+frames), human-seg-290 (290 photos of people, npcae.data.human_seg) and synthetic-people (440
+rendered photos of people, npcae.data.synthetic_people).
 """
 import os
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from .human_seg import BASE_URL as HUMAN_SEG_URL
 from .human_seg import HUMAN_SEG_SIZE, HUMAN_SEG_TRAIN, fetch_human_seg290
 from .human_seg import SHA256 as HUMAN_SEG_SHA256
 from .synthetic import SYNTHETIC_TRAIN, synthetic_record
+from .synthetic_people import PEOPLE_SIZE, PEOPLE_TRAIN, SyntheticPeople
 
 
 @dataclass(frozen=True)
@@ -157,3 +159,8 @@ register(Dataset(
     name="human-seg-290", description="290 photos of people with person masks; 250 train, 40 held out "
     "(every 7th: 7, 14, ..., 280)", size=HUMAN_SEG_SIZE, split={"train_names": HUMAN_SEG_TRAIN},
     checksums=HUMAN_SEG_SHA256, source=HUMAN_SEG_URL, download=lambda dest: fetch_human_seg290(dest)))
+register(Dataset(
+    name="synthetic-people", description="440 rendered photos of one or two people on varied backgrounds, "
+    "exact masks (offline); the first 400 train, the last 40 are held out", size=PEOPLE_SIZE,
+    split={"n_train": PEOPLE_TRAIN}, render=lambda size, cache_mb: SyntheticPeople(size=size or PEOPLE_SIZE,
+                                                                                  cache_mb=cache_mb)))

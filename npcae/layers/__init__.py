@@ -5,6 +5,7 @@ Every layer follows the contract in `base.Layer`: forward(x, training), backward
 """
 from .activations import ACTIVATIONS, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, get_activation, sigmoid
 from .base import Layer
+from .batchnorm import BatchNormalization
 from .conv import Conv2D
 from .dropout import Dropout
 from .identity import Identity
@@ -15,4 +16,4 @@ from .upsampling import UpSampling2D
 
 __all__ = ["Layer", "Identity", "Conv2D", "UpSampling2D", "UpConv2D", "Dropout", "Swish", "ReLU", "LeakyReLU",
            "Sigmoid", "Tanh", "ACTIVATIONS", "get_activation", "sigmoid", "he_normal",
-           "truncated_normal", "MaxPool2D"]
+           "truncated_normal", "MaxPool2D", "BatchNormalization"]

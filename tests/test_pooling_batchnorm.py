@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from npcae.footprints import footprint
+from npcae.gradcheck import check_layer
 from npcae.kernels import pooling, reference
 from npcae.layers import BatchNormalization, MaxPool2D, ReLU, Sigmoid
 from npcae.layers.base import BackwardOrderError
@@ -215,6 +216,17 @@ def test_float32_statistics_are_accumulated_in_float64():
     mean, variance = batch_statistics(x)
     np.testing.assert_allclose(layer.state["moving_mean"], mean, rtol=6e-8)
     np.testing.assert_allclose(layer.state["moving_variance"], variance, rtol=6e-8)
+
+
+def test_a_gradient_check_leaves_the_moving_statistics_as_they_were():
+    """fixed_state puts the arrays back before every forward and at the end: the thousands of
+    training forwards of the check do not move them."""
+    layer = BatchNormalization(2).astype(np.float64)
+    layer.state["moving_mean"][...] = [0.5, -0.5]
+    report = check_layer(layer, np.random.default_rng(11).standard_normal((2, 3, 2, 2)))
+    assert report.passed(1e-6)
+    np.testing.assert_array_equal(layer.state["moving_mean"], [0.5, -0.5])
+    np.testing.assert_array_equal(layer.state["moving_variance"], [1.0, 1.0])
 
 
 def test_frozen_batchnorm_trains_as_its_inference_function():

@@ -99,6 +99,14 @@ def test_a_set_with_missing_files_is_fetched_first(toy):
     assert fetch("toy") == folder and downloads[-1] == folder
 
 
+def test_a_set_that_cannot_be_fetched_says_where_it_was_looked_for(monkeypatch, tmp_path):
+    monkeypatch.setenv("NPCAE_DATA", str(tmp_path))            # and NPCAE_HUMAN_SEG_URL has no server
+    message = str(pytest.raises(DataError, open_frames, "human-seg-290").value)
+    assert message.startswith(f"data set human-seg-290 is not complete in {tmp_path / 'human-seg-290'} "
+                              "(580 files missing) and fetching it failed: could not download "), message
+    assert message.endswith("or set NPCAE_DATA to a folder holding human-seg-290/") and "\n" not in message
+
+
 def test_a_missing_set_without_a_download_is_named(monkeypatch, tmp_path):
     monkeypatch.setitem(DATASETS, "local", Dataset(name="local"))
     monkeypatch.setenv("NPCAE_DATA", str(tmp_path))

@@ -69,7 +69,12 @@ class Dataset:
             raise DataError(f"data set {self.name} not found: {path / missing[0]} is missing and it has "
                             f"no download (put its images/ and masks/ in {path}, or set NPCAE_DATA)")
         if missing:
-            self.download(path)
+            try:
+                self.download(path)
+            except DataError as exc:
+                raise DataError(f"data set {self.name} is not complete in {path} ({len(missing)} files missing) "
+                                f"and fetching it failed: {exc}; put its images/ and masks/ there, or set "
+                                f"NPCAE_DATA to a folder holding {self.name}/") from None
         return path
 
     def open(self, size=None, cache_mb=DEFAULT_CACHE_MB):

@@ -132,7 +132,7 @@ def build_parser():
     g = sub.add_parser("gradcheck", help="finite-difference checks: every layer, loss, a small CAE")
     which = g.add_mutually_exclusive_group()
     which.add_argument("--layer", metavar="NAME", help="only this layer's cases, e.g. conv2d")
-    which.add_argument("--model", choices=["cae"], help="only the small CAE")
+    which.add_argument("--model", choices=["cae", "unet"], help="only a small CAE or U-Net")
     g.add_argument("--dtype", choices=["float64", "float32"], default="float64")
     g.add_argument("--tolerance", type=float, help="max relative error (default 1e-6; float32 1e-3)")
     return parser

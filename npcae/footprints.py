@@ -32,10 +32,11 @@ from .kernels import is_pointwise
 from .kernels.im2col import BLOCK_BYTES
 from .kernels.pooling import INDEX_DTYPE
 from .kernels.subpixel import window_geometry
-from .layers import (Conv2D, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
+from .layers import (Conv2D, Conv2DTranspose, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
                      UpSampling2D)
 from .layers import BatchNormalization, MaxPool2D
 from .models.containers import Add, Concatenate, Container
+from .models.unet import UNet
 
 RULES = {}
 
@@ -110,6 +111,22 @@ def chain(layers, shape, itemsize, training):
                      passes_input=first == last)
 
 
+@rule(UNet)
+def unet(layer, shape, itemsize, training):
+    """Its layers at the padded size, plus the padded copy of x and the padded dy."""
+    n, height, width, channels = shape
+    pad_h, pad_w = layer.padding(height, width)
+    padded = (n, height + pad_h, width + pad_w, channels)
+    inner = chain(layer.layers, padded, itemsize, training)
+    if not (pad_h or pad_w):
+        return inner
+    extra = nbytes(padded, itemsize) + nbytes(layer.output_shape(padded), itemsize)
+    return Footprint(kept=inner.kept + nbytes(padded, itemsize), buffers=inner.buffers,
+                     forward=inner.forward + extra, backward=inner.backward + extra,
+                     workspace=inner.workspace, keeps_input=inner.keeps_input,
+                     keeps_output=inner.keeps_output)
+
+
 @rule(Add, Concatenate)
 def branches(layer, shape, itemsize, training):
     """Every branch sees the input; the branch outputs are alive together while they are summed
@@ -171,6 +188,29 @@ def conv(layer, shape, itemsize, training):
     return Footprint(kept=kept, buffers=kept, forward=y + (weights if keep else 0),
                      backward=x + y + weight_temporaries,
                      workspace=max(forward_space, backward_space), keeps_input=True)
+
+
+@rule(Conv2DTranspose)
+def conv_transpose(layer, shape, itemsize, training):
+    """Keeps x. Forward is C's backward-data: dcols = x @ W.T in the workspace (col2im road),
+    or im2col of x in blocks (flipped kernel), then y. Backward: dW = im2col(dy).T @ x (whole
+    columns, or blocks beside a flipped-kernel dx) and dx = im2col(dy) @ W in blocks."""
+    n, height, width, channels = shape
+    kh, kw = layer.kernel_size
+    out_h, out_w = layer.output_size(height, width)
+    x, y = nbytes(shape, itemsize), n * out_h * out_w * layer.out_channels * itemsize
+    weights = kh * kw * channels * layer.out_channels * itemsize
+    col_row = width * kh * kw * layer.out_channels * itemsize     # one input row's columns
+    plan = layer.plan()
+    if plan.forward == "col2im":
+        forward_space = n * height * col_row
+    else:
+        forward_space = block_bytes(n * height, width * kh * kw * channels * itemsize)
+    if not training:
+        return Footprint(forward=y + weights, workspace=forward_space, keeps_input=True)
+    whole = n * height * col_row if plan.weights == "whole columns" else block_bytes(n * height, col_row)
+    return Footprint(forward=y + weights, backward=x + y + 2 * weights,
+                     workspace=max(forward_space, whole), keeps_input=True)
 
 
 @rule(UpConv2D)

@@ -11,11 +11,11 @@ from typing import Callable
 
 import numpy as np
 
-from .layers import (Conv2D, Dropout, Identity, Layer, LeakyReLU, ReLU, Sigmoid, Swish, Tanh,
-                     UpConv2D, UpSampling2D)
-from .layers import BatchNormalization, MaxPool2D
+from .layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dropout, Identity, Layer,
+                     LeakyReLU, MaxPool2D, ReLU, Sigmoid, Swish, Tanh, UpConv2D, UpSampling2D)
+from . import gradcheck
 from .losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
-from .models import Add, Concatenate, Sequential, cae
+from .models import Add, Concatenate, Sequential, cae, unet
 
 SEED = 0
 
@@ -32,6 +32,7 @@ class Case:
     configuration: str
     build: Callable
     kind: str = "layer"      # "layer", "loss" or "model": which of STEPS it uses
+    step: float = None       # instead of STEPS[kind] (a model with max pooling: see unet_case)
 
 
 # -- the cases ------------------------------------------------------------------------------
@@ -70,6 +71,18 @@ def conv_cases(c_in, c_out, kernel, stride, padding, nhw):
     yield conv_case(c_in, c_out, kernel, stride, padding, nhw)
     if not (kernel == 1 and stride == 1):
         yield conv_case(c_in, c_out, kernel, stride, padding, nhw, keep_columns=False)
+
+
+def transpose_case(c_in, c_out, kernel, stride, padding, nhw):
+    kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
+    n, h, w = nhw
+
+    def build(rng):
+        layer = Conv2DTranspose(c_in, c_out, (kh, kw), stride, padding, rng=rng)
+        layer.params["b"][...] = rng.standard_normal(c_out)
+        return layer, rng.standard_normal((n, h, w, c_in))
+    return Case("Conv2DTranspose", f"{kh}x{kw} s{stride} {padding}, {c_in}->{c_out} ch, "
+                                   f"x {n}x{h}x{w}x{c_in}", build)
 
 
 def upsampling_case(size, interpolation, shape):
@@ -223,6 +236,44 @@ def cae_through_the_loss(rng):
     return LossOf(model, DiceFocalLoss(), target), x
 
 
+def pool_margin(model, x):
+    """The smallest gap, over every MaxPool2D window of a training forward, between the
+    window's largest and second-largest input (windows of 2x2, stride 2, valid)."""
+    gaps = []
+
+    def record(layer, pool_in, pool_out):
+        n, h, w, c = pool_in.shape
+        windows = pool_in[:, :h // 2 * 2, :w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2, c)
+        top2 = np.sort(windows.transpose(0, 1, 3, 5, 2, 4).reshape(-1, 4), axis=1)[:, -2:]
+        gaps.append((top2[:, 1] - top2[:, 0]).min())
+    handles = [layer.register_forward_hook(record) for layer in model.walk()
+               if isinstance(layer, MaxPool2D)]
+    with gradcheck.fixed_state(model):
+        model.forward(x, training=True)
+    for handle in handles:
+        handle.remove()
+    return min(gaps)
+
+
+def unet_case(upsampling, shape, dropout=0.0):
+    """A one-pooling U-Net with batch norm, swish (smooth, unlike ReLU), a size that is padded.
+
+    Max pooling is not differentiable where a window's two largest inputs tie, and a random
+    network has near-ties: the input is redrawn until every window's gap is 40 steps wide,
+    and the step is 1e-4 (the stencil reaches 2h). Batch norm keeps the gaps wide enough that
+    a few draws do."""
+    def build(rng):
+        model = unet(filters=(2, 3), upsampling=upsampling, activation="swish", dropout=dropout,
+                     seed=SEED).astype(np.float64)
+        x = rng.random(shape)
+        while pool_margin(model, x) < 4e-3:
+            x = rng.random(shape)
+        return model, x
+    how = f", dropout {dropout}" if dropout else ""
+    return Case("unet", f"filters 2,3, batch norm, {upsampling}{how}, x {dims(shape)}", build,
+                kind="model", step=1e-4)
+
+
 # The catalogue: every finite-difference check npcae has. `npcae gradcheck` prints them and
 # tests/test_gradcheck.py asserts each one passes (float64, tolerance 1e-6). A new layer adds
 # its cases here, in a section of its own, and nowhere else:
@@ -256,6 +307,12 @@ CASES = [
     upconv_case("nearest", True, (1, 2, 3, 13), keep_columns=False),
     upconv_case("nearest", False, (2, 3, 5, 2)),
     upconv_case("bilinear", True, (2, 3, 4, 2)),
+    # Conv2DTranspose: the U-Net's 2x2 s2, overlapping 3x3 s2, stride 1 (flipped kernel), valid
+    transpose_case(3, 2, 2, 2, "same", (2, 3, 4)),
+    transpose_case(2, 3, 3, 2, "same", (2, 3, 2)),
+    transpose_case(2, 3, (3, 2), 2, "valid", (2, 2, 3)),
+    transpose_case(3, 2, 3, 1, "same", (2, 4, 3)),
+    transpose_case(2, 2, 1, 3, "valid", (1, 2, 2)),
     # activations, Identity, Dropout
     *activation_cases("Swish", Swish, "Numba, "),
     *activation_cases("Swish", lambda: Swish(fast=False), "numpy, "),
@@ -297,4 +354,6 @@ CASES = [
     Case("cae", "filters 2,3,4, dropout on, x 2x16x8x3", small_cae, kind="model"),
     Case("cae+loss", "filters 2, Dice + focal, dropout on, x 2x4x6x3", cae_through_the_loss,
          kind="model"),
+    unet_case("transpose", (2, 6, 5, 3), dropout=0.5),
+    unet_case("nearest", (2, 7, 6, 3)),
 ]

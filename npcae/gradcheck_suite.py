@@ -155,7 +155,7 @@ def check_loss_float32(case, step):
 
 def check(case, precision, tolerance):
     """Run one case's check; yield a Row per array."""
-    step = STEPS[case.kind]
+    step = case.step or STEPS[case.kind]
     try:
         if precision.dtype == np.float32:
             checker = check_loss_float32 if case.kind == "loss" else check_layer_float32

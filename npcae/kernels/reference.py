@@ -174,3 +174,29 @@ def max_pool_backward(dy, index, x_shape, geom):
             _window_tap(dx_padded, geom, i, j)[...] += np.where(index == i * geom.pw + j, dy, 0)
     top, left = geom.pad_top, geom.pad_left
     return np.ascontiguousarray(dx_padded[:, top:top + x_shape[1], left:left + x_shape[2], :])
+
+
+def conv2d_transpose_forward(x, weights, bias, stride=1, padding="same"):
+    """Loops for Conv2DTranspose, W (KH, KW, C_out, C_in): every input pixel stamps its kernel,
+    weighted, onto the output at stride s; the stamps overlap and add. "same" then crops the
+    rows and columns a "same" convolution of the output would pad (pad_top first, as
+    geometry.padding_1d splits them: TensorFlow's convention; PyTorch's output_padding crops at
+    the other end); "valid" keeps all, and a stride wider than the kernel leaves a bias-only
+    border at the bottom and right."""
+    n_images, height, width, _ = x.shape
+    kh, kw, n_out, _ = weights.shape
+    if padding == "same":
+        out_h, out_w = height * stride, width * stride
+    else:
+        out_h, out_w = (height - 1) * stride + max(kh, stride), (width - 1) * stride + max(kw, stride)
+    geom = conv_geometry(out_h, out_w, kh, kw, stride, padding)
+    full_h = max((height - 1) * stride + kh, geom.pad_top + out_h)
+    full_w = max((width - 1) * stride + kw, geom.pad_left + out_w)
+    full = np.zeros((n_images, full_h, full_w, n_out), dtype=x.dtype)
+    for n in range(n_images):
+        for i in range(height):
+            for j in range(width):
+                stamp = np.tensordot(weights, x[n, i, j], axes=([3], [0]))    # (KH, KW, C_out)
+                full[n, i * stride:i * stride + kh, j * stride:j * stride + kw] += stamp
+    y = full[:, geom.pad_top:geom.pad_top + out_h, geom.pad_left:geom.pad_left + out_w]
+    return np.ascontiguousarray(y) + bias

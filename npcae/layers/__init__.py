@@ -11,9 +11,10 @@ from .dropout import Dropout
 from .identity import Identity
 from .init import he_normal, truncated_normal
 from .pooling import MaxPool2D
+from .transpose import Conv2DTranspose
 from .upconv import UpConv2D
 from .upsampling import UpSampling2D
 
-__all__ = ["Layer", "Identity", "Conv2D", "UpSampling2D", "UpConv2D", "Dropout", "Swish", "ReLU", "LeakyReLU",
+__all__ = ["Layer", "Identity", "Conv2D", "Conv2DTranspose", "UpSampling2D", "UpConv2D", "Dropout", "Swish", "ReLU", "LeakyReLU",
            "Sigmoid", "Tanh", "ACTIVATIONS", "get_activation", "sigmoid", "he_normal",
            "truncated_normal", "MaxPool2D", "BatchNormalization"]

@@ -36,7 +36,7 @@ class Conv2D(Layer):
     THIN_FILTERS = 32
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="same", *,
-                 rng=None, fast=True, keep_columns=None):
+                 rng=None, fast=True, keep_columns=None, use_bias=True):
         super().__init__()
         kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
         if padding not in kernels.geometry.PADDINGS:
@@ -51,7 +51,8 @@ class Conv2D(Layer):
         self._kept = KeptColumns()
         rng = rng if rng is not None else np.random.default_rng()
         self.add_param("W", he_normal(rng, (kh, kw, self.in_channels, self.out_channels)))
-        self.add_param("b", np.zeros(self.out_channels, dtype=np.float32))
+        if use_bias:           # off before a batch norm, whose beta is the bias (Keras use_bias)
+            self.add_param("b", np.zeros(self.out_channels, dtype=np.float32))
         self._x = None
         self.last_plan = None      # the ConvPlan the last forward took (and its backward takes)
 
@@ -87,11 +88,12 @@ class Conv2D(Layer):
         x = as_float(x)
         geom = self.geometry(x.shape)
         weights = self.params["W"].astype(x.dtype, copy=False)
-        bias = self.params["b"].astype(x.dtype, copy=False)
+        bias = self.params["b"].astype(x.dtype, copy=False) if "b" in self.params else None
         self._x, self.last_plan = x, conv_plan(geom, keep=training and self.keep_columns,
                                            flip_data=self.centred, fast=self.fast)
         if not self.fast:
-            return reference.conv2d_forward(x, weights, bias, self.stride, self.padding)
+            return reference.conv2d_forward(x, weights, 0 if bias is None else bias,
+                                            self.stride, self.padding)
         y = conv_forward(x, geom, weights.reshape(-1, self.out_channels), bias, self.last_plan, self._kept)
         return y.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
 
@@ -102,7 +104,8 @@ class Conv2D(Layer):
             dx, d_weights, d_bias = reference.conv2d_backward(
                 grad_out, x, weights, self.stride, self.padding)
             self.grads["W"][...] = d_weights
-            self.grads["b"][...] = d_bias
+            if "b" in self.grads:
+                self.grads["b"][...] = d_bias
             return dx
         dy = np.ascontiguousarray(grad_out, dtype=x.dtype).reshape(-1, self.out_channels)
         cols = self.backward_weights(dy)
@@ -115,7 +118,8 @@ class Conv2D(Layer):
         d_weights, d_bias, cols = conv_backward_weights(x, self.geometry(x.shape), dy, self.last_plan,
                                                         self._kept)
         self.grads["W"][...] = d_weights.reshape(self.params["W"].shape)
-        self.grads["b"][...] = d_bias
+        if "b" in self.grads:
+            self.grads["b"][...] = d_bias
         return cols
 
     def backward_data(self, dy, cols=None):
@@ -136,4 +140,5 @@ class Conv2D(Layer):
     def __repr__(self):
         kh, kw = self.kernel_size
         return (f"Conv2D({self.in_channels}, {self.out_channels}, ({kh}, {kw}), "
-                f"stride={self.stride}, padding={self.padding!r}) [{self.plan()}]")
+                f"stride={self.stride}, padding={self.padding!r}"
+                f"{'' if 'b' in self.params else ', use_bias=False'}) [{self.plan()}]")

@@ -7,9 +7,12 @@ from .cae import CAE, cae, conv_block
 from .containers import Add, Concatenate, Container, Sequential
 from .io import WeightsMismatch, atomic_write, load_weights, read_config, save_weights
 from .registry import BUILDERS, UnknownModel, build, create, register
+from .unet import UNet, unet
 
 register("cae", cae)
+register("unet", unet)
 
-__all__ = ["Sequential", "Add", "Concatenate", "Container", "cae", "CAE", "conv_block", "build",
+__all__ = ["Sequential", "Add", "Concatenate", "Container", "cae", "CAE", "conv_block", "unet",
+           "UNet", "build",
            "create", "register", "BUILDERS", "UnknownModel", "save_weights", "load_weights",
            "read_config", "atomic_write", "WeightsMismatch"]

@@ -1,0 +1,128 @@
+"""U-Net (Ronneberger, Fischer and Brox, 2015), built as nested skip connections.
+
+    unet(filters=(16, 32, 64, 128, 256))      # 4 poolings; the small U-Net
+    unet(filters=(64, 128, 256, 512, 1024))   # Ronneberger's
+
+A level of depth d is  double_conv(f_d) -> [skip | up(pool -> level d+1)] -> double_conv(f_d),
+the bracket one Concatenate of two branches: the skip branch (Identity) hands the level's
+feature map across, and the other goes down and comes back up to the same size. So the
+whole network is one Sequential of nested Concatenates, and backward needs nothing new:
+Concatenate splits dy by channels and adds the two branches' dx (models/containers.py).
+
+    double_conv(f):  [Conv 3x3 "same" -> BatchNorm -> ReLU] x 2     (the conv has no bias: the
+                     batch norm's beta is one; without batch norm it has)
+    down:            MaxPool2D(2)
+    up:              Conv2DTranspose(f_d, 2x2, stride 2), or UpSampling2D(2) + Conv 3x3
+    head:            Conv 1x1 -> classes; Sigmoid when classes == 1 (a mask), logits otherwise
+    dropout:         after the bottom level's double conv (as the Keras versions do), if > 0
+
+Any input size works: the input is padded with zeros to a multiple of 2**depth (bottom and
+right, so the photo keeps its pixel grid) and the output cropped back; backward crops dx.
+"""
+import numpy as np
+
+from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dropout, Identity, MaxPool2D,
+                      Sigmoid, UpSampling2D, get_activation)
+from .containers import Concatenate, Sequential
+
+UPSAMPLING = ("transpose", "nearest")
+
+
+def double_conv(in_channels, filters, batch_norm, activation, rng):
+    layers = []
+    for channels in (in_channels, filters):
+        layers.append(Conv2D(channels, filters, 3, 1, "same", rng=rng, use_bias=not batch_norm))
+        if batch_norm:
+            layers.append(BatchNormalization(filters))
+        layers.append(get_activation(activation))
+    return layers
+
+
+def up(in_channels, filters, how, rng):
+    if how == "transpose":
+        return [Conv2DTranspose(in_channels, filters, 2, 2, "same", rng=rng)]
+    return [UpSampling2D(2, "nearest"), Conv2D(in_channels, filters, 3, 1, "same", rng=rng)]
+
+
+def unet(filters=(16, 32, 64, 128, 256), batch_norm=True, upsampling="transpose", dropout=0.0,
+         classes=1, activation="relu", in_channels=3, seed=None):
+    """A U-Net: (N, H, W, in_channels) -> (N, H, W, classes), H and W any size."""
+    filters = tuple(int(f) for f in filters)
+    if len(filters) < 2:
+        raise ValueError(f"a U-Net needs at least two levels of filters, got {filters}")
+    if upsampling not in UPSAMPLING:
+        raise ValueError(f"upsampling must be one of {UPSAMPLING}, got {upsampling!r}")
+    seeds = np.random.SeedSequence(seed)
+    init_seed, dropout_seed = seeds.spawn(2)
+    rng = np.random.default_rng(init_seed)
+
+    def level(depth, in_channels):
+        f = filters[depth]
+        layers = double_conv(in_channels, f, batch_norm, activation, rng)
+        if depth == len(filters) - 1:                                  # the bottom
+            if dropout:
+                layers.append(Dropout(dropout, rng=np.random.default_rng(dropout_seed)))
+            return layers
+        deeper = Sequential([MaxPool2D(2), *level(depth + 1, f), *up(filters[depth + 1], f, upsampling, rng)])
+        layers.append(Concatenate([deeper, Identity()]))               # [up, skip], as Keras's
+        layers += double_conv(2 * f, f, batch_norm, activation, rng)
+        return layers
+
+    layers = level(0, in_channels)
+    layers.append(Conv2D(filters[0], classes, 1, 1, "same", rng=rng))
+    if classes == 1:
+        layers.append(Sigmoid())
+    model = UNet(layers, factor=2 ** (len(filters) - 1))
+    model.input_shape = (256, 256, in_channels)
+    return model
+
+
+class UNet(Sequential):
+    """A Sequential that pads its input to a multiple of `factor` and crops its output back."""
+
+    caches_forward = True        # its own backward reads the size forward saw
+
+    def __init__(self, layers, factor):
+        super().__init__(layers)
+        self.factor = factor
+
+    def padding(self, height, width):
+        return -height % self.factor, -width % self.factor
+
+    def forward(self, x, training=False):
+        if np.ndim(x) != 4:
+            raise ValueError(f"the U-Net takes NHWC input (N, H, W, C), got shape {np.shape(x)}")
+        # One pass over the input, as the CAE does: a NaN let through would make every
+        # parameter NaN after one step.
+        if not np.isfinite(x).all():
+            raise ValueError(f"the input holds {np.count_nonzero(~np.isfinite(x))} NaN or "
+                             "infinite values")
+        n, height, width, channels = x.shape
+        pad_h, pad_w = self.padding(height, width)
+        self._size = (height, width)
+        if pad_h or pad_w:
+            x = np.pad(x, ((0, 0), (0, pad_h), (0, pad_w), (0, 0)))
+        y = super().forward(x, training)
+        return np.ascontiguousarray(y[:, :height, :width]) if pad_h or pad_w else y
+
+    def backward(self, grad_out):
+        height, width = self._size
+        n, _, _, channels = grad_out.shape
+        pad_h, pad_w = self.padding(height, width)
+        if pad_h or pad_w:                       # the cropped border had no effect on the loss
+            padded = np.zeros((n, height + pad_h, width + pad_w, channels), grad_out.dtype)
+            padded[:, :height, :width] = grad_out
+            grad_out = padded
+        dx = super().backward(grad_out)
+        return np.ascontiguousarray(dx[:, :height, :width]) if pad_h or pad_w else dx
+
+    def output_shape(self, input_shape):
+        n, height, width, channels = input_shape
+        pad_h, pad_w = self.padding(height, width)
+        out = super().output_shape((n, height + pad_h, width + pad_w, channels))
+        return (n, height, width, out[-1])
+
+    def forward_macs(self, input_shape):
+        n, height, width, channels = input_shape
+        pad_h, pad_w = self.padding(height, width)
+        return super().forward_macs((n, height + pad_h, width + pad_w, channels))

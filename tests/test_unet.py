@@ -1,0 +1,60 @@
+"""The U-Net: any input size, its layers and plan in summary(), and a run with batch norm that
+stops between two batches and resumes bit for bit (moving statistics included)."""
+import numpy as np
+import pytest
+
+from npcae.checkpoint import read_checkpoint, restore
+from npcae.experiment import assemble
+from npcae.layers import BatchNormalization, Conv2DTranspose, MaxPool2D
+from npcae.models import build, create
+from npcae.models.summary import summary_text
+from test_training import StopAfter, assert_same_run
+
+UNET_RUN = dict(data="synthetic", size=[24, 20], n_train=7, batch_size=4, epochs=2, seed=3,
+                val_every=1, checkpoint_every=100, snapshot_every=0, grad_every=0,
+                model="unet", model_args={"filters": [2, 3, 4], "dropout": 0.2})
+
+
+@pytest.mark.parametrize("size", [(37, 53), (32, 32), (1, 1)])
+def test_any_size_comes_out_at_its_own_size(size, rng):
+    model = create("unet", seed=0, filters=(2, 3, 4))
+    x = rng.random((2, *size, 3), dtype=np.float32)
+    y = model.forward(x)
+    assert y.shape == (2, *size, 1) == model.output_shape(x.shape)
+    assert ((0 < y) & (y < 1)).all()
+    model.forward(x, training=True)
+    assert model.backward(np.ones_like(y)).shape == x.shape
+
+
+def test_its_parts_and_options(rng):
+    model = create("unet", input_size=(64, 48), seed=0, filters=(4, 8, 16), upsampling="transpose")
+    kinds = [type(layer) for layer in model.walk()]
+    assert kinds.count(MaxPool2D) == 2 and kinds.count(Conv2DTranspose) == 2
+    assert kinds.count(BatchNormalization) == 10                  # 5 double convolutions
+    text = summary_text(model, (1, 64, 48, 3))
+    assert "MaxPool2D" in text and "Conv2DTranspose(16, 8, (2, 2), stride=2" in text
+    assert "use_bias=False) [kept columns / kept columns / flipped kernel]" in text
+    twin = build(model.config)
+    assert twin.n_params() == model.n_params()
+    plain = create("unet", seed=0, filters=(4, 8, 16), batch_norm=False, upsampling="nearest",
+                   classes=3)
+    assert BatchNormalization not in [type(layer) for layer in plain.walk()]
+    assert plain.output_shape((1, 10, 6, 3)) == (1, 10, 6, 3)       # 3 logits, no sigmoid
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        plain.forward(np.full((1, 8, 8, 3), np.nan, np.float32))
+
+
+def test_a_run_with_batch_norm_stopped_between_batches_resumes_bit_for_bit(tmp_path):
+    quiet = dict(progress=False, log=lambda *_: None)
+    straight = assemble(UNET_RUN, tmp_path / "a", **quiet)
+    assert straight.trainer.fit() == "finished"
+    out = tmp_path / "b"
+    first = assemble(UNET_RUN, out, **quiet)
+    first.trainer.callbacks.insert(0, StopAfter(3))                  # mid-epoch 2
+    assert first.trainer.fit() == "stopped"
+    state = read_checkpoint(out / "checkpoint.npz")
+    assert any(name.endswith("moving_mean") for name in state["state"])
+    resumed = assemble(state["run"], out, **quiet)
+    restore(state, resumed.trainer)
+    assert resumed.trainer.fit() == "finished"
+    assert_same_run(straight.trainer, resumed.trainer)                # weights, state, Adam

@@ -62,8 +62,10 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model (the original CAE experiment by default)",
-                       description="Options left out take the defaults below (npcae.experiment."
-                                   "DEFAULTS); with --resume, only the options given change the run.")
+                       description="Options left out take the defaults below (npcae.defaults."
+                                   "DEFAULTS; a --model may change some: MODEL_DEFAULTS, e.g. the "
+                                   "U-Net trains on synthetic-people in batches of 8); with "
+                                   "--resume, only the options given change the run.")
     d = DEFAULTS
     t.add_argument("--data", help=f"a data set name ({', '.join(DATASETS)}) or a folder with "
                                   f"images/ and masks/ (default {d['data']})")
@@ -205,7 +207,7 @@ def cmd_train(args):
                                  f"moved, give its new place: --resume {out} {option(key)} NEW_PLACE")
     else:
         run, state = given, None
-        data = Path(run.get("data", DEFAULTS["data"])).name
+        data = Path(settings(run, name=option)["data"]).name
         out = Path(args.out or f"runs/{data}-{time.strftime('%Y%m%d-%H%M%S')}")
         if (out / CHECKPOINT).exists():
             raise UsageError(f"{out} already holds a run; continue it with --resume {out}, or "

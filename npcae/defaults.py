@@ -13,3 +13,13 @@ DEFAULTS = dict(
     train_eval="auto",                      # also validate the training frames: "auto", True, False
     cache_mb=256,                           # keep decoded frames in memory up to this many MB
 )
+
+# What choosing a model changes in DEFAULTS, for the settings not given. The U-Net removes
+# backgrounds: it trains on photos of people (offline, the rendered synthetic-people) in
+# mini-batches, too many frames for one batch, and validates more often than the CAE's 3-frame
+# run needs to. (Not yet tuned for "a good model within an hour": see the README.)
+MODEL_DEFAULTS = {
+    "unet": dict(data="synthetic-people", batch_size=8, epochs=40, val_every=2,
+                 checkpoint_every=2, snapshot_every=5, grad_every=5),
+}
+

@@ -18,7 +18,7 @@ from .callbacks import (GradientNorms, History, ProgressBar, Snapshots, StopOnIn
                         TraceFirstStep, Validation)
 from .checkpoint import Checkpoint
 from .data import Augmenter, BatchLoader, dataset_defaults, open_frames, split_frames
-from .defaults import DEFAULTS
+from .defaults import DEFAULTS, MODEL_DEFAULTS
 from .models.io import atomic_write
 from .optim import Adam
 from .tasks import TASKS, make_task
@@ -43,7 +43,8 @@ def settings(given, name=str):
     unknown = sorted(set(given) - set(DEFAULTS))
     if unknown:
         raise SettingsError(f"unknown run setting {unknown[0]!r}")
-    run = {**DEFAULTS, **{k: v for k, v in given.items() if v is not None}}
+    given = {k: v for k, v in given.items() if v is not None}
+    run = {**DEFAULTS, **MODEL_DEFAULTS.get(given.get("model", DEFAULTS["model"]), {}), **given}
     for key in ("epochs", "val_every", "eval_batch"):
         if not (_is_int(run[key]) and run[key] >= 1):
             raise SettingsError(f"{name(key)} must be an integer of at least 1, got {run[key]!r}")

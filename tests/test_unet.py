@@ -58,3 +58,16 @@ def test_a_run_with_batch_norm_stopped_between_batches_resumes_bit_for_bit(tmp_p
     restore(state, resumed.trainer)
     assert resumed.trainer.fit() == "finished"
     assert_same_run(straight.trainer, resumed.trainer)                # weights, state, Adam
+
+
+def test_npcae_train_model_unet_runs_offline_on_synthetic_people(tmp_path, capsys):
+    from npcae.cli import main
+    from npcae.experiment import settings
+    run = settings({"model": "unet"})
+    assert (run["data"], run["batch_size"]) == ("synthetic-people", 8)
+    assert settings({"model": "unet", "batch_size": 2})["batch_size"] == 2      # given wins
+    assert settings({})["data"] == "synthetic"                                  # the CAE's
+    out = tmp_path / "run"
+    assert main(["train", "--model", "unet", "--filters", "2,3", "--size", "24x24", "--epochs", "1",
+                 "--out", str(out), "--no-progress"]) == 0
+    assert "400 frames" in capsys.readouterr().err and (out / "weights.npz").exists()

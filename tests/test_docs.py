@@ -29,7 +29,8 @@ BACKTICKED = re.compile(r"`([^`\n]+)`")
 REQUIRED_SECTIONS = [
     "Conv2D via im2col", "Strided conv", "1x1 conv", "centred stride-1 conv",
     "Nearest upsampling", "Bilinear upsampling", "sub-pixel", "Swish", "Sigmoid", "ReLU",
-    "Dropout", "Dice loss", "Focal loss", "Adam",
+    "Dropout", "Dice loss", "Focal loss", "Adam", "Max pooling", "Batch normalization",
+    "Transposed convolution", "concatenation's gradient split", "three functions",
 ]
 
 

@@ -9,6 +9,8 @@ import math
 import numpy as np
 from numba import njit, prange
 
+from .im2col import SERIAL_BELOW    # below it, a parallel launch costs more than the loop
+
 
 @njit(inline="always")
 def _sigmoid(v):
@@ -20,16 +22,37 @@ def _sigmoid(v):
 
 
 @njit(parallel=True, cache=True)
-def _swish_forward(x, y):
+def _swish_forward_parallel(x, y):
     for i in prange(x.size):
         y[i] = x[i] * _sigmoid(x[i])
 
 
+@njit(cache=True)
+def _swish_forward_serial(x, y):
+    for i in range(x.size):
+        y[i] = x[i] * _sigmoid(x[i])
+
+
 @njit(parallel=True, cache=True)
-def _swish_backward(x, dy, dx):
+def _swish_backward_parallel(x, dy, dx):
     for i in prange(x.size):
         s = _sigmoid(x[i])
         dx[i] = dy[i] * s * (1.0 + x[i] * (1.0 - s))
+
+
+@njit(cache=True)
+def _swish_backward_serial(x, dy, dx):
+    for i in range(x.size):
+        s = _sigmoid(x[i])
+        dx[i] = dy[i] * s * (1.0 + x[i] * (1.0 - s))
+
+
+def _swish_forward(x, y):
+    (_swish_forward_serial if x.size < SERIAL_BELOW else _swish_forward_parallel)(x, y)
+
+
+def _swish_backward(x, dy, dx):
+    (_swish_backward_serial if x.size < SERIAL_BELOW else _swish_backward_parallel)(x, dy, dx)
 
 
 def swish_forward(x):

@@ -26,56 +26,95 @@ from . import workspace
 from .geometry import ConvGeometry
 
 
+# A parallel launch costs 60-100 us here however small its array (kernels/pooling.py measured
+# it; a profile of `npcae gradcheck` found 107,306 im2col calls taking 17.4 s): below this many
+# elements a kernel runs its serial twin, which computes the same values in the same order.
+SERIAL_BELOW = 1 << 20
+
+
+@njit(inline="always")
+def _im2col_row(x, kh, kw, stride, pad_top, pad_left, out_h, out_w, cols, first_row, block_row):
+    """Output row first_row + block_row (of N*OH) into cols' rows block_row*OW ..."""
+    _, height, width, channels = x.shape
+    image_row = first_row + block_row
+    n = image_row // out_h
+    oh = image_row % out_h
+    for ow in range(out_w):
+        r = block_row * out_w + ow
+        for i in range(kh):
+            ih = oh * stride - pad_top + i
+            for j in range(kw):
+                iw = ow * stride - pad_left + j
+                base = (i * kw + j) * channels
+                if 0 <= ih < height and 0 <= iw < width:
+                    for c in range(channels):
+                        cols[r, base + c] = x[n, ih, iw, c]
+                else:
+                    for c in range(channels):
+                        cols[r, base + c] = 0
+
+
 @njit(parallel=True, cache=True)
+def _im2col_parallel(x, kh, kw, stride, pad_top, pad_left, out_h, out_w, cols, first_row):
+    for block_row in prange(cols.shape[0] // out_w):
+        _im2col_row(x, kh, kw, stride, pad_top, pad_left, out_h, out_w, cols, first_row, block_row)
+
+
+@njit(cache=True)
+def _im2col_serial(x, kh, kw, stride, pad_top, pad_left, out_h, out_w, cols, first_row):
+    for block_row in range(cols.shape[0] // out_w):
+        _im2col_row(x, kh, kw, stride, pad_top, pad_left, out_h, out_w, cols, first_row, block_row)
+
+
 def _im2col_kernel(x, kh, kw, stride, pad_top, pad_left, out_h, out_w, cols, first_row):
     """Output rows first_row .. first_row + len(cols) / OW - 1 (of N*OH) into cols."""
-    n_images, height, width, channels = x.shape
-    for block_row in prange(cols.shape[0] // out_w):
-        image_row = first_row + block_row
-        n = image_row // out_h
-        oh = image_row % out_h
-        for ow in range(out_w):
-            r = block_row * out_w + ow
-            for i in range(kh):
-                ih = oh * stride - pad_top + i
-                for j in range(kw):
-                    iw = ow * stride - pad_left + j
-                    base = (i * kw + j) * channels
-                    if 0 <= ih < height and 0 <= iw < width:
-                        for c in range(channels):
-                            cols[r, base + c] = x[n, ih, iw, c]
-                    else:
-                        for c in range(channels):
-                            cols[r, base + c] = 0
+    kernel = _im2col_serial if cols.size < SERIAL_BELOW else _im2col_parallel
+    kernel(x, kh, kw, stride, pad_top, pad_left, out_h, out_w, cols, first_row)
+
+
+@njit(inline="always")
+def _col2im_row(cols, kh, kw, stride, pad_top, pad_left, out_h, out_w, dx, image_row):
+    n_images, height, width, channels = dx.shape
+    n = image_row // height
+    ih = image_row % height
+    for iw in range(width):
+        for c in range(channels):
+            dx[n, ih, iw, c] = 0
+        for i in range(kh):
+            th = ih + pad_top - i          # = oh * stride if window oh covers row ih
+            if th < 0 or th % stride != 0:
+                continue
+            oh = th // stride
+            if oh >= out_h:
+                continue
+            for j in range(kw):
+                tw = iw + pad_left - j
+                if tw < 0 or tw % stride != 0:
+                    continue
+                ow = tw // stride
+                if ow >= out_w:
+                    continue
+                r = (n * out_h + oh) * out_w + ow
+                base = (i * kw + j) * channels
+                for c in range(channels):
+                    dx[n, ih, iw, c] += cols[r, base + c]
 
 
 @njit(parallel=True, cache=True)
+def _col2im_parallel(cols, kh, kw, stride, pad_top, pad_left, out_h, out_w, dx):
+    for image_row in prange(dx.shape[0] * dx.shape[1]):
+        _col2im_row(cols, kh, kw, stride, pad_top, pad_left, out_h, out_w, dx, image_row)
+
+
+@njit(cache=True)
+def _col2im_serial(cols, kh, kw, stride, pad_top, pad_left, out_h, out_w, dx):
+    for image_row in range(dx.shape[0] * dx.shape[1]):
+        _col2im_row(cols, kh, kw, stride, pad_top, pad_left, out_h, out_w, dx, image_row)
+
+
 def _col2im_kernel(cols, kh, kw, stride, pad_top, pad_left, out_h, out_w, dx):
-    n_images, height, width, channels = dx.shape
-    for image_row in prange(n_images * height):
-        n = image_row // height
-        ih = image_row % height
-        for iw in range(width):
-            for c in range(channels):
-                dx[n, ih, iw, c] = 0
-            for i in range(kh):
-                th = ih + pad_top - i          # = oh * stride if window oh covers row ih
-                if th < 0 or th % stride != 0:
-                    continue
-                oh = th // stride
-                if oh >= out_h:
-                    continue
-                for j in range(kw):
-                    tw = iw + pad_left - j
-                    if tw < 0 or tw % stride != 0:
-                        continue
-                    ow = tw // stride
-                    if ow >= out_w:
-                        continue
-                    r = (n * out_h + oh) * out_w + ow
-                    base = (i * kw + j) * channels
-                    for c in range(channels):
-                        dx[n, ih, iw, c] += cols[r, base + c]
+    kernel = _col2im_serial if cols.size < SERIAL_BELOW else _col2im_parallel
+    kernel(cols, kh, kw, stride, pad_top, pad_left, out_h, out_w, dx)
 
 
 def is_pointwise(geom: ConvGeometry):

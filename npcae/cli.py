@@ -17,8 +17,8 @@ from .models import UnknownModel, WeightsMismatch
 from .runlock import RunFolderBusy, RunLock
 from .training import TrainingDiverged
 
-BENCHMARKS = ("kernels", "conv", "step", "memory")
-DEFAULT_BENCHMARKS = ("kernels", "conv", "step")     # memory trains for ~15 min: asked for by name
+BENCHMARKS = ("kernels", "conv", "step", "unet", "memory")
+DEFAULT_BENCHMARKS = ("kernels", "conv", "step", "unet")   # memory trains for ~15 min: by name
 LABELS = {"iou": "IoU", "dice": "Dice", "psnr": "PSNR", "mse": "MSE"}     # metric names, printed
 
 
@@ -122,7 +122,7 @@ def build_parser():
     e.add_argument("--size", type=parse_size, help="default: the size the model was trained at")
 
     b = sub.add_parser("bench", help="run the benchmarks in the repository's benchmarks/ folder")
-    b.add_argument("which", nargs="*", metavar="NAME", help="kernels, conv, step, memory (default: the first three)")
+    b.add_argument("which", nargs="*", metavar="NAME", help="kernels, conv, step, unet, memory (default: all but memory)")
     b.add_argument("--size", help="HxW for kernels and conv (default 1024x512)")
     b.add_argument("--compare-torch", metavar="PYTHON", help="a Python with torch, for bench_step")
     b.add_argument("--out", help="folder for JSON, Markdown and PNG (default benchmarks/results)")
@@ -301,7 +301,7 @@ def cmd_bench(args):
         command = [sys.executable, str(folder / f"bench_{name}.py")]
         if args.size and name in ("kernels", "conv"):
             command += ["--size", args.size]
-        if args.compare_torch and name == "step":
+        if args.compare_torch and name in ("step", "unet"):
             command += ["--compare-torch", args.compare_torch]
         if args.out:
             command += ["--out", args.out]

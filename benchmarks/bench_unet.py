@@ -1,0 +1,112 @@
+"""The U-Net's training step (batch 8 at 256x256: forward, backward, Adam) and its inference on
+one 512x512 photo, against the same U-Net in PyTorch on the same cores.
+
+    python benchmarks/bench_unet.py --compare-torch /path/to/venv-with-torch/bin/python
+
+npcae.models.unet with its defaults (the background-removal configuration), Dice + focal, Adam.
+Each measurement runs in its own process; with --compare-torch the runs alternate npcae,
+torch, npcae, torch, so a slow minute on a shared machine hits both. Reports s/step,
+s/photo, peak RSS, and the ratios npcae / torch.
+"""
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from common import RESULTS, bar_plot, markdown_table, write_results  # noqa: E402
+
+
+def worker(size, batch, steps, photo):
+    """Time npcae in this process and print one JSON line (what the parent reads)."""
+    import resource
+
+    import numpy as np
+
+    from npcae.losses import DiceFocalLoss
+    from npcae.models import create
+    from npcae.optim import Adam
+    height, width = (int(v) for v in size.split("x"))
+    rng = np.random.default_rng(0)
+    x = rng.random((batch, height, width, 3), dtype=np.float32)
+    y = (rng.random((batch, height, width, 1)) > 0.7).astype(np.float32)
+    model, loss = create("unet", seed=0), DiceFocalLoss()
+    optimizer = Adam(model.named_parameters(), lr=5e-4)
+    times = []
+    for _ in range(steps + 1):                           # the first is the warm-up
+        start = time.perf_counter()
+        loss.forward(model.forward(x, training=True), y)
+        model.backward(loss.backward())
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    one = rng.random((1, *(int(v) for v in photo.split("x")), 3), dtype=np.float32)
+    model.forward(one)
+    start = time.perf_counter()
+    model.forward(one)
+    inference = time.perf_counter() - start
+    print(json.dumps({"impl": "npcae", "steps_s": times[1:], "inference_s": inference,
+                      "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+
+
+def run(command):
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"bench_unet: {' '.join(command[:2])} failed: "
+                         f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="256x256")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--photo", default="512x512", help="HxW of the inference photo")
+    parser.add_argument("--steps", type=int, default=2, help="timed steps per process")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds")
+    parser.add_argument("--compare-torch", metavar="PYTHON", help="a Python that has torch")
+    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(args.size, args.batch, args.steps, args.photo)
+    common = ["--size", args.size, "--batch", str(args.batch), "--steps", str(args.steps),
+              "--photo", args.photo]
+    commands = {"npcae": [sys.executable, __file__, "--worker", *common]}
+    if args.compare_torch:
+        commands["torch"] = [args.compare_torch, str(HERE / "torch_unet_peer.py"), *common]
+    results = {impl: [] for impl in commands}
+    for _ in range(args.rounds):
+        for impl, command in commands.items():
+            results[impl].append(run(command))
+    row = {"config": f"{args.batch} x {args.size}, photo {args.photo}"}
+    for impl, runs in results.items():
+        row[f"{impl}_step_s"] = statistics.median(t for r in runs for t in r["steps_s"])
+        row[f"{impl}_photo_s"] = min(r["inference_s"] for r in runs)
+        row[f"{impl}_peak_rss_gb"] = max(r["peak_rss_gb"] for r in runs)
+        row[f"{impl}_version"] = runs[0]["impl"]
+    columns = [("config", "U-Net", "{}"), ("npcae_step_s", "npcae s/step", "{:.3f}"),
+               ("npcae_photo_s", "npcae s/photo", "{:.3f}"), ("npcae_peak_rss_gb", "npcae peak GB", "{:.2f}")]
+    if args.compare_torch:
+        row["step_ratio"] = row["npcae_step_s"] / row["torch_step_s"]
+        row["photo_ratio"] = row["npcae_photo_s"] / row["torch_photo_s"]
+        columns += [("torch_step_s", "torch s/step", "{:.3f}"), ("torch_photo_s", "torch s/photo", "{:.3f}"),
+                    ("torch_peak_rss_gb", "torch peak GB", "{:.2f}"),
+                    ("step_ratio", "step npcae / torch", "{:.2f}"), ("photo_ratio", "photo npcae / torch", "{:.2f}")]
+    print("; ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
+          flush=True)
+    note = (f"\n\nMedian of {args.rounds} x {args.steps} steps per implementation, each process "
+            f"after one warm-up step; runs alternate between implementations.\n")
+    json_path, md_path = write_results("bench_unet", [row], markdown_table(columns, [row]) + note,
+                                       args.out, {"batch": args.batch, "size": args.size})
+    series = {impl: [row[f"{impl}_step_s"], row[f"{impl}_photo_s"]] for impl in commands}
+    bar_plot(Path(args.out) / "bench_unet.png", ["training step", "one photo"], series,
+             "seconds", "U-Net: training step and inference")
+    print(f"wrote {json_path}, {md_path} and bench_unet.png")
+
+
+if __name__ == "__main__":
+    main()

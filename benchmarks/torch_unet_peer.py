@@ -1,0 +1,99 @@
+"""The same U-Net in PyTorch, timed as bench_unet.py times npcae's: the peer it compares against.
+
+Run by bench_unet.py with whichever Python has torch (`--compare-torch PYTHON`); it imports only
+torch, never npcae, and PyTorch is never a dependency of npcae.
+
+    python benchmarks/torch_unet_peer.py --size 256x256 --batch 8 --steps 2 --photo 512x512
+
+npcae.models.unet's defaults: filters 16-32-64-128-256, [3x3 conv (no bias) -> batch norm ->
+ReLU] x 2 per level, 2x2 max pooling, 2x2 stride-2 transposed convolutions, [up, skip]
+concatenated, 1x1 conv + sigmoid; Dice + focal, Adam 5e-4 (eps 1e-7); float32, 2 threads.
+"""
+import argparse
+import json
+import resource
+import time
+
+import torch
+from torch import nn
+
+
+def double_conv(c_in, c_out):
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out, momentum=0.01, eps=1e-3),
+                         nn.ReLU(inplace=True), nn.Conv2d(c_out, c_out, 3, padding=1, bias=False),
+                         nn.BatchNorm2d(c_out, momentum=0.01, eps=1e-3), nn.ReLU(inplace=True))
+
+
+class UNet(nn.Module):
+    def __init__(self, filters=(16, 32, 64, 128, 256)):
+        super().__init__()
+        self.down = nn.ModuleList()
+        channels = 3
+        for f in filters:
+            self.down.append(double_conv(channels, f))
+            channels = f
+        self.up = nn.ModuleList(nn.ConvTranspose2d(filters[d + 1], filters[d], 2, 2)
+                                for d in range(len(filters) - 1))
+        self.merge = nn.ModuleList(double_conv(2 * f, f) for f in filters[:-1])
+        self.head = nn.Conv2d(filters[0], 1, 1)
+
+    def forward(self, x):
+        height, width = x.shape[-2:]                  # padded to a multiple of 16, as npcae's
+        factor = 2 ** (len(self.down) - 1)
+        x = nn.functional.pad(x, (0, -width % factor, 0, -height % factor))
+        skips = []
+        for d, block in enumerate(self.down):
+            x = block(x)
+            if d < len(self.down) - 1:
+                skips.append(x)
+                x = nn.functional.max_pool2d(x, 2)
+        for d in reversed(range(len(self.up))):
+            x = self.merge[d](torch.cat([self.up[d](x), skips[d]], dim=1))
+        return torch.sigmoid(self.head(x))[..., :height, :width]
+
+
+def dice_focal(pred, target, eps=1e-7, gamma=2.0, alpha=0.25):
+    inter = (pred * target).sum()
+    dice = 1 - (2 * inter + eps) / (pred.sum() + target.sum() + eps)
+    p = pred.clamp(eps, 1 - eps)
+    return dice - (alpha * target * (1 - p) ** gamma * torch.log(p)).mean()
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", default="256x256")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument("--photo", default="512x512", help="HxW of the inference photo")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    height, width = (int(v) for v in args.size.split("x"))
+    model = UNet()
+    x = torch.rand(args.batch, 3, height, width)
+    y = (torch.rand(args.batch, 1, height, width) > 0.7).float()
+    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4, eps=1e-7)
+    model.train()
+    steps = []
+    for _ in range(args.steps + 1):                      # the first is the warm-up
+        start = time.perf_counter()
+        optimizer.zero_grad(set_to_none=True)
+        loss = dice_focal(model(x), y)
+        loss.backward()
+        optimizer.step()
+        steps.append(time.perf_counter() - start)
+    model.eval()
+    photo = torch.rand(1, 3, *(int(v) for v in args.photo.split("x")))
+    with torch.no_grad():
+        model(photo)
+        start = time.perf_counter()
+        model(photo)
+        inference = time.perf_counter() - start
+    print(json.dumps({"impl": f"torch {torch.__version__}", "steps_s": steps[1:],
+                      "inference_s": inference,
+                      "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+
+
+if __name__ == "__main__":
+    main()

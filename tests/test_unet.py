@@ -71,3 +71,21 @@ def test_npcae_train_model_unet_runs_offline_on_synthetic_people(tmp_path, capsy
     assert main(["train", "--model", "unet", "--filters", "2,3", "--size", "24x24", "--epochs", "1",
                  "--out", str(out), "--no-progress"]) == 0
     assert "400 frames" in capsys.readouterr().err and (out / "weights.npz").exists()
+
+
+def test_predict_runs_the_unet_at_each_photos_own_size(tmp_path, rng):
+    from PIL import Image
+
+    from npcae.cli import main
+    model = create("unet", input_size=(32, 32), seed=0, filters=(2, 3, 4))
+    model.config["task"] = {"task": "binary", "loss": "dice+focal"}
+    model.save(tmp_path / "weights.npz")
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    Image.fromarray((rng.random((37, 53, 3)) * 255).astype(np.uint8)).save(photos / "wide.png")
+    Image.fromarray((rng.random((21, 19)) * 255).astype(np.uint8)).save(photos / "gray.png")
+    assert main(["predict", "--weights", str(tmp_path / "weights.npz"), str(photos),
+                 "--out", str(tmp_path / "out")]) == 0
+    for name, size in (("wide", (53, 37)), ("gray", (19, 21))):
+        for kind in ("mask", "cutout", "overlay"):
+            assert Image.open(tmp_path / "out" / f"{name}_{kind}.png").size == size

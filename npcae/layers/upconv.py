@@ -1,11 +1,12 @@
 """UpConv2D: nearest upsampling then a convolution, fused into sub-pixel form when it can be."""
 import numpy as np
 
-from .. import kernels
 from ..kernels import subpixel
 from ..kernels.workspace import KeptColumns
 from .base import Layer, as_float
 from .conv import Conv2D
+from .conv_functions import (FLIPPED_KERNEL, KEPT_COLUMNS, conv_backward_data,
+                             conv_backward_weights, conv_forward, conv_plan)
 from .upsampling import UpSampling2D
 
 
@@ -24,6 +25,8 @@ class UpConv2D(Layer):
     Backward: dY = deinterleave(dy);  dW = fold(cols.T @ dY);  db = sum dy
               dx = col2im_2x2(dY @ W_sub.T)  or, when 4F < C,  im2col_2x2(dY) @ rot180(W_sub)
 
+    These are layers/conv_functions.py's three functions with a 2x2 window geometry and the
+    phase weights, on the roads of the layer's plan (shown by repr, summary() and the trace).
     2.25x fewer multiply-adds than upsampling then convolving, and no 4x larger buffers.
     When that GEMM is thin (4*F <= Conv2D.THIN_FILTERS) and the conv keeps columns, a training
     forward keeps its own [cols | 1] with b folded into W_sub, as Conv2D does for thin layers.
@@ -37,6 +40,7 @@ class UpConv2D(Layer):
         self.upsample, self.conv, self.fast = upsample, conv, fast
         self.params, self.grads = conv.params, conv.grads     # one set of arrays, shared
         self._kept = KeptColumns()
+        self.last_plan = None
 
     @property
     def fused(self):
@@ -65,27 +69,30 @@ class UpConv2D(Layer):
         n, height, width, channels = input_shape
         return n * (height + 1) * (width + 1) * 16 * channels * self.conv.out_channels
 
+    def plan(self, training=True):
+        """The roads of the fused convolution (conv_functions.py); the pair's own when unfused."""
+        if not self.fused:
+            return self.conv.plan(training)
+        keep = training and self.conv.keep_columns and 4 * self.conv.out_channels <= Conv2D.THIN_FILTERS
+        return conv_plan(subpixel.window_geometry(2, 2), keep=keep, flip_data=self._data_by_im2col())
+
     def forward(self, x, training=False):
         if not self.fused:
             return self.conv.forward(self.upsample.forward(x, training), training)
         x = as_float(x)
         if x.shape[-1] != self.conv.in_channels:
             self.conv.geometry(x.shape)                # raises the conv's own message
-        self._x = x
+        self._x, self.last_plan = x, self.plan(training)
         n, height, width, _ = x.shape
         filters = self.conv.out_channels
-        geom = subpixel.window_geometry(height, width)
         w_sub = subpixel.phase_weights(self.params["W"].astype(x.dtype, copy=False))
         bias = self.params["b"].astype(x.dtype, copy=False)
-        self._kept.valid = False
-        if training and self.conv.keep_columns and 4 * filters <= Conv2D.THIN_FILTERS:
-            w_sub = np.vstack([w_sub, np.tile(bias, 4)])     # every phase adds the same b
-            bias = np.zeros_like(bias)
-            phases = kernels.columns_matmul(x, geom, w_sub, into=self._kept.prepare(x, geom))
-        else:
-            phases = kernels.columns_matmul(x, geom, w_sub)
+        # Kept columns fold b into the GEMM (every phase adds the same b); else interleave adds it.
+        kept = self.last_plan.forward == KEPT_COLUMNS
+        phases = conv_forward(x, subpixel.window_geometry(height, width), w_sub,
+                              np.tile(bias, 4) if kept else None, self.last_plan, self._kept)
         phases = phases.reshape(n, height + 1, width + 1, 2, 2, filters)
-        return subpixel.interleave(phases, bias)
+        return subpixel.interleave(phases, np.zeros_like(bias) if kept else bias)
 
     def backward(self, grad_out):
         if not self.fused:
@@ -104,21 +111,11 @@ class UpConv2D(Layer):
 
         d_phases is dY, the deinterleaved upstream gradient, as an (N*(H+1)*(W+1), 4*F) matrix;
         it holds every entry of dy once (and zeros), so its sum over rows and phases is db.
-        Columns kept by forward give dW_sub and db in one GEMM and are not handed on.
         """
         x = self._x
         channels, filters = x.shape[-1], self.conv.out_channels
-        if self._kept.valid:
-            d_sub = self._kept.buffer.T @ d_phases
-            d_sub, d_bias = d_sub[:-1], d_sub[-1]
-            cols = None
-        elif self._data_by_im2col():     # backward_data needs no columns: sum over blocks
-            geom = subpixel.window_geometry(*x.shape[1:3])
-            cols, d_sub = None, kernels.columns_t_matmul(x, geom, d_phases)
-            d_bias = d_phases.sum(axis=0)
-        else:
-            cols = kernels.im2col_shared(x, subpixel.window_geometry(*x.shape[1:3]))
-            d_sub, d_bias = cols.T @ d_phases, d_phases.sum(axis=0)
+        d_sub, d_bias, cols = conv_backward_weights(x, subpixel.window_geometry(*x.shape[1:3]),
+                                                    d_phases, self.last_plan, self._kept)
         self.grads["W"][...] = subpixel.phase_weights_grad(d_sub, channels, filters)
         self.grads["b"][...] = d_bias.reshape(4, filters).sum(axis=0)
         return cols
@@ -133,15 +130,13 @@ class UpConv2D(Layer):
         x = self._x
         n, height, width, channels = x.shape
         w_sub = subpixel.phase_weights(self.params["W"].astype(x.dtype, copy=False))
-        if self._data_by_im2col():
-            d_image = d_phases.reshape(n, height + 1, width + 1, -1)
-            return kernels.columns_matmul(d_image, subpixel.data_window_geometry(height, width),
-                                          subpixel.rotated_phase_weights(w_sub, channels)
-                                          ).reshape(x.shape)
-        if cols is None:
-            cols = kernels.workspace.scratch((d_phases.shape[0], w_sub.shape[0]), d_phases.dtype)
-        d_cols = np.matmul(d_phases, w_sub.T, out=cols)
-        return kernels.col2im(d_cols, x.shape, subpixel.window_geometry(*x.shape[1:3]))
+        flipped = None
+        if self.last_plan.data == FLIPPED_KERNEL:
+            flipped = (d_phases.reshape(n, height + 1, width + 1, -1),
+                       subpixel.data_window_geometry(height, width),
+                       subpixel.rotated_phase_weights(w_sub, channels))
+        return conv_backward_data(d_phases, subpixel.window_geometry(height, width), w_sub,
+                                  x.shape, self.last_plan, cols, flipped)
 
     def _data_by_im2col(self):
         """backward_data's road: im2col of dY when it writes fewer columns (4F < C)."""
@@ -150,6 +145,6 @@ class UpConv2D(Layer):
     def __repr__(self):
         up, conv = self.upsample, self.conv
         kh, kw = conv.kernel_size
-        how = "sub-pixel" if self.fused else "upsample, then conv"
+        how = f"sub-pixel [{self.plan()}]" if self.fused else "upsample, then conv"
         return (f"UpConv2D({up.size}x {up.interpolation}, {conv.in_channels}->{conv.out_channels} "
                 f"{kh}x{kw}, {how})")

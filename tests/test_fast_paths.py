@@ -163,3 +163,15 @@ def test_workspace_blocks_give_the_unblocked_result(make, rng, monkeypatch):
     blocked = run(layer, x, dy)
     assert len(blocks) >= 2 * 6
     assert_same_results(whole, blocked)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_relu_equals_the_numpy_formula(dtype, rng):
+    from npcae.layers import ReLU
+    x = rng.standard_normal((2, 40, 30, 3)).astype(dtype)
+    x[0, 0, 0, :2] = (0.0, -0.0)                         # the kink: both give +0 and no gradient
+    dy = rng.standard_normal(x.shape).astype(dtype)
+    fast, plain = ReLU(), ReLU(fast=False)
+    np.testing.assert_array_equal(fast.forward(x, training=True), plain.forward(x, training=True))
+    np.testing.assert_array_equal(fast.backward(dy), plain.backward(dy))
+    assert fast.forward(x, training=True).dtype == dtype and not np.signbit(fast.forward(x)).any()

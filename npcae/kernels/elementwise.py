@@ -55,6 +55,58 @@ def _swish_backward(x, dy, dx):
     (_swish_backward_serial if x.size < SERIAL_BELOW else _swish_backward_parallel)(x, dy, dx)
 
 
+@njit(inline="always")
+def _relu_forward_at(x, y, i):
+    y[i] = x[i] if x[i] > 0 else 0
+
+
+@njit(inline="always")
+def _relu_backward_at(y, dy, dx, i):
+    dx[i] = dy[i] if y[i] > 0 else 0      # y > 0 exactly where x > 0
+
+
+@njit(parallel=True, cache=True)
+def _relu_forward_parallel(x, y):
+    for i in prange(x.size):
+        _relu_forward_at(x, y, i)
+
+
+@njit(cache=True)
+def _relu_forward_serial(x, y):
+    for i in range(x.size):
+        _relu_forward_at(x, y, i)
+
+
+@njit(parallel=True, cache=True)
+def _relu_backward_parallel(y, dy, dx):
+    for i in prange(y.size):
+        _relu_backward_at(y, dy, dx, i)
+
+
+@njit(cache=True)
+def _relu_backward_serial(y, dy, dx):
+    for i in range(y.size):
+        _relu_backward_at(y, dy, dx, i)
+
+
+def relu_forward(x):
+    """max(x, 0) in one pass (numpy's where takes two: the compare, then the select)."""
+    x = np.ascontiguousarray(x)
+    y = np.empty_like(x)
+    (_relu_forward_serial if x.size < SERIAL_BELOW else _relu_forward_parallel)(
+        x.reshape(-1), y.reshape(-1))
+    return y
+
+
+def relu_backward(y, dy):
+    """dy where y > 0, else 0, in dy's dtype: one pass, from the forward's output."""
+    dy = np.ascontiguousarray(dy, dtype=y.dtype)
+    dx = np.empty_like(y)
+    (_relu_backward_serial if y.size < SERIAL_BELOW else _relu_backward_parallel)(
+        y.reshape(-1), dy.reshape(-1), dx.reshape(-1))
+    return dx
+
+
 def swish_forward(x):
     """x * sigmoid(x), same shape and dtype as x."""
     x = np.ascontiguousarray(x)

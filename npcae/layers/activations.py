@@ -50,13 +50,28 @@ class Swish(Layer):
 
 
 class ReLU(Layer):
-    """y = max(x, 0);  dx = dy * [x > 0].  Keras `relu`."""
+    """y = max(x, 0);  dx = dy * [x > 0] = dy * [y > 0].  Keras `relu`.
+
+    The fast path caches y (the output it returns, which no layer writes into) and runs each
+    formula as one Numba pass (kernels/elementwise.py); `fast=False` caches the mask x > 0 and
+    evaluates numpy's where. Both give the same numbers.
+    """
+
+    def __init__(self, *, fast=True):
+        super().__init__()
+        self.fast = fast
 
     def forward(self, x, training=False):
+        if self.fast and x.dtype in (np.float32, np.float64):
+            self._y = elementwise.relu_forward(x)
+            self._positive = None
+            return self._y
         self._positive = x > 0
         return np.where(self._positive, x, 0).astype(x.dtype, copy=False)
 
     def backward(self, grad_out):
+        if self._positive is None:
+            return elementwise.relu_backward(self._y, grad_out)
         return np.where(self._positive, grad_out, 0).astype(grad_out.dtype, copy=False)
 
 

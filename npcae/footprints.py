@@ -282,8 +282,11 @@ def keeps_y(layer, shape, itemsize, training):
 
 @rule(ReLU, LeakyReLU)
 def relu(layer, shape, itemsize, training):
-    """Keeps the boolean mask x > 0 (one byte an element)."""
+    """Keeps the boolean mask x > 0 (one byte an element); the fast ReLU keeps its output y
+    instead, and makes no temporaries."""
     x = nbytes(shape, itemsize)
+    if getattr(layer, "fast", False):
+        return Footprint(forward=x, backward=2 * x, keeps_output=True)
     return Footprint(kept=nbytes(shape, 1), forward=x, backward=3 * x)
 
 

@@ -62,12 +62,13 @@ def test_a_tiny_model_by_hand():
     estimate = memory.training_estimate(tiny_model(), (8, 4), batch_size=2)
     assert estimate.parameters == 4 * 4 * (3 * 3 * 2 * 3 + 3 + 3 * 1 + 1)    # W, dW, m, v
     assert estimate.kept == (2 * 8 * 4 * (3 * 3 * 2 + 1) * 4      # conv1's [cols | 1]: 64 x 19
-                             + 192                              # ReLU's mask, a byte a value
-                             + 192 * 4)                         # ReLU's output, conv2's x
+                             + 192 * 4)                         # ReLU's output: its cache, conv2's x
     assert estimate.workspace == 2 * 8 * 4 * 3 * 3 * 3 * 4       # dx = im2col(dy) @ rot180(W)
     assert estimate.data == 512 + 2 * 64 * 4                     # x, the target, the loss's p
-    assert estimate.working == 3 * 192 * 4                       # ReLU's backward: dy, mask, dx
-    assert estimate.total == 976 + 5824 + 6912 + 1024 + 2304
+    # The most made and freed at once: the loss's 8 output-sized temporaries, more than ReLU's
+    # backward (dy and dx, 2 x 192 values).
+    assert estimate.working == memory.LOSS_ARRAYS * 64 * 4 == 2048 > 2 * 192 * 4
+    assert estimate.total == 976 + 5632 + 6912 + 1024 + 2048
 
 
 def small_cae():

@@ -302,14 +302,16 @@ def read_only(tmp_path):
     modes), else a folder without write permission."""
     folder = tmp_path / "read-only"
     folder.mkdir()
-    if os.geteuid() == 0:
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], check=True)
-        yield folder
-        subprocess.run(["umount", str(folder)], check=True)
-    else:
+    if os.geteuid() != 0:
         folder.chmod(0o555)
         yield folder
         folder.chmod(0o755)
+        return
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)],
+                      capture_output=True).returncode != 0:
+        pytest.skip("root without the right to mount: no folder root cannot write to")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
 
 
 def test_folders_that_cannot_be_written_are_named_before_any_work(tmp_path, trained, frames,

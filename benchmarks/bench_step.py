@@ -13,14 +13,13 @@ alternating npcae, torch, npcae, torch, ... so a slow minute on a shared machine
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import RESULTS, bar_plot, markdown_table, write_results  # noqa: E402
+from common import RESULTS, bar_plot, markdown_table, run_json, write_results  # noqa: E402
 
 SIZES = ("256x128", "512x256", "1024x512")
 
@@ -64,14 +63,6 @@ def nominal_gflop(size, batch):
     return 2 * 3 * batch * cae(fast=False).forward_macs((1, height, width, 3)) / 1e9
 
 
-def run(command):
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"bench_step: {' '.join(command[:2])} failed: "
-                         f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default=",".join(SIZES))
@@ -92,9 +83,9 @@ def main(argv=None):
                      "--batch", str(args.batch), "--steps", str(args.steps)]
         results = {"npcae": [], "torch": []}
         for _ in range(args.rounds):
-            results["npcae"].append(run(npcae_cmd))
+            results["npcae"].append(run_json("bench_step", npcae_cmd))
             if args.compare_torch:
-                results["torch"].append(run(torch_cmd))
+                results["torch"].append(run_json("bench_step", torch_cmd))
         flop = nominal_gflop(size, args.batch)
         row = {"size": size, "nominal_gflop": flop}
         for impl, runs in results.items():

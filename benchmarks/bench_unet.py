@@ -11,14 +11,13 @@ s/photo, peak RSS, and the ratios npcae / torch.
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from common import RESULTS, bar_plot, markdown_table, write_results  # noqa: E402
+from common import RESULTS, bar_plot, markdown_table, run_json, write_results  # noqa: E402
 
 
 def worker(size, batch, steps, photo):
@@ -52,14 +51,6 @@ def worker(size, batch, steps, photo):
                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 
 
-def run(command):
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise SystemExit(f"bench_unet: {' '.join(command[:2])} failed: "
-                         f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="256x256")
@@ -81,7 +72,7 @@ def main(argv=None):
     results = {impl: [] for impl in commands}
     for _ in range(args.rounds):
         for impl, command in commands.items():
-            results[impl].append(run(command))
+            results[impl].append(run_json("bench_unet", command))
     row = {"config": f"{args.batch} x {args.size}, photo {args.photo}"}
     for impl, runs in results.items():
         row[f"{impl}_step_s"] = statistics.median(t for r in runs for t in r["steps_s"])

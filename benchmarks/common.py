@@ -135,3 +135,16 @@ def bar_plot(path, labels, series, ylabel, title, reference=None):
     fig.savefig(tmp, dpi=110)
     plt.close(fig)
     os.replace(tmp, path)
+
+
+def run_json(name, command):
+    """Run a worker process; its last stdout line is JSON. A failure ends the benchmark `name`
+    with the worker's last stderr line."""
+    import json
+    import subprocess
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{name}: {' '.join(command[:2])} failed: "
+                         f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+

@@ -17,6 +17,8 @@ import time
 import torch
 from torch import nn
 
+from torch_peer import dice_focal   # the same loss as the CAE peer
+
 
 def double_conv(c_in, c_out):
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out, momentum=0.01, eps=1e-3),
@@ -50,13 +52,6 @@ class UNet(nn.Module):
         for d in reversed(range(len(self.up))):
             x = self.merge[d](torch.cat([self.up[d](x), skips[d]], dim=1))
         return torch.sigmoid(self.head(x))[..., :height, :width]
-
-
-def dice_focal(pred, target, eps=1e-7, gamma=2.0, alpha=0.25):
-    inter = (pred * target).sum()
-    dice = 1 - (2 * inter + eps) / (pred.sum() + target.sum() + eps)
-    p = pred.clamp(eps, 1 - eps)
-    return dice - (alpha * target * (1 - p) ** gamma * torch.log(p)).mean()
 
 
 def main(argv=None):

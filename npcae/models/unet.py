@@ -23,6 +23,7 @@ import numpy as np
 
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dropout, Identity, MaxPool2D,
                       Sigmoid, UpSampling2D, get_activation)
+from ..layers.base import check_finite
 from .containers import Concatenate, Sequential
 
 UPSAMPLING = ("transpose", "nearest")
@@ -92,11 +93,7 @@ class UNet(Sequential):
     def forward(self, x, training=False):
         if np.ndim(x) != 4:
             raise ValueError(f"the U-Net takes NHWC input (N, H, W, C), got shape {np.shape(x)}")
-        # One pass over the input, as the CAE does: a NaN let through would make every
-        # parameter NaN after one step.
-        if not np.isfinite(x).all():
-            raise ValueError(f"the input holds {np.count_nonzero(~np.isfinite(x))} NaN or "
-                             "infinite values")
+        check_finite(x)
         n, height, width, channels = x.shape
         pad_h, pad_w = self.padding(height, width)
         self._size = (height, width)

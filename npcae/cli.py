@@ -9,6 +9,7 @@ import sys
 import time
 from pathlib import Path
 
+from .callbacks import SCHEDULES
 from .checkpoint import CHECKPOINT, Checkpoint, CheckpointError, read_checkpoint, restore
 from .data import DATASETS, DataError
 from .experiment import DEFAULTS, SettingsError, assemble, finish, settings
@@ -77,6 +78,8 @@ def build_parser():
     t.add_argument("--batch-size", type=int,
                    help="frames per step (default: every training frame in one batch, as the original)")
     t.add_argument("--lr", type=float, help=f"Adam's learning rate (default {d['lr']:g})")
+    t.add_argument("--lr-schedule", choices=SCHEDULES,
+                   help=f"constant, or cosine: decay to 1%% of --lr over the epochs (default {d['lr_schedule']})")
     t.add_argument("--loss", help=f"terms of dice, focal, binary_focal, bce, mse (default {d['loss']})")
     t.add_argument("--seed", type=int, help=f"weights, dropout, shuffling, augmentation (default {d['seed']})")
     t.add_argument("--val-every", type=int,
@@ -142,7 +145,7 @@ def build_parser():
 
 # Options of `npcae train` that are run settings, and how each becomes one.
 RUN_OPTIONS = {"data": None, "size": list, "model": None, "epochs": None, "batch_size": None,
-               "lr": None, "loss": None, "seed": None, "val_every": None,
+               "lr": None, "lr_schedule": None, "loss": None, "seed": None, "val_every": None,
                "checkpoint_every": None, "grad_every": None, "augment": None,
                "train_names": lambda text: text.split(","), "n_train": None, "val_split": None,
                "val_data": None, "cache_mb": None}

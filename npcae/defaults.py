@@ -6,6 +6,7 @@ DEFAULTS = dict(
     model="cae", model_args={},             # the builder's own defaults (the original CAE)
     task="binary", loss="dice+focal",
     epochs=500, lr=5e-4, batch_size=None,   # batch_size None: every training frame in one batch
+    lr_schedule="constant",                 # or "cosine" (npcae.callbacks.schedule)
     shuffle=True, seed=0, augment=False,
     train_names=None, n_train=None, val_split=None, val_data=None,   # None: the data set's split
     val_every=10, checkpoint_every=50, snapshot_every=50, grad_every=10,
@@ -22,6 +23,7 @@ DEFAULTS = dict(
 # (Epochs and size not yet tuned for "a good model within an hour": see the README.)
 MODEL_DEFAULTS = {
     "unet": dict(data="synthetic-people", batch_size=8, epochs=40, augment=True, val_every=2,
+                 lr_schedule="cosine",
                  checkpoint_every=2, snapshot_every=5, grad_every=5),
 }
 

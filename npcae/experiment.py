@@ -14,8 +14,8 @@ import os
 from dataclasses import dataclass
 
 from . import memory, models
-from .callbacks import (GradientNorms, History, ProgressBar, Snapshots, StopOnInterrupt,
-                        TraceFirstStep, Validation)
+from .callbacks import (SCHEDULES, GradientNorms, History, LearningRateSchedule, ProgressBar,
+                        Snapshots, StopOnInterrupt, TraceFirstStep, Validation)
 from .checkpoint import Checkpoint
 from .data import Augmenter, BatchLoader, dataset_defaults, open_frames, split_frames
 from .defaults import DEFAULTS, MODEL_DEFAULTS
@@ -55,6 +55,9 @@ def settings(given, name=str):
         raise SettingsError(f"{name('batch_size')} must be a positive integer, got {run['batch_size']!r}")
     if not (isinstance(run["lr"], (int, float)) and 0 < run["lr"] < math.inf):
         raise SettingsError(f"{name('lr')} must be a positive number, got {run['lr']!r}")
+    if run["lr_schedule"] not in SCHEDULES:
+        raise SettingsError(f"{name('lr_schedule')} must be one of {', '.join(SCHEDULES)}, "
+                            f"got {run['lr_schedule']!r}")
     if run["n_train"] is not None and not (_is_int(run["n_train"]) and run["n_train"] >= 1):
         raise SettingsError(f"{name('n_train')} must be a positive integer, got {run['n_train']!r}")
     if run["val_split"] is not None and not (isinstance(run["val_split"], (int, float))
@@ -145,7 +148,8 @@ def assemble(run, out_dir, *, progress=True, trace=False, log=print):
                          augmenter=augmenter)
     eval_train = (len(train) <= TRAIN_EVAL_LIMIT if run["train_eval"] == "auto"
                   else run["train_eval"])
-    callbacks = [Validation(heldout, train if eval_train else None, period=run["val_every"],
+    callbacks = [LearningRateSchedule(run["lr_schedule"], run["lr"]),
+                 Validation(heldout, train if eval_train else None, period=run["val_every"],
                             batch_size=run["eval_batch"]),
                  Snapshots(train, period=run["snapshot_every"], batch_size=run["eval_batch"]),
                  GradientNorms(out_dir, period=run["grad_every"]),

@@ -133,12 +133,12 @@ def maxpool_case(pool, strides, padding, shape, fast=True):
                              well_separated(rng, shape)))
 
 
-def batchnorm_case(shape, frozen=False, offset=0.0, scale=1.0):
+def batchnorm_case(shape, frozen=False, offset=0.0, scale=1.0, fast=True):
     """gamma, beta and the moving statistics drawn away from their initial 1, 0, 0, 1."""
     channels = shape[-1]
 
     def build(rng):
-        layer = BatchNormalization(channels, frozen=frozen)
+        layer = BatchNormalization(channels, frozen=frozen, fast=fast)
         layer.params["gamma"][...] = rng.uniform(0.5, 2.0, channels)
         layer.params["beta"][...] = rng.standard_normal(channels)
         layer.state["moving_mean"][...] = offset + rng.standard_normal(channels)
@@ -147,7 +147,8 @@ def batchnorm_case(shape, frozen=False, offset=0.0, scale=1.0):
     statistics = ("moving statistics (frozen: inference's function)" if frozen
                   else "batch statistics (training)")
     shift = f", x ~ {offset:g} + {scale:g} N(0, 1)" if offset or scale != 1 else ""
-    return Case("BatchNormalization", f"{statistics}, x {dims(shape)}{shift}", build)
+    how = "" if fast else ", numpy"
+    return Case("BatchNormalization", f"{statistics}, x {dims(shape)}{shift}{how}", build)
 
 
 def _conv(rng, c_in, c_out, stride=1):
@@ -339,6 +340,8 @@ CASES = [
     batchnorm_case((3, 2, 5, 2), offset=5.0, scale=3.0),
     batchnorm_case((1, 4, 3, 2)),
     batchnorm_case((2, 3, 4, 3), frozen=True),
+    batchnorm_case((2, 3, 4, 3), fast=False),
+    batchnorm_case((2, 3, 4, 3), frozen=True, fast=False),
     # containers: skip connections
     Case("Add", "residual x + conv(swish(conv(x))), x 2x6x4x3", residual_block),
     Case("Concatenate", "U-Net skip [x, up(swish(conv_s2(x)))], x 2x6x4x3", unet_level),

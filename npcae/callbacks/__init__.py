@@ -3,7 +3,9 @@ The contract is in base.py; npcae.checkpoint.Checkpoint saves and resumes a run.
 from .base import Callback, every
 from .console import ProgressBar, StopOnInterrupt, TraceFirstStep
 from .records import GradientNorms, History
+from .schedule import SCHEDULES, LearningRateSchedule, scheduled_lr
 from .validation import Snapshots, Validation
 
 __all__ = ["Callback", "every", "Validation", "Snapshots", "History", "GradientNorms",
-           "ProgressBar", "TraceFirstStep", "StopOnInterrupt"]
+           "ProgressBar", "TraceFirstStep", "StopOnInterrupt", "LearningRateSchedule",
+           "SCHEDULES", "scheduled_lr"]

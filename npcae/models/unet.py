@@ -29,12 +29,12 @@ from .containers import Concatenate, Sequential
 UPSAMPLING = ("transpose", "nearest")
 
 
-def double_conv(in_channels, filters, batch_norm, activation, rng):
+def double_conv(in_channels, filters, batch_norm, activation, rng, bn_momentum=0.9):
     layers = []
     for channels in (in_channels, filters):
         layers.append(Conv2D(channels, filters, 3, 1, "same", rng=rng, use_bias=not batch_norm))
         if batch_norm:
-            layers.append(BatchNormalization(filters))
+            layers.append(BatchNormalization(filters, momentum=bn_momentum))
         layers.append(get_activation(activation))
     return layers
 
@@ -46,8 +46,14 @@ def up(in_channels, filters, how, rng):
 
 
 def unet(filters=(16, 32, 64, 128, 256), batch_norm=True, upsampling="transpose", dropout=0.0,
-         classes=1, activation="relu", in_channels=3, seed=None):
-    """A U-Net: (N, H, W, in_channels) -> (N, H, W, classes), H and W any size."""
+         classes=1, activation="relu", in_channels=3, bn_momentum=0.9, seed=None):
+    """A U-Net: (N, H, W, in_channels) -> (N, H, W, classes), H and W any size.
+
+    bn_momentum 0.9 (PyTorch's default) rather than Keras's 0.99: with ~30 steps per epoch, 0.99
+    averages the batch statistics of the last ~3 epochs (1 / (1 - 0.99) = 100 steps) while the
+    weights move under them, and the held-out figures, which use the moving statistics, jumped
+    by up to 0.2 IoU between validations on human-seg-290.
+    """
     filters = tuple(int(f) for f in filters)
     if len(filters) < 2:
         raise ValueError(f"a U-Net needs at least two levels of filters, got {filters}")
@@ -59,14 +65,14 @@ def unet(filters=(16, 32, 64, 128, 256), batch_norm=True, upsampling="transpose"
 
     def level(depth, in_channels):
         f = filters[depth]
-        layers = double_conv(in_channels, f, batch_norm, activation, rng)
+        layers = double_conv(in_channels, f, batch_norm, activation, rng, bn_momentum)
         if depth == len(filters) - 1:                                  # the bottom
             if dropout:
                 layers.append(Dropout(dropout, rng=np.random.default_rng(dropout_seed)))
             return layers
         deeper = Sequential([MaxPool2D(2), *level(depth + 1, f), *up(filters[depth + 1], f, upsampling, rng)])
         layers.append(Concatenate([deeper, Identity()]))               # [up, skip], as Keras's
-        layers += double_conv(2 * f, f, batch_norm, activation, rng)
+        layers += double_conv(2 * f, f, batch_norm, activation, rng, bn_momentum)
         return layers
 
     layers = level(0, in_channels)

@@ -1,0 +1,42 @@
+"""The learning rate over a run: constant (the original CAE's Adam 5e-4) or a cosine decay.
+
+    cosine:  lr(e) = lr * (floor + (1 - floor) * (1 + cos(pi * e / epochs)) / 2),  e = 0 .. epochs-1
+
+Epoch e (0-based) trains at lr(e): the first at the full rate, the last close to lr * floor.
+A short run on a small set ends where its held-out figures are noisiest under a constant rate
+(on human-seg-290 the held-out IoU of neighbouring validations differed by up to 0.05); a rate
+that falls to near zero lets the last epochs settle instead (Loshchilov and Hutter, SGDR, 2017).
+
+The rate is a function of the epoch alone, so the schedule has no state of its own: a resumed
+run sets the rate at the start of its next epoch, and mid-epoch the optimiser's saved `lr` holds
+it. A resume that raises --epochs stretches the rest of the decay over the new length.
+"""
+import math
+
+from .base import Callback
+
+SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_lr(kind, lr, epoch, epochs, floor=0.01):
+    """The learning rate of 0-based `epoch` of `epochs` under schedule `kind`."""
+    if kind == "constant":
+        return lr
+    if kind == "cosine":
+        progress = min(epoch / max(epochs, 1), 1.0)
+        return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+    raise ValueError(f"unknown learning-rate schedule {kind!r}; choose from {', '.join(SCHEDULES)}")
+
+
+class LearningRateSchedule(Callback):
+    """Sets optimizer.lr before each epoch and writes it into the epoch's logs ("lr")."""
+
+    def __init__(self, kind, lr):
+        scheduled_lr(kind, lr, 0, 1)            # an unknown kind fails here, not at epoch 1
+        self.kind, self.lr = kind, float(lr)
+
+    def on_epoch_begin(self, trainer):
+        trainer.optimizer.lr = scheduled_lr(self.kind, self.lr, trainer.epoch, trainer.epochs)
+
+    def on_epoch_end(self, trainer, logs):
+        logs["lr"] = trainer.optimizer.lr

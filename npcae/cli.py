@@ -92,8 +92,9 @@ def build_parser():
                         f"(default {d['grad_every']}; 0: off)")
     t.add_argument("--trace", action="store_true",
                    help="trace the first step layer by layer: printed, and trace.txt/.json/.csv")
-    t.add_argument("--augment", action="store_true", default=None,
-                   help="flips, shifts, zoom, brightness/contrast")
+    t.add_argument("--augment", action=argparse.BooleanOptionalAction, default=None,
+                   help="flips, shifts, zoom, brightness/contrast (default: off for the CAE, "
+                        "on for the U-Net)")
     t.add_argument("--train-names", help="comma-separated training frames; the rest are held out")
     t.add_argument("--n-train", type=int, help="train on the first N frames, hold out the rest")
     t.add_argument("--val-split", type=float, help="hold out this fraction, chosen by the seed "

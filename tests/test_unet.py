@@ -89,3 +89,12 @@ def test_predict_runs_the_unet_at_each_photos_own_size(tmp_path, rng):
     for name, size in (("wide", (53, 37)), ("gray", (19, 21))):
         for kind in ("mask", "cutout", "overlay"):
             assert Image.open(tmp_path / "out" / f"{name}_{kind}.png").size == size
+
+
+def test_the_unets_augmentation_can_be_turned_off_on_the_command_line():
+    from npcae.cli import build_parser, given_settings
+    from npcae.experiment import settings
+    parse = lambda *args: settings(given_settings(build_parser().parse_args(["train", *args])))
+    assert parse("--model", "unet")["augment"] is True
+    assert parse("--model", "unet", "--no-augment")["augment"] is False
+    assert parse("--augment")["augment"] is True and parse()["augment"] is False   # the CAE

@@ -110,11 +110,15 @@ def build_parser():
                        description="For every photo, at its own size: NAME_mask.png (0/255), "
                                    "NAME_cutout.png (RGBA, the soft mask as alpha), "
                                    "NAME_overlay.png, and with --background NAME_composite.png. "
-                                   "A model that takes any size (U-Net) runs at each photo's "
-                                   "size; the CAE at its trained size, its mask resized back.")
+                                   "The model runs at the size it was trained at and its mask "
+                                   "is resized back (--at own: a U-Net at each photo's size).")
     p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
     p.add_argument("--weights", required=True, help="weights.npz, checkpoint.npz or a run folder")
     p.add_argument("--out", required=True, help="folder for the PNGs")
+    p.add_argument("--at", choices=("trained", "own"), default="trained",
+                   help="run the model at its trained size, as it saw its training frames "
+                        "(default), or at each photo's own size (a model that takes any size, "
+                        "trained on frames at their own scale)")
     p.add_argument("--background", metavar="COLOUR|IMAGE",
                    help="also write NAME_composite.png: the person over this colour (white, "
                         "#00ff00, R,G,B) or image (scaled to cover the photo, centre cropped), "
@@ -260,7 +264,7 @@ def cmd_predict(args):
     background = None if args.background is None else parse_background(args.background)
     model, size, task = load_model(args.weights)
     files = list_images(args.inputs)
-    names = predict_files(model, size, files, args.out, task, background=background)
+    names = predict_files(model, size, files, args.out, task, background=background, at=args.at)
     print(f"wrote the {task.name} task's PNGs for {len(names)} images to {Path(args.out).expanduser()}")
     return 0
 

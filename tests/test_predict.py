@@ -18,6 +18,7 @@ from npcae.models import Sequential, create
 from npcae.tasks import BinaryMask, ImageToImage
 
 SIZE = (32, 16)                                       # the tiny CAE's trained size (H, W)
+OWN = ("--at", "own")                                 # run a model of any size at each photo's
 
 
 def one_error_line(capsys):
@@ -124,13 +125,31 @@ def test_the_cutouts_alpha_is_the_cae_soft_mask_resized_bilinearly(tmp_path, cae
 
 
 def test_a_model_that_takes_any_size_runs_at_the_photos_own_size(tmp_path, red_model, rgb):
-    """Nothing is resized: the soft mask is R / 255 at every pixel, so alpha is R exactly."""
+    """--at own: nothing is resized, the soft mask is R / 255 at every pixel, so alpha is R
+    exactly."""
     assert predict.takes_any_size(red_model, SIZE)
-    assert run("red", [photo(tmp_path / "p.png", rgb)], tmp_path / "out") == 0
+    assert run("red", [photo(tmp_path / "p.png", rgb)], tmp_path / "out", *OWN) == 0
     _, cutout = read(tmp_path / "out" / "p_cutout.png")
     _, mask = read(tmp_path / "out" / "p_mask.png")
     np.testing.assert_array_equal(cutout[..., 3], rgb[..., 0])
     np.testing.assert_array_equal(mask, np.where(rgb[..., 0] >= 128, 255, 0))
+
+
+def test_by_default_even_a_model_of_any_size_runs_at_its_trained_size(tmp_path, red_model, rgb):
+    """As it saw its training frames: the photo shrunk to 32x16 by BOX, the soft mask (its red
+    channel / 255) resized back to 37x53 bilinearly."""
+    assert run("red", [photo(tmp_path / "p.png", rgb)], tmp_path / "out") == 0
+    shrunk = np.asarray(Image.fromarray(rgb).resize((16, 32), Image.BOX), np.float32) / 255
+    p = np.asarray(Image.fromarray(np.ascontiguousarray(shrunk[..., 0]), "F").resize((53, 37), Image.BILINEAR))
+    _, cutout = read(tmp_path / "out" / "p_cutout.png")
+    np.testing.assert_array_equal(cutout[..., 3], np.rint(255 * p))
+
+
+def test_at_own_with_a_model_that_runs_only_at_its_trained_size_is_one_line(tmp_path, cae_weights,
+                                                                           capsys, rgb):
+    assert run(cae_weights, [photo(tmp_path / "p.png", rgb)], tmp_path / "out", *OWN) == 2
+    assert "--at own: this model runs only at its trained size 32x16" in one_error_line(capsys)
+    assert not (tmp_path / "out").exists()
 
 
 # -- --background -------------------------------------------------------------------------------
@@ -138,7 +157,7 @@ def test_a_model_that_takes_any_size_runs_at_the_photos_own_size(tmp_path, red_m
                                            ("10, 20,30", (10, 20, 30)), ("rgb(1,2,3)", (1, 2, 3))])
 def test_a_colour_background_is_composited_through_the_soft_alpha(tmp_path, red_model, rgb,
                                                                   colour, value):
-    assert run("red", [photo(tmp_path / "p.png", rgb)], tmp_path / "out", "--background", colour) == 0
+    assert run("red", [photo(tmp_path / "p.png", rgb)], tmp_path / "out", "--background", colour, *OWN) == 0
     mode, got = read(tmp_path / "out" / "p_composite.png")
     assert mode == "RGB"
     np.testing.assert_array_equal(got, composited(rgb, rgb[..., 0], np.broadcast_to(value, rgb.shape)))
@@ -147,7 +166,7 @@ def test_a_colour_background_is_composited_through_the_soft_alpha(tmp_path, red_
 def test_an_image_background_of_the_photos_size_is_used_as_it_is(tmp_path, red_model, rgb, rng):
     scene = rng.integers(0, 256, rgb.shape, dtype=np.uint8)
     background = photo(tmp_path / "scene.png", scene)
-    assert run("red", [photo(tmp_path / "p.png", rgb)], tmp_path / "out", "--background", background) == 0
+    assert run("red", [photo(tmp_path / "p.png", rgb)], tmp_path / "out", "--background", background, *OWN) == 0
     np.testing.assert_array_equal(read(tmp_path / "out" / "p_composite.png")[1],
                                   composited(rgb, rgb[..., 0], scene))
 
@@ -160,7 +179,8 @@ def test_an_image_background_covers_the_photo_centred(tmp_path, red_model, rgb):
     clear = rgb.copy()
     clear[..., 0] = 0                                    # alpha 0: the composite is the background
     inputs = [photo(tmp_path / "p.png", clear)]
-    assert run("red", inputs, tmp_path / "out", "--background", photo(tmp_path / "b.png", bands)) == 0
+    assert run("red", inputs, tmp_path / "out", "--background", photo(tmp_path / "b.png", bands),
+               *OWN) == 0
     got = read(tmp_path / "out" / "p_composite.png")[1]
     assert got.shape == (37, 53, 3)
     np.testing.assert_array_equal(got[:, 3:-3], np.broadcast_to((0, 0, 255), (37, 47, 3)))
@@ -214,7 +234,7 @@ def test_a_corrupt_photo_is_one_line_and_nothing_is_written(tmp_path, cae_weight
 
 def test_a_photo_too_large_for_memory_is_refused_before_any_work(tmp_path, red_model, rgb):
     files = [photo(tmp_path / "p.png", rgb)]
-    plan = predict.plan_batches(red_model, SIZE, [(37, 53)], batch=3)
+    plan = predict.plan_batches(red_model, SIZE, [(37, 53)], batch=3, at="own")
     assert plan == [((37, 53), [0])]
     with pytest.raises(MemoryTooSmall, match=f"at the photo {files[0]}'s own size 37x53 needs about"):
         predict.check_memory(red_model, plan, files, available=1)
@@ -226,5 +246,7 @@ def test_batches_group_photos_that_run_at_one_size(cae_weights):
     cae, size, _ = predict.load_model(cae_weights)
     sizes = [(37, 53), (37, 53), (20, 20), (64, 32)]
     assert predict.plan_batches(cae, size, sizes, batch=3) == [(SIZE, [0, 1, 2]), (SIZE, [3])]
-    assert predict.plan_batches(red_channel_model(), SIZE, sizes, batch=3) == [
+    assert predict.plan_batches(red_channel_model(), SIZE, sizes, batch=3, at="own") == [
         ((37, 53), [0, 1]), ((20, 20), [2]), ((64, 32), [3])]
+    assert predict.plan_batches(red_channel_model(), SIZE, sizes, batch=3) == [
+        (SIZE, [0, 1, 2]), (SIZE, [3])]                          # the default: the trained size

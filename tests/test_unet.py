@@ -73,7 +73,7 @@ def test_npcae_train_model_unet_runs_offline_on_synthetic_people(tmp_path, capsy
     assert "400 frames" in capsys.readouterr().err and (out / "weights.npz").exists()
 
 
-def test_predict_runs_the_unet_at_each_photos_own_size(tmp_path, rng):
+def test_predict_writes_the_unets_outputs_at_each_photos_own_size_run_either_way(tmp_path, rng):
     from PIL import Image
 
     from npcae.cli import main
@@ -84,11 +84,13 @@ def test_predict_runs_the_unet_at_each_photos_own_size(tmp_path, rng):
     photos.mkdir()
     Image.fromarray((rng.random((37, 53, 3)) * 255).astype(np.uint8)).save(photos / "wide.png")
     Image.fromarray((rng.random((21, 19)) * 255).astype(np.uint8)).save(photos / "gray.png")
-    assert main(["predict", "--weights", str(tmp_path / "weights.npz"), str(photos),
-                 "--out", str(tmp_path / "out")]) == 0
-    for name, size in (("wide", (53, 37)), ("gray", (19, 21))):
-        for kind in ("mask", "cutout", "overlay"):
-            assert Image.open(tmp_path / "out" / f"{name}_{kind}.png").size == size
+    for at in ("trained", "own"):                  # at 32x32 and resized back, or at 37x53 and 21x19
+        out = tmp_path / at
+        assert main(["predict", "--weights", str(tmp_path / "weights.npz"), str(photos),
+                     "--out", str(out), "--at", at]) == 0
+        for name, size in (("wide", (53, 37)), ("gray", (19, 21))):
+            for kind in ("mask", "cutout", "overlay"):
+                assert Image.open(out / f"{name}_{kind}.png").size == size
 
 
 def test_the_unets_augmentation_can_be_turned_off_on_the_command_line():

@@ -9,6 +9,7 @@ checkpoint, so `--resume` assembles exactly the same parts again. Nothing is wri
 run folder until fit() starts, so bad settings leave nothing behind.
 """
 import json
+import inspect
 import math
 import os
 from dataclasses import dataclass
@@ -67,6 +68,10 @@ def settings(given, name=str):
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise SettingsError(f"{name('train_names')} names {twice[0]!r} twice")
+    amounts = set(inspect.signature(Augmenter).parameters) - {"seed"}
+    if not (isinstance(run["augment_args"], dict) and set(run["augment_args"]) <= amounts):
+        raise SettingsError(f"{name('augment_args')} must be a dict of Augmenter amounts "
+                            f"({', '.join(sorted(amounts))}), got {run['augment_args']!r}")
     for key in ("shuffle", "augment"):
         if not isinstance(run[key], bool):
             raise SettingsError(f"{name(key)} must be true or false, got {run[key]!r}")
@@ -143,7 +148,7 @@ def assemble(run, out_dir, *, progress=True, trace=False, log=print):
     task = make_task({"task": run["task"], "loss": run["loss"]})
     model.config["task"] = task.config           # how `npcae predict` reads its outputs
     optimizer = Adam(model.named_parameters(), lr=run["lr"])
-    augmenter = Augmenter(seed=run["seed"]) if run["augment"] else None
+    augmenter = Augmenter(seed=run["seed"], **run["augment_args"]) if run["augment"] else None
     loader = BatchLoader(train, run["batch_size"], shuffle=run["shuffle"], seed=run["seed"],
                          augmenter=augmenter)
     eval_train = (len(train) <= TRAIN_EVAL_LIMIT if run["train_eval"] == "auto"

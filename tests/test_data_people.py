@@ -20,23 +20,23 @@ def test_human_seg_split_is_250_train_and_every_7th_photo_held_out():
     assert set(HUMAN_SEG_TRAIN).isdisjoint(HUMAN_SEG_HELDOUT)
     assert set(HUMAN_SEG_TRAIN) | set(HUMAN_SEG_HELDOUT) == set(NAMES)
     entry = DATASETS["human-seg-290"]
-    assert entry.split == {"train_names": HUMAN_SEG_TRAIN} and entry.size == (256, 256)
+    assert entry.split == {"train_names": HUMAN_SEG_TRAIN} and entry.size == (128, 128)
     assert len(entry.checksums) == 580
 
 
-def test_human_seg_opens_under_NPCAE_DATA_at_256x256_and_splits_alike_for_every_seed(
+def test_human_seg_opens_under_NPCAE_DATA_at_128x128_and_splits_alike_for_every_seed(
         human_seg_dir, monkeypatch):
     monkeypatch.setenv("NPCAE_DATA", str(human_seg_dir.parent))
     monkeypatch.setenv("NPCAE_HUMAN_SEG_URL", NO_NETWORK)      # every file is there: none is fetched
     frames = open_frames("human-seg-290", cache_mb=0)
-    assert isinstance(frames, FolderFrames) and frames.size == (256, 256) and len(frames) == 290
+    assert isinstance(frames, FolderFrames) and frames.size == (128, 128) and len(frames) == 290
     assert frames.root == human_seg_dir and "198 of 290 masks" in frames.notes[0]
     splits = [split_frames(frames, seed=seed, **dataset_defaults("human-seg-290").split) for seed in (0, 1, 7)]
     for train, held in splits:
         assert sorted(held.names, key=int) == list(HUMAN_SEG_HELDOUT) and len(train) == 250
         assert set(train.names).isdisjoint(held.names)
     images, masks = splits[0][1].read([0])          # held-out photo "105" (names sort as text)
-    assert splits[0][1].names[0] == "105" and images.shape == (1, 256, 256, 3)
+    assert splits[0][1].names[0] == "105" and images.shape == (1, 128, 128, 3)
     assert 0.05 < masks.mean() < 0.95 and set(np.unique(masks)) == {0.0, 1.0}
 
 
@@ -105,7 +105,7 @@ def test_scenes_vary_in_people_backgrounds_sizes_and_light(scenes):
 
 def test_synthetic_people_is_registered_with_its_split_and_renders_each_frame_once(monkeypatch):
     entry = DATASETS["synthetic-people"]
-    assert entry.size == (256, 256) and entry.split == {"n_train": 400} and entry.download is None
+    assert entry.size == (128, 128) and entry.split == {"n_train": 400} and entry.download is None
     calls = []
     render = synthetic_people.render_people
     monkeypatch.setattr(synthetic_people, "render_people", lambda *a, **k: calls.append(a) or render(*a, **k))
@@ -117,4 +117,4 @@ def test_synthetic_people_is_registered_with_its_split_and_renders_each_frame_on
     second = held.read([0, 39])
     assert calls == [(0, 400, (16, 16)), (0, 439, (16, 16))]       # the second read rendered nothing
     np.testing.assert_array_equal(first[0], second[0])
-    assert open_frames("synthetic-people").size == (256, 256)
+    assert open_frames("synthetic-people").size == (128, 128)

@@ -36,7 +36,7 @@ from .frames import CachedFrames, DataError, check_size, is_count
 from .synthetic import _noise_field, _skeleton
 
 PEOPLE_FRAMES, PEOPLE_TRAIN = 440, 400
-PEOPLE_SIZE = (256, 256)
+PEOPLE_SIZE = (128, 128)         # the default training size, as human-seg-290's
 FIGURE_HEIGHT = 0.65      # head top to soles of the figure standing with arms down (height units)
 HEAD_TOP = 0.305          # and from the head's top down to its hip
 BACKGROUNDS = ("gradient", "studio", "texture", "stripes", "outdoor")

@@ -100,3 +100,15 @@ def test_the_unets_augmentation_can_be_turned_off_on_the_command_line():
     assert parse("--model", "unet")["augment"] is True
     assert parse("--model", "unet", "--no-augment")["augment"] is False
     assert parse("--augment")["augment"] is True and parse()["augment"] is False   # the CAE
+
+
+def test_augment_args_reach_the_augmenter_and_unknown_amounts_are_one_line(tmp_path):
+    from npcae.experiment import SettingsError, settings
+    run = {**UNET_RUN, "augment": True, "augment_args": {"scale": 0.3, "shift": 0.15}}
+    augmenter = assemble(run, tmp_path, progress=False, log=lambda *_: None).trainer.loader.augmenter
+    assert (augmenter.scale, augmenter.shift, augmenter.brightness) == (0.3, 0.15, 0.2)
+    assert settings({"model": "unet"})["augment_args"]["scale"] == 0.3        # the U-Net's default
+    assert settings({})["augment_args"] == {}                                 # the CAE's: Augmenter's
+    with pytest.raises(SettingsError, match=r"augment_args must be a dict of Augmenter amounts "
+                                            r"\(brightness, contrast, flip, scale, shift\), got \{'zoom': 2\}"):
+        settings({"augment_args": {"zoom": 2}})

@@ -33,27 +33,20 @@ def _blocks(rows, size):
 
 
 @njit(parallel=True, cache=True)
-def _sums(x, blocks):
+def _sums(x, mean, blocks):
+    """sum(x) per channel, or with a mean, sum((x - mean)^2): Numba compiles the two apart
+    (mean None or an array), so the branch costs nothing inside the loop."""
     rows, channels = x.shape
     partial = np.zeros((blocks, channels))
     for b in prange(blocks):
         acc = partial[b]
         for r in range(b * rows // blocks, (b + 1) * rows // blocks):
             for c in range(channels):
-                acc[c] += x[r, c]
-    return partial.sum(axis=0)
-
-
-@njit(parallel=True, cache=True)
-def _centred_square_sums(x, mean, blocks):
-    rows, channels = x.shape
-    partial = np.zeros((blocks, channels))
-    for b in prange(blocks):
-        acc = partial[b]
-        for r in range(b * rows // blocks, (b + 1) * rows // blocks):
-            for c in range(channels):
-                d = np.float64(x[r, c] - mean[c])          # the difference in x's dtype, as
-                acc[c] += d * d                            # the reference's; its square in float64
+                if mean is None:
+                    acc[c] += x[r, c]
+                else:
+                    d = np.float64(x[r, c] - mean[c])      # the difference in x's dtype, as
+                    acc[c] += d * d                        # the reference's; its square in float64
     return partial.sum(axis=0)
 
 
@@ -111,13 +104,13 @@ def _channel_vector(v, dtype):
 def channel_sums(x):
     """x (..., C) -> (C,) float64: the sum of each channel."""
     x2 = _rows(x)
-    return _sums(x2, _blocks(x2.shape[0], x2.size))
+    return _sums(x2, None, _blocks(x2.shape[0], x2.size))
 
 
 def centred_square_sums(x, mean):
     """x (..., C), mean (C,) -> (C,) float64: sum((x - mean)^2), x - mean in x's dtype."""
     x2 = _rows(x)
-    return _centred_square_sums(x2, _channel_vector(mean, x2.dtype), _blocks(x2.shape[0], x2.size))
+    return _sums(x2, _channel_vector(mean, x2.dtype), _blocks(x2.shape[0], x2.size))
 
 
 def gradient_sums(dy, x, mean):

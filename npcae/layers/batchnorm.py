@@ -25,6 +25,38 @@ def channel_dot(a, b):
                      dtype=np.float64)
 
 
+class NumpyRoad:
+    """The reference: kernels/batchnorm.py's five passes in NumPy, in the same order of
+    operations (the layer's `fast=False`)."""
+
+    channel_sums = staticmethod(channel_sum)
+
+    @staticmethod
+    def centred_square_sums(x, mean):
+        centred = x - mean
+        return channel_dot(centred, centred)
+
+    @staticmethod
+    def gradient_sums(dy, x, mean):
+        return channel_sum(dy), channel_dot(dy, x - mean)
+
+    @staticmethod
+    def normalise(x, mean, scale, beta):
+        y = x - mean
+        y *= scale
+        y += beta.astype(x.dtype)
+        return y
+
+    @staticmethod
+    def normalise_backward(dy, x, mean, scale, c_mean, c_centred):
+        dx = dy * scale
+        dx -= c_mean
+        centred = x - mean
+        centred *= c_centred
+        dx -= centred
+        return dx
+
+
 class BatchNormalization(Layer):
     """Per-channel batch normalisation of NHWC tensors; Keras `BatchNormalization` (axis=-1),
     PyTorch `nn.BatchNorm2d` (whose momentum is our 1 - momentum).
@@ -62,8 +94,8 @@ class BatchNormalization(Layer):
     and mu and 1 / sigma.
 
     The sums and element-wise passes run in Numba (kernels/batchnorm.py: five sweeps of memory
-    on every core, against NumPy's eight on one); `fast=False` runs the NumPy code below them,
-    the reference. The two agree to float64's last digits in the statistics, and so to within
+    on every core, against NumPy's eight on one); `fast=False` runs the same five passes in
+    NumPy (NumpyRoad), the reference. The two agree to float64's last digits in the statistics, and so to within
     an ulp or two of x's dtype in y and dx.
     """
 
@@ -89,43 +121,28 @@ class BatchNormalization(Layer):
     def forward(self, x, training=False):
         x = as_float(x)
         self.output_shape(x.shape)
-        if self.fast:
-            return self._forward_fast(x, training)
-        if training and not self.frozen:
-            mean = channel_sum(x) / (x.size // self.channels)
-            centred = x - mean.astype(x.dtype)
-            variance = channel_dot(centred, centred) / (x.size // self.channels)
-            self._update_moving_statistics(mean, variance)
-        else:
-            mean = self.state["moving_mean"].astype(np.float64)
-            variance = self.state["moving_variance"].astype(np.float64)
-            centred = x - mean.astype(x.dtype)
+        mean, variance = self._statistics(x, training)
         inv_std = 1.0 / np.sqrt(variance + self.epsilon)
         self._x, self._mean, self._inv_std = (x, mean, inv_std) if training else (None,) * 3
-        gamma = self.params["gamma"].astype(np.float64)
-        centred *= (gamma * inv_std).astype(x.dtype)           # y, built in place
-        centred += self.params["beta"].astype(x.dtype)
-        return centred
+        scale = self.params["gamma"].astype(np.float64) * inv_std
+        return self._road.normalise(x, mean.astype(x.dtype), scale.astype(x.dtype),
+                                    self.params["beta"])
+
+    @property
+    def _road(self):
+        return kernels if self.fast else NumpyRoad
 
     def _statistics(self, x, training):
         """mean, variance (C,) float64: the batch's (training, updating the moving ones), or
         the moving ones."""
         if training and not self.frozen:
             m = x.size // self.channels
-            mean = kernels.channel_sums(x) / m
-            variance = kernels.centred_square_sums(x, mean.astype(x.dtype)) / m
+            mean = self._road.channel_sums(x) / m
+            variance = self._road.centred_square_sums(x, mean.astype(x.dtype)) / m
             self._update_moving_statistics(mean, variance)
             return mean, variance
         return (self.state["moving_mean"].astype(np.float64),
                 self.state["moving_variance"].astype(np.float64))
-
-    def _forward_fast(self, x, training):
-        mean, variance = self._statistics(x, training)
-        inv_std = 1.0 / np.sqrt(variance + self.epsilon)
-        self._x, self._mean, self._inv_std = (x, mean, inv_std) if training else (None,) * 3
-        scale = self.params["gamma"].astype(np.float64) * inv_std
-        return kernels.normalise(x, mean.astype(x.dtype), scale.astype(x.dtype),
-                                 self.params["beta"])
 
     def _update_moving_statistics(self, mean, variance):
         """moving = momentum * moving + (1 - momentum) * batch, in float64, stored in place."""
@@ -136,27 +153,8 @@ class BatchNormalization(Layer):
     def backward(self, grad_out):
         x, mean, inv_std = self._x, self._mean, self._inv_std
         dy = np.asarray(grad_out, dtype=x.dtype)
-        if self.fast:
-            return self._backward_fast(dy, x, mean, inv_std)
-        centred = x - mean.astype(x.dtype)                      # xhat = centred * inv_std
-        sum_dy = channel_sum(dy)
-        sum_dy_xhat = channel_dot(dy, centred) * inv_std
-        self.grads["gamma"][...] = sum_dy_xhat
-        self.grads["beta"][...] = sum_dy
-        scale = self.params["gamma"].astype(np.float64) * inv_std      # gamma / sigma
-        dx = dy * scale.astype(x.dtype)
-        if self.frozen:
-            return dx
-        # dx = scale * dy - scale * mean(dy) - (scale / sigma) * mean(dy * xhat) * centred
-        m = x.size // self.channels
-        dx -= (scale * sum_dy / m).astype(x.dtype)
-        centred *= (scale * inv_std * sum_dy_xhat / m).astype(x.dtype)
-        dx -= centred
-        return dx
-
-    def _backward_fast(self, dy, x, mean, inv_std):
         mean_x = mean.astype(x.dtype)
-        sum_dy, sum_dy_centred = kernels.gradient_sums(dy, x, mean_x)
+        sum_dy, sum_dy_centred = self._road.gradient_sums(dy, x, mean_x)
         sum_dy_xhat = sum_dy_centred * inv_std
         self.grads["gamma"][...] = sum_dy_xhat
         self.grads["beta"][...] = sum_dy
@@ -164,10 +162,10 @@ class BatchNormalization(Layer):
         m = x.size // self.channels
         if self.frozen:                            # the statistics are constants: dy * scale
             c_mean = c_centred = np.zeros(self.channels)
-        else:
+        else:    # dx = scale * dy - scale * mean(dy) - (scale / sigma) * mean(dy * xhat) * centred
             c_mean, c_centred = scale * sum_dy / m, scale * inv_std * sum_dy_xhat / m
-        return kernels.normalise_backward(dy, x, mean_x, scale.astype(x.dtype),
-                                          c_mean.astype(x.dtype), c_centred.astype(x.dtype))
+        return self._road.normalise_backward(dy, x, mean_x, scale.astype(x.dtype),
+                                             c_mean.astype(x.dtype), c_centred.astype(x.dtype))
 
     def __repr__(self):
         frozen = ", frozen=True" if self.frozen else ""

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kernels import is_pointwise
 from .kernels.im2col import BLOCK_BYTES
 from .kernels.pooling import INDEX_DTYPE
 from .kernels.subpixel import window_geometry
+from .layers.conv_functions import (COL2IM, COLUMN_BLOCKS, FLIPPED_KERNEL, KEPT_COLUMNS,
+                                    WHOLE_COLUMNS)
 from .layers import (Conv2D, Conv2DTranspose, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
                      UpSampling2D)
 from .layers import BatchNormalization, MaxPool2D
@@ -168,23 +169,20 @@ def conv(layer, shape, itemsize, training):
     if not layer.fast:          # kernels/reference.py: padded copies of x, W-sized products
         return Footprint(forward=y + 2 * x, backward=y + 4 * x + 3 * weights, keeps_input=True)
     x_row = geom.out_w * kh * kw * channels * itemsize      # one image row of im2col(x)
-    pointwise = is_pointwise(geom)
-    keep = training and layer.keep_columns and not pointwise
-    forward_space = 0 if pointwise or keep else block_bytes(image_rows, x_row)
+    whole = rows * kh * kw * channels * itemsize
+    plan = layer.plan(training, np.float64 if itemsize == 8 else np.float32)
+    keep = plan.forward == KEPT_COLUMNS
+    forward_space = block_bytes(image_rows, x_row) if plan.forward == COLUMN_BLOCKS else 0
     if not training:
         return Footprint(forward=y, workspace=forward_space, keeps_input=True)
-    centred = layer.centred
-    if pointwise:
-        backward_space = 0
-    elif centred:               # dx = im2col(dy) @ rot180(W): blocks of dy's columns
-        dy_row = geom.out_w * kh * kw * layer.out_channels * itemsize
-        backward_space = max(forward_space, block_bytes(image_rows, dy_row))
-    else:                       # col2im's road: the whole columns
-        backward_space = rows * kh * kw * channels * itemsize
+    weights_space = {COLUMN_BLOCKS: block_bytes(image_rows, x_row), WHOLE_COLUMNS: whole}
+    dy_row = geom.out_w * kh * kw * layer.out_channels * itemsize
+    data_space = {FLIPPED_KERNEL: block_bytes(image_rows, dy_row), COL2IM: whole}
+    backward_space = max(weights_space.get(plan.weights, 0), data_space.get(plan.data, 0))
     kept = rows * (kh * kw * channels + 1) * itemsize if keep else 0
     # Weight-sized temporaries, which rule when the filters are wide and the image small:
     # [W; b] stacked for the kept columns; dW summed over blocks (part + total), rot180(W).
-    weight_temporaries = 2 * weights if centred and not keep else weights
+    weight_temporaries = 2 * weights if layer.centred and not keep else weights
     return Footprint(kept=kept, buffers=kept, forward=y + (weights if keep else 0),
                      backward=x + y + weight_temporaries,
                      workspace=max(forward_space, backward_space), keeps_input=True)

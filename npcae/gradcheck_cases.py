@@ -14,6 +14,7 @@ import numpy as np
 from .layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dropout, Identity, Layer,
                      LeakyReLU, MaxPool2D, ReLU, Sigmoid, Swish, Tanh, UpConv2D, UpSampling2D)
 from . import gradcheck
+from .kernels import direct
 from .losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
 from .models import Add, Concatenate, Sequential, cae, unet
 
@@ -55,6 +56,8 @@ def conv_case(c_in, c_out, kernel, stride, padding, nhw, fast=True, keep_columns
     kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
     n, h, w = nhw
     how = ", loops" if not fast else ", shared columns" if keep_columns is False else ""
+    if fast and direct.takes(c_out, np.float64) and (kh, kw, stride) != (1, 1, 1):
+        how = ", direct"                       # kernels/direct.py: no columns to keep or share
     configuration = f"{kh}x{kw} s{stride} {padding}, {c_in}->{c_out} ch, x {n}x{h}x{w}x{c_in}{how}"
 
     def build(rng):
@@ -294,6 +297,10 @@ CASES = [
     *conv_cases(4, 2, 1, 1, "same", (2, 3, 5)),
     *conv_cases(3, 2, 1, 2, "same", (2, 5, 4)),
     conv_case(3, 4, (3, 2), 2, "same", (2, 5, 4), fast=False),
+    # the direct roads (8 float64 lanes): pixels in blocks of eight and alone at the edges
+    conv_case(8, 8, 3, 1, "same", (2, 4, 11)),
+    conv_case(3, 16, (3, 2), 2, "same", (2, 5, 19)),
+    conv_case(2, 8, (2, 3), 1, "valid", (1, 4, 12)),
     # UpSampling2D, UpConv2D
     upsampling_case(2, "nearest", (2, 3, 5, 2)),
     upsampling_case(2, "bilinear", (2, 3, 5, 2)),

@@ -3,10 +3,11 @@ kernels/reference.py, and the plan a layer shows in repr, summary() and the trac
 import numpy as np
 import pytest
 
-from npcae.kernels import conv_geometry, reference
+from npcae.kernels import conv_geometry, direct, reference
 from npcae.kernels.workspace import KeptColumns
 from npcae.layers import Conv2D
-from npcae.layers.conv_functions import (COL2IM, FLIPPED_KERNEL, KEPT_COLUMNS, POINTWISE,
+from npcae.layers.conv_functions import (COL2IM, COLUMN_BLOCKS, DIRECT, FLIPPED_DIRECT,
+                                         FLIPPED_KERNEL, KEPT_COLUMNS, POINTWISE,
                                          WHOLE_COLUMNS, conv_backward_data,
                                          conv_backward_weights, conv_forward, conv_plan,
                                          flipped_kernel)
@@ -52,3 +53,60 @@ def test_a_layer_shows_the_roads_it_takes(rng):
     trace = trace_step(model, MSELoss(), Adam(model.named_parameters()), x, np.zeros((1, 8, 6, 1), np.float32))
     assert trace.layers[0].plan == "kept columns / kept columns / flipped kernel"
     assert "kept columns / kept columns / flipped kernel" in trace.table()
+
+
+DIRECT_SHAPES = [      # (N, H, W, C, F, KH, KW, stride, padding): edges, widths below 8, strides
+    (2, 7, 11, 3, 16, 3, 3, 1, "same"), (1, 9, 20, 5, 32, 3, 5, 2, "same"),
+    (2, 13, 17, 4, 16, 2, 2, 2, "valid"), (1, 5, 3, 2, 16, 3, 3, 1, "same"),
+    (1, 6, 30, 3, 48, 5, 5, 3, "valid"), (1, 4, 40, 8, 16, 1, 3, 1, "same"),
+    (1, 3, 9, 2, 16, 4, 4, 1, "same")]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", DIRECT_SHAPES)
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_direct_road_computes_the_reference(shape, dtype, parallel, rng, monkeypatch):
+    n, h, w, c, f, kh, kw, stride, padding = shape
+    f = f if dtype == np.float32 else f // 2                   # 16 or 8 lanes
+    monkeypatch.setattr(direct, "SERIAL_BELOW_MACS", 0 if parallel else 1 << 60)
+    x = rng.standard_normal((n, h, w, c)).astype(dtype)
+    weights, bias = rng.standard_normal((kh, kw, c, f)).astype(dtype), rng.standard_normal(f).astype(dtype)
+    geom = conv_geometry(h, w, kh, kw, stride, padding)
+    y = direct.direct_conv(x, geom, weights.reshape(-1, f), bias)
+    expected = reference.conv2d_forward(x, weights, bias, stride, padding).reshape(y.shape)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(y, expected, rtol=0, atol=tolerance * np.abs(expected).max(),
+                               err_msg=f"{shape} {dtype.__name__}")
+
+
+def test_a_pixel_sums_the_same_whichever_road_takes_it(rng):
+    """In a wide image most pixels go eight at a time; in a narrow crop the same windows go one
+    at a time (_one). Same additions, same order: the same bits, at any thread count."""
+    import numba
+    x = rng.standard_normal((2, 6, 24, 5)).astype(np.float32)
+    weights = rng.standard_normal((45, 32)).astype(np.float32)
+    wide = direct.direct_conv(x, conv_geometry(6, 24, 3, 3, 1, "valid"), weights).reshape(2, 4, 22, 32)
+    narrow = direct.direct_conv(x[:, :, 7:13], conv_geometry(6, 6, 3, 3, 1, "valid"), weights)
+    assert np.array_equal(narrow.reshape(2, 4, 4, 32), wide[:, :, 7:11])
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one_thread = direct.direct_conv(x, conv_geometry(6, 24, 3, 3, 1, "same"), weights)
+    finally:
+        numba.set_num_threads(threads)
+    assert np.array_equal(one_thread, direct.direct_conv(x, conv_geometry(6, 24, 3, 3, 1, "same"), weights))
+
+
+def test_the_direct_road_takes_few_filters_in_whole_vectors(rng):
+    assert Conv2D(16, 16, 3, rng=rng).plan() == (DIRECT, COLUMN_BLOCKS, FLIPPED_DIRECT)
+    assert Conv2D(3, 32, 3, rng=rng).plan() == (DIRECT, COLUMN_BLOCKS, FLIPPED_KERNEL)  # 3 channels
+    assert Conv2D(16, 32, 3, 2, rng=rng).plan() == (DIRECT, WHOLE_COLUMNS, COL2IM)
+    assert Conv2D(16, 12, 3, rng=rng).plan().forward == KEPT_COLUMNS          # not whole vectors
+    assert Conv2D(64, 64, 3, rng=rng).plan() == ("column blocks", COLUMN_BLOCKS, FLIPPED_KERNEL)
+    layer = Conv2D(8, 8, 3, rng=rng)                    # 8 filters: whole float64 vectors only
+    assert layer.plan().forward == KEPT_COLUMNS
+    layer.astype(np.float64).forward(rng.standard_normal((1, 5, 9, 8)), training=True)
+    assert layer.last_plan == (DIRECT, COLUMN_BLOCKS, FLIPPED_DIRECT)
+    with pytest.raises(ValueError, match="does not fit"):
+        direct.direct_conv(np.zeros((1, 4, 4, 2), np.float32), conv_geometry(4, 4, 3, 3, 1, "same"),
+                           np.zeros((18, 12), np.float32))

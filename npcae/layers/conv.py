@@ -5,8 +5,8 @@ from .. import kernels
 from ..kernels import conv_geometry, reference
 from ..kernels.workspace import KeptColumns
 from .base import Layer, as_float
-from .conv_functions import (FLIPPED_KERNEL, conv_backward_data, conv_backward_weights,
-                             conv_forward, conv_plan, flipped_kernel)
+from .conv_functions import (FLIPPED_DIRECT, FLIPPED_KERNEL, conv_backward_data,
+                             conv_backward_weights, conv_forward, conv_plan, flipped_kernel)
 from .init import he_normal
 
 
@@ -71,11 +71,13 @@ class Conv2D(Layer):
         kh, kw = self.kernel_size
         return n * out_h * out_w * kh * kw * self.in_channels * self.out_channels
 
-    def plan(self, training=True):
-        """The roads a forward (training or not) and its backward take (conv_functions.py)."""
+    def plan(self, training=True, dtype=np.float32):
+        """The roads a forward (training or not) in `dtype` and its backward take
+        (conv_functions.py)."""
         geom = self.geometry((1, 2 * self.kernel_size[0], 2 * self.kernel_size[1], self.in_channels))
         return conv_plan(geom, keep=training and self.keep_columns, flip_data=self.centred,
-                         fast=self.fast)
+                         fast=self.fast, filters=self.out_channels, channels=self.in_channels,
+                         dtype=dtype)
 
     @property
     def centred(self):
@@ -89,8 +91,7 @@ class Conv2D(Layer):
         geom = self.geometry(x.shape)
         weights = self.params["W"].astype(x.dtype, copy=False)
         bias = self.params["b"].astype(x.dtype, copy=False) if "b" in self.params else None
-        self._x, self.last_plan = x, conv_plan(geom, keep=training and self.keep_columns,
-                                           flip_data=self.centred, fast=self.fast)
+        self._x, self.last_plan = x, self.plan(training, x.dtype)
         if not self.fast:
             return reference.conv2d_forward(x, weights, 0 if bias is None else bias,
                                             self.stride, self.padding)
@@ -131,7 +132,7 @@ class Conv2D(Layer):
         geom = self.geometry(x.shape)
         weights = self.params["W"].astype(x.dtype, copy=False)
         flipped = None
-        if self.last_plan.data == FLIPPED_KERNEL:
+        if self.last_plan.data in (FLIPPED_KERNEL, FLIPPED_DIRECT):
             dy_image = dy.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
             flipped = (dy_image, geom, flipped_kernel(weights))
         return conv_backward_data(dy, geom, weights.reshape(-1, self.out_channels), x.shape,

@@ -19,7 +19,9 @@ between layers is only the geometry, the matrix, and the roads below; each road 
 same numbers (tests/test_fast_paths.py holds them to each other and to kernels/reference.py).
 
 Roads (ConvPlan fields, shown "forward / weights / data"):
-  forward   COLUMN_BLOCKS  im2col a block of output rows at a time into the shared workspace
+  forward   DIRECT         no columns: eight pixels' sums of a few filters held in registers
+                           (kernels/direct.py), for layers with few filters, where a GEMM is thin
+            COLUMN_BLOCKS  im2col a block of output rows at a time into the shared workspace
                            and multiply it (kernels.columns_matmul): one small buffer per model
             KEPT_COLUMNS   a thin layer keeps its own [cols | 1] for backward, b folded into
                            the GEMM as a last row of w (workspace.KeptColumns)
@@ -31,6 +33,7 @@ Roads (ConvPlan fields, shown "forward / weights / data"):
   data      FLIPPED_KERNEL dx is itself a convolution of dy: im2col(dy) @ the kernel rotated by
                            180 degrees with its channel axes swapped (stride 1, centred "same"
                            padding; or UpConv2D's phases when 4F < C). No scattered writes.
+            FLIPPED_DIRECT the same convolution by kernels/direct.py, when x has few channels
             COL2IM         dcols = dy @ w.T, written over cols, scattered back and summed
             POINTWISE      dy @ w.T is dx
   LOOPS on all three: kernels/reference.py's loops (Conv2D(fast=False), for study).
@@ -40,9 +43,11 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import kernels
+from ..kernels import direct
 
-COLUMN_BLOCKS, KEPT_COLUMNS, WHOLE_COLUMNS = "column blocks", "kept columns", "whole columns"
-FLIPPED_KERNEL, COL2IM, POINTWISE, LOOPS = "flipped kernel", "col2im", "pointwise", "loops"
+DIRECT, COLUMN_BLOCKS, KEPT_COLUMNS = "direct", "column blocks", "kept columns"
+WHOLE_COLUMNS, COL2IM, POINTWISE, LOOPS = "whole columns", "col2im", "pointwise", "loops"
+FLIPPED_KERNEL, FLIPPED_DIRECT = "flipped kernel", "flipped kernel, direct"
 
 
 class ConvPlan(NamedTuple):
@@ -54,28 +59,36 @@ class ConvPlan(NamedTuple):
         return f"{self.forward} / {self.weights} / {self.data}"
 
 
-def conv_plan(geom, *, keep=False, flip_data=False, fast=True):
+def conv_plan(geom, *, keep=False, flip_data=False, fast=True, filters=None, channels=None,
+              dtype=np.float32):
     """The roads for `geom`: keep (a training forward of a thin layer keeps its columns),
-    flip_data (backward_data as a convolution of dy), fast (False: the reference loops)."""
+    flip_data (backward_data as a convolution of dy), fast (False: the reference loops);
+    given the layer's output `filters` and input `channels` and the `dtype` it runs in, the
+    direct roads where kernels/direct.py takes them (few filters; channels for dx)."""
     if not fast:
         return ConvPlan(LOOPS, LOOPS, LOOPS)
     if kernels.is_pointwise(geom):
         return ConvPlan(POINTWISE, POINTWISE, POINTWISE)
-    if keep:
-        return ConvPlan(KEPT_COLUMNS, KEPT_COLUMNS, FLIPPED_KERNEL if flip_data else COL2IM)
+    data = COL2IM
     if flip_data:
-        return ConvPlan(COLUMN_BLOCKS, COLUMN_BLOCKS, FLIPPED_KERNEL)
-    return ConvPlan(COLUMN_BLOCKS, WHOLE_COLUMNS, COL2IM)
+        data = FLIPPED_DIRECT if channels and direct.takes(channels, dtype) else FLIPPED_KERNEL
+    if filters and direct.takes(filters, dtype):       # no columns to keep
+        return ConvPlan(DIRECT, COLUMN_BLOCKS if flip_data else WHOLE_COLUMNS, data)
+    if keep:
+        return ConvPlan(KEPT_COLUMNS, KEPT_COLUMNS, data)
+    return ConvPlan(COLUMN_BLOCKS, COLUMN_BLOCKS if flip_data else WHOLE_COLUMNS, data)
 
 
 def conv_forward(x, geom, w, bias, plan, kept=None):
     """im2col(x) @ w + b as an (N*OH*OW, F) matrix; bias None adds nothing. KEPT_COLUMNS fills
     `kept` (a workspace.KeptColumns) for backward."""
+    if kept is not None:
+        kept.valid = plan.forward == KEPT_COLUMNS
+    if plan.forward == DIRECT:
+        return direct.direct_conv(x, geom, w, bias)
     if plan.forward == KEPT_COLUMNS:
         w_bias = np.vstack([w, bias if bias is not None else np.zeros(w.shape[1], w.dtype)])
         return kernels.columns_matmul(x, geom, w_bias, into=kept.prepare(x, geom))
-    if kept is not None:
-        kept.valid = False
     y = kernels.columns_matmul(x, geom, w)
     if bias is not None:
         y += bias
@@ -98,6 +111,9 @@ def conv_backward_data(dy, geom, w, x_shape, plan, cols=None, flipped=None):
     """dx (x_shape). FLIPPED_KERNEL needs `flipped` = (dy as an image, its geometry, the
     flipped kernel matrix), which the layer knows how to make; COL2IM writes dy @ w.T into
     `cols` when given (the columns backward_weights built, no longer needed)."""
+    if plan.data == FLIPPED_DIRECT:
+        dy_image, dy_geom, flipped_w = flipped
+        return direct.direct_conv(dy_image, dy_geom, flipped_w).reshape(x_shape)
     if plan.data == FLIPPED_KERNEL:
         dy_image, dy_geom, flipped_w = flipped
         return kernels.columns_matmul(dy_image, dy_geom, flipped_w).reshape(x_shape)

@@ -13,6 +13,8 @@ import sys
 import time
 from pathlib import Path
 
+PEER_ENV = dict(os.environ)     # the environment as given, for the peers: before npcae changes it
+import npcae  # noqa: E402,F401  (before numpy: it sets OpenBLAS's thread timeout)
 import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -138,11 +140,12 @@ def bar_plot(path, labels, series, ylabel, title, reference=None):
 
 
 def run_json(name, command):
-    """Run a worker process; its last stdout line is JSON. A failure ends the benchmark `name`
-    with the worker's last stderr line."""
+    """Run a worker process in the environment this one was given (npcae's workers set their own
+    on import); its last stdout line is JSON. A failure ends the benchmark `name` with the
+    worker's last stderr line."""
     import json
     import subprocess
-    done = subprocess.run(command, capture_output=True, text=True)
+    done = subprocess.run(command, capture_output=True, text=True, env=PEER_ENV)
     if done.returncode != 0:
         raise SystemExit(f"{name}: {' '.join(command[:2])} failed: "
                          f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")

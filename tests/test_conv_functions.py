@@ -35,7 +35,7 @@ def test_every_road_computes_the_reference(kernel, stride, padding, keep, flip, 
 
 
 def test_a_layer_shows_the_roads_it_takes(rng):
-    thin, wide = Conv2D(3, 4, 3, rng=rng), Conv2D(3, 64, 3, 2, rng=rng)
+    thin, wide = Conv2D(3, 4, 3, rng=rng), Conv2D(3, 128, 3, 2, rng=rng)
     assert thin.plan() == (KEPT_COLUMNS, KEPT_COLUMNS, FLIPPED_KERNEL)
     assert thin.plan(training=False).forward != KEPT_COLUMNS
     assert wide.plan() == ("column blocks", WHOLE_COLUMNS, COL2IM)
@@ -70,7 +70,8 @@ def test_the_direct_road_computes_the_reference(shape, dtype, parallel, rng, mon
     f = f if dtype == np.float32 else f // 2                   # 16 or 8 lanes
     monkeypatch.setattr(direct, "SERIAL_BELOW_MACS", 0 if parallel else 1 << 60)
     x = rng.standard_normal((n, h, w, c)).astype(dtype)
-    weights, bias = rng.standard_normal((kh, kw, c, f)).astype(dtype), rng.standard_normal(f).astype(dtype)
+    weights = rng.standard_normal((kh, kw, c, f)).astype(dtype)
+    bias = rng.standard_normal(f).astype(dtype)
     geom = conv_geometry(h, w, kh, kw, stride, padding)
     y = direct.direct_conv(x, geom, weights.reshape(-1, f), bias)
     expected = reference.conv2d_forward(x, weights, bias, stride, padding).reshape(y.shape)
@@ -85,7 +86,8 @@ def test_a_pixel_sums_the_same_whichever_road_takes_it(rng):
     import numba
     x = rng.standard_normal((2, 6, 24, 5)).astype(np.float32)
     weights = rng.standard_normal((45, 32)).astype(np.float32)
-    wide = direct.direct_conv(x, conv_geometry(6, 24, 3, 3, 1, "valid"), weights).reshape(2, 4, 22, 32)
+    wide = direct.direct_conv(x, conv_geometry(6, 24, 3, 3, 1, "valid"), weights)
+    wide = wide.reshape(2, 4, 22, 32)
     narrow = direct.direct_conv(x[:, :, 7:13], conv_geometry(6, 6, 3, 3, 1, "valid"), weights)
     assert np.array_equal(narrow.reshape(2, 4, 4, 32), wide[:, :, 7:11])
     threads = numba.get_num_threads()
@@ -94,7 +96,8 @@ def test_a_pixel_sums_the_same_whichever_road_takes_it(rng):
         one_thread = direct.direct_conv(x, conv_geometry(6, 24, 3, 3, 1, "same"), weights)
     finally:
         numba.set_num_threads(threads)
-    assert np.array_equal(one_thread, direct.direct_conv(x, conv_geometry(6, 24, 3, 3, 1, "same"), weights))
+    two_threads = direct.direct_conv(x, conv_geometry(6, 24, 3, 3, 1, "same"), weights)
+    assert np.array_equal(one_thread, two_threads)
 
 
 def test_the_direct_road_takes_few_filters_in_whole_vectors(rng):
@@ -102,7 +105,8 @@ def test_the_direct_road_takes_few_filters_in_whole_vectors(rng):
     assert Conv2D(3, 32, 3, rng=rng).plan() == (DIRECT, COLUMN_BLOCKS, FLIPPED_KERNEL)  # 3 channels
     assert Conv2D(16, 32, 3, 2, rng=rng).plan() == (DIRECT, WHOLE_COLUMNS, COL2IM)
     assert Conv2D(16, 12, 3, rng=rng).plan().forward == KEPT_COLUMNS          # not whole vectors
-    assert Conv2D(64, 64, 3, rng=rng).plan() == ("column blocks", COLUMN_BLOCKS, FLIPPED_KERNEL)
+    assert Conv2D(128, 128, 3, rng=rng).plan() == ("column blocks", COLUMN_BLOCKS, FLIPPED_KERNEL)
+    assert Conv2D(64, 128, 3, rng=rng).plan() == ("column blocks", COLUMN_BLOCKS, FLIPPED_DIRECT)
     layer = Conv2D(8, 8, 3, rng=rng)                    # 8 filters: whole float64 vectors only
     assert layer.plan().forward == KEPT_COLUMNS
     layer.astype(np.float64).forward(rng.standard_normal((1, 5, 9, 8)), training=True)

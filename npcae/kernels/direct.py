@@ -32,10 +32,11 @@ LANES = {np.dtype(np.float32): 16, np.dtype(np.float64): 8}
 
 
 # Up to this many filters the direct road is the faster one (conv_functions.conv_plan). Measured
-# on 3x3 "same" layers, one 512x512 photo and U-Net levels (ms, direct vs im2col + OpenBLAS):
-# 16 filters 11.0 vs 37.0, 32 filters 13.3 vs 18.6, 64 filters 23.2 vs 22.5, 256 filters
-# 18.8 vs 7.5: with many filters the product is no longer thin and BLAS is at its best.
-MAX_FILTERS = 32
+# on 3x3 "same" layers of the U-Net (ms, direct vs im2col + OpenBLAS, best of 5 alternating):
+# one 512x512 photo's 32 -> 16 channels 15.6 vs 65, 64 -> 64 at 128x128 6.8 vs 10.9, 128 -> 64
+# 14.8 vs 22.8; a step's 8 x 64x64, 128 -> 64, 30.4 vs 40.8; but 128 -> 128 at 64x64 8.8 vs 8.8:
+# with many filters the product is no longer thin and BLAS is at its best.
+MAX_FILTERS = 64
 
 
 def fits(filters, dtype):
@@ -81,6 +82,46 @@ def _eight(x, w, bias, y, n, ih0, iw0, stride, i_lo, i_hi, kw, f0, out):
 
 
 @njit(inline="always")
+def _eight_by_two(x, w, bias, y, n, ih0, iw0, stride, i_lo, i_hi, kw, f0, out):
+    """_eight for two vectors of filters at once: each input value feeds two multiply-adds, and
+    the sixteen sums and two weight vectors fill 18 of AVX-512's 32 registers."""
+    channels, filters = x.shape[3], w.shape[1]
+    f1 = f0 + lanes(w)
+    s0 = load(bias, f0)
+    s1, s2, s3, s4, s5, s6, s7 = s0, s0, s0, s0, s0, s0, s0
+    t0 = load(bias, f1)
+    t1, t2, t3, t4, t5, t6, t7 = t0, t0, t0, t0, t0, t0, t0
+    for i in range(i_lo, i_hi):
+        ih = ih0 + i
+        for j in range(kw):
+            iw = iw0 + j
+            tap = (i * kw + j) * channels * filters
+            for c in range(channels):
+                wv = load(w, tap + c * filters + f0)
+                wu = load(w, tap + c * filters + f1)
+                v = x[n, ih, iw, c]
+                s0, t0 = fmadd(s0, v, wv), fmadd(t0, v, wu)
+                v = x[n, ih, iw + stride, c]
+                s1, t1 = fmadd(s1, v, wv), fmadd(t1, v, wu)
+                v = x[n, ih, iw + 2 * stride, c]
+                s2, t2 = fmadd(s2, v, wv), fmadd(t2, v, wu)
+                v = x[n, ih, iw + 3 * stride, c]
+                s3, t3 = fmadd(s3, v, wv), fmadd(t3, v, wu)
+                v = x[n, ih, iw + 4 * stride, c]
+                s4, t4 = fmadd(s4, v, wv), fmadd(t4, v, wu)
+                v = x[n, ih, iw + 5 * stride, c]
+                s5, t5 = fmadd(s5, v, wv), fmadd(t5, v, wu)
+                v = x[n, ih, iw + 6 * stride, c]
+                s6, t6 = fmadd(s6, v, wv), fmadd(t6, v, wu)
+                v = x[n, ih, iw + 7 * stride, c]
+                s7, t7 = fmadd(s7, v, wv), fmadd(t7, v, wu)
+    sums = ((s0, t0), (s1, t1), (s2, t2), (s3, t3), (s4, t4), (s5, t5), (s6, t6), (s7, t7))
+    for p, (s, t) in enumerate(sums):
+        store(y, out + p * filters, s)
+        store(y, out + p * filters + lanes(w), t)
+
+
+@njit(inline="always")
 def _one(x, w, bias, y, n, ih0, iw0, i_lo, i_hi, kw, f0, out):
     """One pixel, its window starting at column iw0 (possibly in the padding)."""
     width, channels, filters = x.shape[2], x.shape[3], w.shape[1]
@@ -104,17 +145,25 @@ def _row(x, w, bias, y, kh, kw, stride, pad_top, pad_left, out_h, out_w, row):
     # Pixels [first, last) have every column tap inside x.
     first = min(out_w, (pad_left + stride - 1) // stride)
     last = max(first, min(out_w, (width - kw + pad_left) // stride + 1))
-    for f0 in range(0, filters, lanes(w)):
+    f0 = 0
+    while f0 < filters:
+        wide = filters - f0 >= 2 * lanes(w)           # two vectors of filters left
         ow = 0
         while ow < out_w:
             out = (row * out_w + ow) * filters + f0
             iw0 = ow * stride - pad_left
             if first <= ow and ow + 8 <= last:
-                _eight(x, w, bias, y, n, ih0, iw0, stride, i_lo, i_hi, kw, f0, out)
+                if wide:
+                    _eight_by_two(x, w, bias, y, n, ih0, iw0, stride, i_lo, i_hi, kw, f0, out)
+                else:
+                    _eight(x, w, bias, y, n, ih0, iw0, stride, i_lo, i_hi, kw, f0, out)
                 ow += 8
             else:
                 _one(x, w, bias, y, n, ih0, iw0, i_lo, i_hi, kw, f0, out)
+                if wide:
+                    _one(x, w, bias, y, n, ih0, iw0, i_lo, i_hi, kw, f0 + lanes(w), out + lanes(w))
                 ow += 1
+        f0 += 2 * lanes(w) if wide else lanes(w)
 
 
 @njit(parallel=True, cache=True, boundscheck=False, error_model="numpy")

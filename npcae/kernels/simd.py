@@ -51,7 +51,8 @@ def _float_array(array):
 def _vector_pointer(context, builder, array_type, array, index, lanes):
     data = context.make_array(array_type)(context, builder, array).data
     element = data.type.pointee
-    return builder.bitcast(builder.gep(data, [index]), ir.PointerType(ir.VectorType(element, lanes)))
+    vector_pointer = ir.PointerType(ir.VectorType(element, lanes))
+    return builder.bitcast(builder.gep(data, [index]), vector_pointer)
 
 
 @intrinsic
@@ -59,7 +60,9 @@ def lanes(typingctx, array):
     if not _float_array(array):
         return None
     count = Vector(array.dtype).lanes
-    return types.intp(array), lambda context, builder, sig, args: context.get_constant(types.intp, count)
+    def codegen(context, builder, sig, args):
+        return context.get_constant(types.intp, count)
+    return types.intp(array), codegen
 
 
 @intrinsic

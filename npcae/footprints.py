@@ -31,7 +31,8 @@ import numpy as np
 from .kernels.im2col import BLOCK_BYTES
 from .kernels.pooling import INDEX_DTYPE
 from .kernels.subpixel import window_geometry
-from .layers.conv_functions import (COL2IM, COLUMN_BLOCKS, FLIPPED_KERNEL, KEPT_COLUMNS,
+from .kernels.direct_weights import WEIGHT_BLOCKS
+from .layers.conv_functions import (COL2IM, COLUMN_BLOCKS, DIRECT, FLIPPED_KERNEL, KEPT_COLUMNS,
                                     WHOLE_COLUMNS)
 from .layers import (Conv2D, Conv2DTranspose, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
                      UpSampling2D)
@@ -183,6 +184,8 @@ def conv(layer, shape, itemsize, training):
     # Weight-sized temporaries, which rule when the filters are wide and the image small:
     # [W; b] stacked for the kept columns; dW summed over blocks (part + total), rot180(W).
     weight_temporaries = 2 * weights if layer.centred and not keep else weights
+    if plan.weights == DIRECT:  # kernels/direct_weights.py: one partial dW per block of rows
+        weight_temporaries += min(WEIGHT_BLOCKS, image_rows) * weights
     return Footprint(kept=kept, buffers=kept, forward=y + (weights if keep else 0),
                      backward=x + y + weight_temporaries,
                      workspace=max(forward_space, backward_space), keeps_input=True)

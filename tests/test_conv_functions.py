@@ -3,7 +3,7 @@ kernels/reference.py, and the plan a layer shows in repr, summary() and the trac
 import numpy as np
 import pytest
 
-from npcae.kernels import conv_geometry, direct, reference
+from npcae.kernels import conv_geometry, direct, direct_weights, reference
 from npcae.kernels.workspace import KeptColumns
 from npcae.layers import Conv2D
 from npcae.layers.conv_functions import (COL2IM, COLUMN_BLOCKS, DIRECT, FLIPPED_DIRECT,
@@ -80,10 +80,45 @@ def test_the_direct_road_computes_the_reference(shape, dtype, parallel, rng, mon
                                err_msg=f"{shape} {dtype.__name__}")
 
 
-def test_a_pixel_sums_the_same_whichever_road_takes_it(rng):
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", DIRECT_SHAPES)
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_direct_weight_gradient_computes_the_reference(shape, dtype, parallel, rng,
+                                                           monkeypatch):
+    n, h, w, c, f, kh, kw, stride, padding = shape
+    f = f if dtype == np.float32 else f // 2
+    monkeypatch.setattr(direct_weights, "SERIAL_BELOW_MACS", 0 if parallel else 1 << 60)
+    x = rng.standard_normal((n, h, w, c + 7)).astype(dtype)       # 8 channels at once and the rest
+    weights = rng.standard_normal((kh, kw, c + 7, f)).astype(dtype)
+    geom = conv_geometry(h, w, kh, kw, stride, padding)
+    dy = rng.standard_normal((n, geom.out_h, geom.out_w, f)).astype(dtype)
+    dw = direct_weights.direct_weights_grad(x, geom, dy.reshape(-1, f))
+    expected = reference.conv2d_backward(dy, x, weights, stride, padding)[1].reshape(dw.shape)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(dw, expected, rtol=0, atol=tolerance * np.abs(expected).max(),
+                               err_msg=f"{shape} {dtype.__name__}")
+
+
+def test_the_direct_weight_gradient_does_not_depend_on_the_thread_count(rng, monkeypatch):
+    import numba
+    monkeypatch.setattr(direct_weights, "SERIAL_BELOW_MACS", 0)      # the parallel kernel
+    x = rng.standard_normal((3, 20, 9, 11)).astype(np.float32)
+    dy = rng.standard_normal((3 * 20 * 9, 16)).astype(np.float32)
+    geom = conv_geometry(20, 9, 3, 3, 1, "same")
+    threads = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one_thread = direct_weights.direct_weights_grad(x, geom, dy)
+    finally:
+        numba.set_num_threads(threads)
+    assert np.array_equal(one_thread, direct_weights.direct_weights_grad(x, geom, dy))
+
+
+def test_a_pixel_sums_the_same_whichever_road_takes_it(rng, monkeypatch):
     """In a wide image most pixels go eight at a time; in a narrow crop the same windows go one
     at a time (_one). Same additions, same order: the same bits, at any thread count."""
     import numba
+    monkeypatch.setattr(direct, "SERIAL_BELOW_MACS", 0)              # the parallel kernel
     x = rng.standard_normal((2, 6, 24, 5)).astype(np.float32)
     weights = rng.standard_normal((45, 32)).astype(np.float32)
     wide = direct.direct_conv(x, conv_geometry(6, 24, 3, 3, 1, "valid"), weights)
@@ -101,16 +136,16 @@ def test_a_pixel_sums_the_same_whichever_road_takes_it(rng):
 
 
 def test_the_direct_road_takes_few_filters_in_whole_vectors(rng):
-    assert Conv2D(16, 16, 3, rng=rng).plan() == (DIRECT, COLUMN_BLOCKS, FLIPPED_DIRECT)
-    assert Conv2D(3, 32, 3, rng=rng).plan() == (DIRECT, COLUMN_BLOCKS, FLIPPED_KERNEL)  # 3 channels
-    assert Conv2D(16, 32, 3, 2, rng=rng).plan() == (DIRECT, WHOLE_COLUMNS, COL2IM)
+    assert Conv2D(16, 16, 3, rng=rng).plan() == (DIRECT, DIRECT, FLIPPED_DIRECT)
+    assert Conv2D(3, 32, 3, rng=rng).plan() == (DIRECT, DIRECT, FLIPPED_KERNEL)  # 3 channels
+    assert Conv2D(16, 32, 3, 2, rng=rng).plan() == (DIRECT, DIRECT, COL2IM)
     assert Conv2D(16, 12, 3, rng=rng).plan().forward == KEPT_COLUMNS          # not whole vectors
     assert Conv2D(128, 128, 3, rng=rng).plan() == ("column blocks", COLUMN_BLOCKS, FLIPPED_KERNEL)
     assert Conv2D(64, 128, 3, rng=rng).plan() == ("column blocks", COLUMN_BLOCKS, FLIPPED_DIRECT)
     layer = Conv2D(8, 8, 3, rng=rng)                    # 8 filters: whole float64 vectors only
     assert layer.plan().forward == KEPT_COLUMNS
     layer.astype(np.float64).forward(rng.standard_normal((1, 5, 9, 8)), training=True)
-    assert layer.last_plan == (DIRECT, COLUMN_BLOCKS, FLIPPED_DIRECT)
+    assert layer.last_plan == (DIRECT, DIRECT, FLIPPED_DIRECT)
     with pytest.raises(ValueError, match="does not fit"):
         direct.direct_conv(np.zeros((1, 4, 4, 2), np.float32), conv_geometry(4, 4, 3, 3, 1, "same"),
                            np.zeros((18, 12), np.float32))

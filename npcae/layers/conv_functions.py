@@ -26,7 +26,9 @@ Roads (ConvPlan fields, shown "forward / weights / data"):
             KEPT_COLUMNS   a thin layer keeps its own [cols | 1] for backward, b folded into
                            the GEMM as a last row of w (workspace.KeptColumns)
             POINTWISE      1x1 stride 1: the image itself is the column matrix
-  weights   KEPT_COLUMNS   [cols | 1].T @ dy: dw and db in one GEMM, no im2col
+  weights   DIRECT         no columns: eight channels' sums held in registers along each output
+                           row (kernels/direct_weights.py), beside a direct forward
+            KEPT_COLUMNS   [cols | 1].T @ dy: dw and db in one GEMM, no im2col
             COLUMN_BLOCKS  cols.T @ dy summed over workspace blocks (backward_data needs no cols)
             WHOLE_COLUMNS  im2col whole, then handed to backward_data as its buffer
             POINTWISE      x.T @ dy
@@ -44,6 +46,7 @@ import numpy as np
 
 from .. import kernels
 from ..kernels import direct
+from ..kernels.direct_weights import direct_weights_grad
 
 DIRECT, COLUMN_BLOCKS, KEPT_COLUMNS = "direct", "column blocks", "kept columns"
 WHOLE_COLUMNS, COL2IM, POINTWISE, LOOPS = "whole columns", "col2im", "pointwise", "loops"
@@ -72,8 +75,8 @@ def conv_plan(geom, *, keep=False, flip_data=False, fast=True, filters=None, cha
     data = COL2IM
     if flip_data:
         data = FLIPPED_DIRECT if channels and direct.takes(channels, dtype) else FLIPPED_KERNEL
-    if filters and direct.takes(filters, dtype):       # no columns to keep
-        return ConvPlan(DIRECT, COLUMN_BLOCKS if flip_data else WHOLE_COLUMNS, data)
+    if filters and direct.takes(filters, dtype):       # no columns, to keep or to build
+        return ConvPlan(DIRECT, DIRECT, data)
     if keep:
         return ConvPlan(KEPT_COLUMNS, KEPT_COLUMNS, data)
     return ConvPlan(COLUMN_BLOCKS, COLUMN_BLOCKS if flip_data else WHOLE_COLUMNS, data)
@@ -98,6 +101,8 @@ def conv_forward(x, geom, w, bias, plan, kept=None):
 def conv_backward_weights(x, geom, dy, plan, kept=None):
     """(dw (KH*KW*C, F), db (F,), cols): cols are the whole columns when backward_data can
     reuse them as its buffer (WHOLE_COLUMNS), else None."""
+    if plan.weights == DIRECT:
+        return direct_weights_grad(x, geom, dy), dy.sum(axis=0), None
     if plan.weights == KEPT_COLUMNS:
         dw_db = kept.buffer.T @ dy
         return dw_db[:-1], dw_db[-1], None

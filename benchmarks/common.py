@@ -13,9 +13,11 @@ import sys
 import time
 from pathlib import Path
 
-PEER_ENV = dict(os.environ)     # the environment as given, for the peers: before npcae changes it
-import npcae  # noqa: E402,F401  (before numpy: it sets OpenBLAS's thread timeout)
+import npcae  # noqa: F401  (before numpy: it sets OpenBLAS's thread timeout)
 import numpy as np
+from npcae.blas_threads import environment_as_given
+
+PEER_ENV = environment_as_given()   # for every worker: npcae's set their own on import
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -16,6 +16,7 @@ import os
 import sys
 
 VARIABLE, TIMEOUT = "OPENBLAS_THREAD_TIMEOUT", "4"
+_GIVEN = os.environ.get(VARIABLE)          # before npcae sets it
 
 
 def let_blas_threads_sleep():
@@ -23,3 +24,14 @@ def let_blas_threads_sleep():
     if "numpy" not in sys.modules:
         os.environ.setdefault(VARIABLE, TIMEOUT)
     return os.environ.get(VARIABLE) == TIMEOUT
+
+
+def environment_as_given():
+    """A copy of os.environ with the variable as the user gave it (or unset): for processes,
+    such as the PyTorch peers of the benchmarks, that should not inherit npcae's setting."""
+    env = dict(os.environ)
+    if _GIVEN is None:
+        env.pop(VARIABLE, None)
+    else:
+        env[VARIABLE] = _GIVEN
+    return env

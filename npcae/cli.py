@@ -298,6 +298,8 @@ def cmd_fetch(args):
 
 def cmd_bench(args):
     import subprocess
+
+    from .blas_threads import environment_as_given
     folder = Path(__file__).resolve().parents[1] / "benchmarks"
     if not (folder / "bench_step.py").exists():
         raise UsageError(f"no benchmarks/ folder beside the package ({folder}); "
@@ -314,7 +316,7 @@ def cmd_bench(args):
         if args.out:
             command += ["--out", args.out]
         print(f"== {' '.join(command[1:])}", flush=True)
-        if subprocess.run(command).returncode != 0:
+        if subprocess.run(command, env=environment_as_given()).returncode != 0:
             raise UsageError(f"bench_{name}.py failed (its message is above)")
     return 0
 

@@ -33,7 +33,7 @@ from .kernels.pooling import INDEX_DTYPE
 from .kernels.subpixel import window_geometry
 from .kernels.direct_weights import WEIGHT_BLOCKS
 from .layers.conv_functions import (COL2IM, COLUMN_BLOCKS, DIRECT, FLIPPED_KERNEL, KEPT_COLUMNS,
-                                    WHOLE_COLUMNS)
+                                    SCATTER_DIRECT, WHOLE_COLUMNS)
 from .layers import (Conv2D, Conv2DTranspose, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
                      UpSampling2D)
 from .layers import BatchNormalization, MaxPool2D
@@ -202,16 +202,22 @@ def conv_transpose(layer, shape, itemsize, training):
     x, y = nbytes(shape, itemsize), n * out_h * out_w * layer.out_channels * itemsize
     weights = kh * kw * channels * layer.out_channels * itemsize
     col_row = width * kh * kw * layer.out_channels * itemsize     # one input row's columns
-    plan = layer.plan()
-    if plan.forward == "col2im":
+    plan = layer.plan(training, np.float64 if itemsize == 8 else np.float32)
+    if plan.forward == COL2IM:
         forward_space = n * height * col_row
+    elif plan.forward == SCATTER_DIRECT:
+        forward_space = 0
     else:
         forward_space = block_bytes(n * height, width * kh * kw * channels * itemsize)
     if not training:
         return Footprint(forward=y + weights, workspace=forward_space, keeps_input=True)
-    whole = n * height * col_row if plan.weights == "whole columns" else block_bytes(n * height, col_row)
-    return Footprint(forward=y + weights, backward=x + y + 2 * weights,
-                     workspace=max(forward_space, whole), keeps_input=True)
+    weights_space = {WHOLE_COLUMNS: n * height * col_row,
+                     COLUMN_BLOCKS: block_bytes(n * height, col_row)}.get(plan.weights, 0)
+    temporaries = 2 * weights
+    if plan.weights == DIRECT:      # kernels/direct_weights.py: one partial dW per block of rows
+        temporaries += min(WEIGHT_BLOCKS, n * height) * weights
+    return Footprint(forward=y + weights, backward=x + y + temporaries,
+                     workspace=max(forward_space, weights_space), keeps_input=True)
 
 
 @rule(UpConv2D)

@@ -84,8 +84,9 @@ def transpose_case(c_in, c_out, kernel, stride, padding, nhw):
         layer = Conv2DTranspose(c_in, c_out, (kh, kw), stride, padding, rng=rng)
         layer.params["b"][...] = rng.standard_normal(c_out)
         return layer, rng.standard_normal((n, h, w, c_in))
+    how = ", direct" if direct.takes(c_out, np.float64) and kh <= stride and kw <= stride else ""
     return Case("Conv2DTranspose", f"{kh}x{kw} s{stride} {padding}, {c_in}->{c_out} ch, "
-                                   f"x {n}x{h}x{w}x{c_in}", build)
+                                   f"x {n}x{h}x{w}x{c_in}{how}", build)
 
 
 def upsampling_case(size, interpolation, shape):
@@ -321,6 +322,7 @@ CASES = [
     transpose_case(2, 3, (3, 2), 2, "valid", (2, 2, 3)),
     transpose_case(3, 2, 3, 1, "same", (2, 4, 3)),
     transpose_case(2, 2, 1, 3, "valid", (1, 2, 2)),
+    transpose_case(16, 8, 2, 2, "same", (2, 3, 9)),          # the direct roads, all three
     # activations, Identity, Dropout
     *activation_cases("Swish", Swish, "Numba, "),
     *activation_cases("Swish", lambda: Swish(fast=False), "numpy, "),

@@ -3,7 +3,7 @@ kernels/reference.py, and the plan a layer shows in repr, summary() and the trac
 import numpy as np
 import pytest
 
-from npcae.kernels import conv_geometry, direct, direct_weights, reference
+from npcae.kernels import conv_geometry, direct, direct_data, direct_weights, reference
 from npcae.kernels.workspace import KeptColumns
 from npcae.layers import Conv2D
 from npcae.layers.conv_functions import (COL2IM, COLUMN_BLOCKS, DIRECT, FLIPPED_DIRECT,
@@ -149,3 +149,26 @@ def test_the_direct_road_takes_few_filters_in_whole_vectors(rng):
     with pytest.raises(ValueError, match="does not fit"):
         direct.direct_conv(np.zeros((1, 4, 4, 2), np.float32), conv_geometry(4, 4, 3, 3, 1, "same"),
                            np.zeros((18, 12), np.float32))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(2, 8, 22, 16, 5, 2, 2, "same"), (1, 9, 20, 32, 7, 2, 3, "valid"),
+                                   (2, 6, 17, 16, 3, 1, 2, "same"), (1, 12, 12, 48, 4, 3, 3, "valid")])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_the_direct_scatter_computes_the_reference(shape, dtype, parallel, rng, monkeypatch):
+    """dx of windows that do not overlap (some pixels in none: bias alone), plus a bias."""
+    n, h, w, c, f, k, stride, padding = shape
+    c = c if dtype == np.float32 else c // 2
+    monkeypatch.setattr(direct_data, "SERIAL_BELOW_MACS", 0 if parallel else 1 << 60)
+    geom = conv_geometry(h, w, k, k, stride, padding)
+    assert direct_data.overlap_free(geom)
+    x = np.zeros((n, h, w, c), dtype)
+    weights, bias = rng.standard_normal((k, k, c, f)).astype(dtype), rng.standard_normal(c).astype(dtype)
+    dy = rng.standard_normal((n, geom.out_h, geom.out_w, f)).astype(dtype)
+    dx = direct_data.direct_scatter(dy.reshape(-1, f), geom, weights.reshape(-1, f), x.shape, bias)
+    expected = reference.conv2d_backward(dy, x, weights, stride, padding)[0] + bias
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(dx, expected, rtol=0, atol=tolerance * np.abs(expected).max())
+    with pytest.raises(ValueError, match="overlap-free"):
+        direct_data.direct_scatter(dy.reshape(-1, f), conv_geometry(h, w, 3, 3, 2, "same"),
+                                   np.zeros((9 * c, f), dtype), x.shape)

@@ -145,3 +145,15 @@ def test_im2col_blocks_into_a_wider_buffer_fill_only_its_leading_columns(rng):
     for bad in (wide[:, :-4], np.empty((cols.shape[0] + 1, 30), np.float32), wide[:, ::2]):
         with pytest.raises(ValueError, match="im2col buffer"):
             list(im2col_blocks(x, geom, into=bad))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_concat_channels_is_numpys_concatenate(dtype, parallel, rng, monkeypatch):
+    from npcae.kernels import channels
+    monkeypatch.setattr(channels, "SERIAL_BELOW", 0 if parallel else 1 << 60)
+    a = rng.standard_normal((2, 5, 7, 3)).astype(dtype)
+    b = rng.standard_normal((2, 5, 7, 16)).astype(dtype)[..., ::2]      # a strided view too
+    assert np.array_equal(channels.concat_channels(a, b), np.concatenate([a, b], axis=-1))
+    with pytest.raises(ValueError, match="one shape but the channels"):
+        channels.concat_channels(a, b[:, :4])

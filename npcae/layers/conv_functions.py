@@ -36,6 +36,9 @@ Roads (ConvPlan fields, shown "forward / weights / data"):
                            180 degrees with its channel axes swapped (stride 1, centred "same"
                            padding; or UpConv2D's phases when 4F < C). No scattered writes.
             FLIPPED_DIRECT the same convolution by kernels/direct.py, when x has few channels
+            SCATTER_DIRECT windows that do not overlap (KH, KW <= stride, no padding: the U-Net's
+                           2x2 stride-2 up-convolution run forward): dy @ w.T written straight
+                           to its pixels (kernels/direct_data.py), when x has few channels
             COL2IM         dcols = dy @ w.T, written over cols, scattered back and summed
             POINTWISE      dy @ w.T is dx
   LOOPS on all three: kernels/reference.py's loops (Conv2D(fast=False), for study).
@@ -45,12 +48,13 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import kernels
-from ..kernels import direct
+from ..kernels import direct, direct_data
 from ..kernels.direct_weights import direct_weights_grad
 
 DIRECT, COLUMN_BLOCKS, KEPT_COLUMNS = "direct", "column blocks", "kept columns"
 WHOLE_COLUMNS, COL2IM, POINTWISE, LOOPS = "whole columns", "col2im", "pointwise", "loops"
 FLIPPED_KERNEL, FLIPPED_DIRECT = "flipped kernel", "flipped kernel, direct"
+SCATTER_DIRECT = "scatter, direct"
 
 
 class ConvPlan(NamedTuple):
@@ -73,6 +77,8 @@ def conv_plan(geom, *, keep=False, flip_data=False, fast=True, filters=None, cha
     if kernels.is_pointwise(geom):
         return ConvPlan(POINTWISE, POINTWISE, POINTWISE)
     data = COL2IM
+    if channels and direct_data.overlap_free(geom) and direct.takes(channels, dtype):
+        data = SCATTER_DIRECT
     if flip_data:
         data = FLIPPED_DIRECT if channels and direct.takes(channels, dtype) else FLIPPED_KERNEL
     if filters and direct.takes(filters, dtype):       # no columns, to keep or to build
@@ -112,10 +118,20 @@ def conv_backward_weights(x, geom, dy, plan, kept=None):
     return cols.T @ dy, dy.sum(axis=0), cols
 
 
-def conv_backward_data(dy, geom, w, x_shape, plan, cols=None, flipped=None):
-    """dx (x_shape). FLIPPED_KERNEL needs `flipped` = (dy as an image, its geometry, the
-    flipped kernel matrix), which the layer knows how to make; COL2IM writes dy @ w.T into
-    `cols` when given (the columns backward_weights built, no longer needed)."""
+def conv_backward_data(dy, geom, w, x_shape, plan, cols=None, flipped=None, bias=None):
+    """dx (x_shape), plus `bias` (C,) when given (a transposed convolution's forward).
+    FLIPPED_KERNEL needs `flipped` = (dy as an image, its geometry, the flipped kernel matrix),
+    which the layer knows how to make; COL2IM writes dy @ w.T into `cols` when given (the
+    columns backward_weights built, no longer needed)."""
+    if plan.data == SCATTER_DIRECT:
+        return direct_data.direct_scatter(dy, geom, w, x_shape, bias)
+    dx = _backward_data(dy, geom, w, x_shape, plan, cols, flipped)
+    if bias is not None:
+        dx += bias
+    return dx
+
+
+def _backward_data(dy, geom, w, x_shape, plan, cols, flipped):
     if plan.data == FLIPPED_DIRECT:
         dy_image, dy_geom, flipped_w = flipped
         return direct.direct_conv(dy_image, dy_geom, flipped_w).reshape(x_shape)

@@ -3,8 +3,8 @@ import numpy as np
 
 from ..kernels import conv_geometry, geometry
 from .base import Layer, as_float
-from .conv_functions import (FLIPPED_KERNEL, ConvPlan, conv_backward_data, conv_backward_weights,
-                             conv_forward, conv_plan, flipped_kernel)
+from .conv_functions import (FLIPPED_DIRECT, FLIPPED_KERNEL, ConvPlan, conv_backward_data,
+                             conv_backward_weights, conv_forward, conv_plan, flipped_kernel)
 from .init import he_normal
 
 
@@ -26,7 +26,9 @@ class Conv2DTranspose(Layer):
 
     Each is one of layers/conv_functions.py's three functions, with the roads of C's plan
     (shown by repr, summary() and the trace): for the U-Net's 2x2 stride-2 kernel the windows do
-    not overlap, and col2im only scatters. <x, C dy> = <C^T x, dy> holds to rounding
+    not overlap, and col2im only scatters; with at most 64 output channels the product is
+    written straight to its pixels, the bias included ("scatter, direct",
+    kernels/direct_data.py). <x, C dy> = <C^T x, dy> holds to rounding
     (tests/test_transpose.py).
     """
 
@@ -74,26 +76,31 @@ class Conv2DTranspose(Layer):
         kh, kw = self.kernel_size
         return self.stride == 1 and kh % 2 == kw % 2 == 1 and kh * kw > 1 and self.padding == "same"
 
-    def plan(self, training=True):
-        """The roads, as this layer runs them: its forward is C's backward-data, its dW C's
-        backward-weights, its dx C's forward (conv_functions.py)."""
+    def plan(self, training=True, dtype=np.float32):
+        """The roads, as this layer runs them in `dtype`: its forward is C's backward-data, its
+        dW C's backward-weights, its dx C's forward (conv_functions.py)."""
         (kh, kw), s = self.kernel_size, self.stride
-        return as_transposed(conv_plan(conv_geometry(2 * kh * s, 2 * kw * s, kh, kw, s, self.padding),
-                                       flip_data=self.centred))
+        geom = conv_geometry(2 * kh * s, 2 * kw * s, kh, kw, s, self.padding)
+        return as_transposed(self._adjoint(geom, dtype))
+
+    def _adjoint(self, geom, dtype):
+        """C's plan: its filters are our input channels, its channels our output's."""
+        return conv_plan(geom, flip_data=self.centred, filters=self.in_channels,
+                         channels=self.out_channels, dtype=dtype)
 
     def forward(self, x, training=False):
         x = as_float(x)
         geom = self.adjoint_geometry(x.shape)
         weights = self.params["W"].astype(x.dtype, copy=False)
-        self._x, self._adjoint_plan = x, conv_plan(geom, flip_data=self.centred)
+        self._x, self._adjoint_plan = x, self._adjoint(geom, x.dtype)
         self.last_plan = as_transposed(self._adjoint_plan)
         y_shape = (x.shape[0], *self.output_size(*x.shape[1:3]), self.out_channels)
-        flipped = (x, geom, flipped_kernel(weights)) if self._adjoint_plan.data == FLIPPED_KERNEL else None
-        y = conv_backward_data(x.reshape(-1, self.in_channels), geom,
-                               weights.reshape(-1, self.in_channels), y_shape, self._adjoint_plan,
-                               flipped=flipped)
-        y += self.params["b"].astype(x.dtype, copy=False)
-        return y
+        flipped = None
+        if self._adjoint_plan.data in (FLIPPED_KERNEL, FLIPPED_DIRECT):
+            flipped = (x, geom, flipped_kernel(weights))
+        return conv_backward_data(x.reshape(-1, self.in_channels), geom,
+                                  weights.reshape(-1, self.in_channels), y_shape, self._adjoint_plan,
+                                  flipped=flipped, bias=self.params["b"].astype(x.dtype, copy=False))
 
     def backward(self, grad_out):
         x = self._x

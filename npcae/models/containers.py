@@ -9,6 +9,7 @@ conv_block)`: the skip connection is the Identity branch, and no layer needs to 
 """
 import numpy as np
 
+from ..kernels.channels import concat_channels
 from ..layers.base import Layer
 from .io import load_weights, save_weights
 from .summary import summary_text
@@ -135,6 +136,8 @@ class Concatenate(_Branches):
     def forward(self, x, training=False):
         outputs = [branch.forward(x, training) for branch in self.layers]
         self._widths = [out.shape[-1] for out in outputs]
+        if len(outputs) == 2 and outputs[0].dtype == outputs[1].dtype:
+            return concat_channels(*outputs)          # the U-Net's skip: one parallel pass
         return np.concatenate(outputs, axis=-1)
 
     def backward(self, grad_out):

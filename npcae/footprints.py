@@ -32,8 +32,8 @@ from .kernels.im2col import BLOCK_BYTES
 from .kernels.pooling import INDEX_DTYPE
 from .kernels.subpixel import window_geometry
 from .kernels.direct_weights import WEIGHT_BLOCKS
-from .layers.conv_functions import (COL2IM, COLUMN_BLOCKS, DIRECT, FLIPPED_KERNEL, KEPT_COLUMNS,
-                                    SCATTER_DIRECT, WHOLE_COLUMNS)
+from .layers.conv_functions import (COL2IM, COLUMN_BLOCKS, DIRECT, FLIPPED_DIRECT, FLIPPED_KERNEL,
+                                    KEPT_COLUMNS, SCATTER_DIRECT, WHOLE_COLUMNS)
 from .layers import (Conv2D, Conv2DTranspose, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
                      UpSampling2D)
 from .layers import BatchNormalization, MaxPool2D
@@ -158,9 +158,10 @@ def block_bytes(image_rows, row_bytes):
 
 @rule(Conv2D)
 def conv(layer, shape, itemsize, training):
-    """Keeps x; a thin layer in training also its [cols | 1]. Forward builds the columns in
-    workspace blocks; backward rebuilds them (blocks when stride 1 and centred, whole when not).
-    The roads are the layer's own plan (layers/conv_functions.py)."""
+    """Keeps x; a thin layer in training also its [cols | 1] (kept columns). The roads are the
+    layer's own plan (layers/conv_functions.py): the column roads build im2col in workspace
+    blocks (whole for col2im's buffer), the direct roads none, the direct weight gradient
+    one partial dW per block of rows."""
     n, _, _, channels = shape
     geom = layer.geometry(shape)
     kh, kw = layer.kernel_size
@@ -171,7 +172,7 @@ def conv(layer, shape, itemsize, training):
         return Footprint(forward=y + 2 * x, backward=y + 4 * x + 3 * weights, keeps_input=True)
     x_row = geom.out_w * kh * kw * channels * itemsize      # one image row of im2col(x)
     whole = rows * kh * kw * channels * itemsize
-    plan = layer.plan(training, np.float64 if itemsize == 8 else np.float32)
+    plan = layer.plan(training, np.float64 if itemsize == 8 else np.float32, shape)
     keep = plan.forward == KEPT_COLUMNS
     forward_space = block_bytes(image_rows, x_row) if plan.forward == COLUMN_BLOCKS else 0
     if not training:
@@ -205,7 +206,7 @@ def conv_transpose(layer, shape, itemsize, training):
     plan = layer.plan(training, np.float64 if itemsize == 8 else np.float32)
     if plan.forward == COL2IM:
         forward_space = n * height * col_row
-    elif plan.forward == SCATTER_DIRECT:
+    elif plan.forward in (SCATTER_DIRECT, FLIPPED_DIRECT):      # kernels/direct*.py: no columns
         forward_space = 0
     else:
         forward_space = block_bytes(n * height, width * kh * kw * channels * itemsize)

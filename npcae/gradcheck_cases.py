@@ -302,6 +302,8 @@ CASES = [
     conv_case(8, 8, 3, 1, "same", (2, 4, 11)),
     conv_case(3, 16, (3, 2), 2, "same", (2, 5, 19)),
     conv_case(2, 8, (2, 3), 1, "valid", (1, 4, 12)),
+    conv_case(8, 8, 2, 2, "same", (2, 4, 18)),         # windows that do not overlap: scatter dx
+    conv_case(8, 8, 2, 2, "same", (1, 5, 7)),          # ... except into the padding: col2im
     # UpSampling2D, UpConv2D
     upsampling_case(2, "nearest", (2, 3, 5, 2)),
     upsampling_case(2, "bilinear", (2, 3, 5, 2)),

@@ -146,7 +146,7 @@ def test_the_direct_road_takes_few_filters_in_whole_vectors(rng):
     assert layer.plan().forward == KEPT_COLUMNS
     layer.astype(np.float64).forward(rng.standard_normal((1, 5, 9, 8)), training=True)
     assert layer.last_plan == (DIRECT, DIRECT, FLIPPED_DIRECT)
-    with pytest.raises(ValueError, match="does not fit"):
+    with pytest.raises(ValueError, match="do not fit"):
         direct.direct_conv(np.zeros((1, 4, 4, 2), np.float32), conv_geometry(4, 4, 3, 3, 1, "same"),
                            np.zeros((18, 12), np.float32))
 
@@ -161,7 +161,7 @@ def test_the_direct_scatter_computes_the_reference(shape, dtype, parallel, rng, 
     c = c if dtype == np.float32 else c // 2
     monkeypatch.setattr(direct_data, "SERIAL_BELOW_MACS", 0 if parallel else 1 << 60)
     geom = conv_geometry(h, w, k, k, stride, padding)
-    assert direct_data.overlap_free(geom)
+    assert direct_data.overlap_free(geom, h, w)
     x = np.zeros((n, h, w, c), dtype)
     weights, bias = rng.standard_normal((k, k, c, f)).astype(dtype), rng.standard_normal(c).astype(dtype)
     dy = rng.standard_normal((n, geom.out_h, geom.out_w, f)).astype(dtype)
@@ -172,3 +172,38 @@ def test_the_direct_scatter_computes_the_reference(shape, dtype, parallel, rng, 
     with pytest.raises(ValueError, match="overlap-free"):
         direct_data.direct_scatter(dy.reshape(-1, f), conv_geometry(h, w, 3, 3, 2, "same"),
                                    np.zeros((9 * c, f), dtype), x.shape)
+
+
+@pytest.mark.parametrize("kernel, stride, hw", [(2, 2, (5, 7)), (3, 3, (4, 4)), (2, 2, (6, 8)),
+                                               (1, 2, (5, 5))])
+def test_windows_that_reach_the_padding_are_not_scattered(kernel, stride, hw, rng):
+    """"same" pads the bottom and right of an odd size (and the top when KH = s > 1 leaves a
+    remainder): those windows overlap the padding, so dx is not a plain scatter there. The
+    layer plans from its real input and takes col2im; every gradient matches the loops."""
+    layer = Conv2D(16, 16, kernel, stride, "same", rng=rng)
+    x = rng.standard_normal((2, *hw, 16)).astype(np.float32)
+    geom = layer.geometry(x.shape)
+    scatter = direct_data.overlap_free(geom, *hw)
+    y = layer.forward(x, training=True)
+    assert (layer.last_plan.data == "scatter, direct") == scatter
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    dx = layer.backward(dy)
+    weights = layer.params["W"]
+    dx_ref, dw_ref, _ = reference.conv2d_backward(dy, x, weights, stride, "same")
+    np.testing.assert_allclose(dx, dx_ref, rtol=0, atol=1e-4 * np.abs(dx_ref).max())
+    np.testing.assert_allclose(layer.grads["W"], dw_ref, rtol=0, atol=1e-4 * np.abs(dw_ref).max())
+
+
+def test_a_bias_of_the_wrong_length_is_refused(rng):
+    x = rng.standard_normal((1, 4, 4, 16)).astype(np.float32)
+    w = np.zeros((9 * 16, 16), np.float32)
+    for bias in (np.float32(1), np.ones(1, np.float32), np.ones(32, np.float32)):
+        with pytest.raises(ValueError, match="do not fit"):
+            direct.direct_conv(x, conv_geometry(4, 4, 3, 3, 1, "same"), w, bias)
+    geom = conv_geometry(8, 8, 2, 2, 2, "same")
+    with pytest.raises(ValueError, match="do not fit"):
+        direct_data.direct_scatter(np.zeros((16, 16), np.float32), geom,
+                                   np.zeros((64, 16), np.float32), (1, 8, 8, 16), np.ones(3))
+    with pytest.raises(ValueError, match="do not fit"):          # float64 kernel, float32 dy
+        direct_data.direct_scatter(np.zeros((16, 16), np.float32), geom,
+                                   np.zeros((64, 16)), (1, 8, 8, 16))

@@ -15,11 +15,11 @@ from .im2col import SERIAL_BELOW    # below it, a parallel launch costs more tha
 
 @njit(inline="always")
 def _pixel(a, b, out, p):
-    width = a.shape[1]
-    for c in range(width):
+    a_channels = a.shape[1]
+    for c in range(a_channels):
         out[p, c] = a[p, c]
     for c in range(b.shape[1]):
-        out[p, width + c] = b[p, c]
+        out[p, a_channels + c] = b[p, c]
 
 
 @njit(parallel=True, cache=True)

@@ -183,9 +183,11 @@ def direct_conv(x, geom, w, bias=None):
     (N*OH*OW, F) matrix: im2col(x, geom) @ w + bias, computed without the columns."""
     n, _, _, channels = x.shape
     rows, filters = w.shape
-    if rows != geom.kh * geom.kw * channels or not fits(filters, x.dtype) or w.dtype != x.dtype:
-        raise ValueError(f"direct_conv: kernel matrix {w.shape} {w.dtype} does not fit "
-                         f"{geom.kh}x{geom.kw} windows of {x.shape} {x.dtype}")
+    if (rows != geom.kh * geom.kw * channels or not fits(filters, x.dtype) or w.dtype != x.dtype
+            or (bias is not None and np.shape(bias) != (filters,))):
+        raise ValueError(f"direct_conv: kernel matrix {w.shape} {w.dtype} and bias "
+                         f"{np.shape(bias)} do not fit {geom.kh}x{geom.kw} windows of "
+                         f"{x.shape} {x.dtype}")
     x, w = np.ascontiguousarray(x), np.ascontiguousarray(w)
     bias = np.zeros(filters, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
     y = np.empty((n * geom.out_h * geom.out_w, filters), x.dtype)

@@ -3,8 +3,8 @@ forward, it is the U-Net's 2x2 stride-2 transposed convolution (layers/transpose
 
     dx[n, oh*s + i, ow*s + j, c] = bias[c] + sum over f of dy[n, oh, ow, f] * w[(i*KW + j)*C + c, f]
 
-for a geometry with KH, KW <= s and no padding: every pixel of x lies in at most one window,
-and those in none get the bias alone. That is col2im(dy @ w.T) + bias
+for a geometry with KH, KW <= s and no padding on any side: every pixel of x lies in at most
+one window, and those in none get the bias alone. That is col2im(dy @ w.T) + bias
 (conv_functions.conv_backward_data) with col2im reduced to a scatter, so the product can be
 written straight to its pixels: for eight neighbouring windows, one tap (i, j) and one vector
 of channels, the eight sums stay in registers while dy's F values stream by (simd.fmadd), and
@@ -18,9 +18,12 @@ from .direct import SERIAL_BELOW_MACS, fits
 from .simd import fmadd, lanes, load, store
 
 
-def overlap_free(geom):
-    """Whether no pixel lies in two windows of `geom`, and there is no padding."""
-    return geom.kh <= geom.stride and geom.kw <= geom.stride and geom.pad_top == geom.pad_left == 0
+def overlap_free(geom, height, width):
+    """Whether no pixel of an H x W input lies in two windows of `geom`, and no window reaches
+    into the padding on any side ("same" pads the bottom and right of an odd size too)."""
+    return (geom.kh <= geom.stride and geom.kw <= geom.stride and geom.pad_top == geom.pad_left == 0
+            and (geom.out_h - 1) * geom.stride + geom.kh <= height
+            and (geom.out_w - 1) * geom.stride + geom.kw <= width)
 
 
 @njit(inline="always")
@@ -90,10 +93,12 @@ def direct_scatter(dy, geom, w, x_shape, bias=None):
     w the (KH*KW*C, F) kernel matrix, bias (C,) or None; returns dx (x_shape)."""
     n, height, width, channels = x_shape
     filters = w.shape[1]
-    if (not overlap_free(geom) or w.shape[0] != geom.kh * geom.kw * channels
-            or dy.shape != (n * geom.out_h * geom.out_w, filters) or not fits(channels, dy.dtype)):
-        raise ValueError(f"direct_scatter: dy {dy.shape} and kernel matrix {w.shape} do not fit "
-                         f"an overlap-free {geom.kh}x{geom.kw} s{geom.stride} geometry on {x_shape}")
+    if (not overlap_free(geom, height, width) or w.shape[0] != geom.kh * geom.kw * channels
+            or dy.shape != (n * geom.out_h * geom.out_w, filters) or not fits(channels, dy.dtype)
+            or w.dtype != dy.dtype or (bias is not None and np.shape(bias) != (channels,))):
+        raise ValueError(f"direct_scatter: dy {dy.shape} {dy.dtype}, kernel matrix {w.shape} "
+                         f"{w.dtype} and bias {np.shape(bias)} do not fit an overlap-free "
+                         f"{geom.kh}x{geom.kw} s{geom.stride} geometry on {x_shape}")
     # (KH*KW, F, C): for one tap and one filter the channels are contiguous, a vector's load.
     wt = np.ascontiguousarray(w.reshape(geom.kh * geom.kw, channels, filters).transpose(0, 2, 1))
     covered = geom.kh * geom.out_h == height and geom.kw * geom.out_w == width

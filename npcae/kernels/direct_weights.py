@@ -27,8 +27,9 @@ WEIGHT_BLOCKS = 32      # enough for 2-16 threads to share evenly; fixed, so sum
 
 
 @njit(inline="always")
-def _eight_channels(x, dy, partial, n, ih, row, lo, hi, iw0, stride, c, k, f0):
-    """partial[k .. k+7 (channels c .. c+7), f0 vector] += the row's pixels lo..hi-1."""
+def _eight_channels(x, dy, partial, n, ih, first_pixel, lo, hi, iw0, stride, c, k, f0):
+    """partial[k .. k+7 (channels c .. c+7), f0 vector] += pixels lo .. hi-1 of the output row
+    whose first pixel is dy's row first_pixel."""
     filters = dy.shape[1]
     s0 = load(partial, k * filters + f0)
     s1 = load(partial, (k + 1) * filters + f0)
@@ -39,7 +40,7 @@ def _eight_channels(x, dy, partial, n, ih, row, lo, hi, iw0, stride, c, k, f0):
     s6 = load(partial, (k + 6) * filters + f0)
     s7 = load(partial, (k + 7) * filters + f0)
     for ow in range(lo, hi):
-        g = load(dy, (row + ow) * filters + f0)
+        g = load(dy, (first_pixel + ow) * filters + f0)
         iw = ow * stride + iw0
         s0 = fmadd(s0, x[n, ih, iw, c], g)
         s1 = fmadd(s1, x[n, ih, iw, c + 1], g)
@@ -60,11 +61,11 @@ def _eight_channels(x, dy, partial, n, ih, row, lo, hi, iw0, stride, c, k, f0):
 
 
 @njit(inline="always")
-def _one_channel(x, dy, partial, n, ih, row, lo, hi, iw0, stride, c, k, f0):
+def _one_channel(x, dy, partial, n, ih, first_pixel, lo, hi, iw0, stride, c, k, f0):
     filters = dy.shape[1]
     s = load(partial, k * filters + f0)
     for ow in range(lo, hi):
-        s = fmadd(s, x[n, ih, ow * stride + iw0, c], load(dy, (row + ow) * filters + f0))
+        s = fmadd(s, x[n, ih, ow * stride + iw0, c], load(dy, (first_pixel + ow) * filters + f0))
     store(partial, k * filters + f0, s)
 
 

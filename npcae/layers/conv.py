@@ -1,4 +1,4 @@
-"""Conv2D: im2col + one matrix multiply forward, two matrix multiplies + col2im backward."""
+"""Conv2D: y = im2col(x) @ W + b and its two gradients, each by the road its plan names."""
 import numpy as np
 
 from .. import kernels
@@ -22,12 +22,13 @@ class Conv2D(Layer):
                dx   = col2im(dy @ W.reshape(-1, C_out).T)
 
     The three products are the plain functions of conv_functions.py; which road each takes
-    (the columns in workspace blocks or kept by a thin layer, backward-data by col2im or as a
-    convolution with the flipped kernel) is the layer's plan, shown by repr, summary() and
-    the trace: `layer.plan()`. Only x is cached, unless the layer is thin
-    (C_out <= THIN_FILTERS): a training forward then keeps its own [cols | 1] for backward
-    (`keep_columns=False` turns that off). `fast=False` runs the loop-based reference
-    instead (slow; for study and as the oracle of the tests).
+    (direct, without columns, for a layer with few filters in whole vectors; else the columns
+    in workspace blocks or kept by a thin layer; backward-data by col2im, as a convolution with
+    the flipped kernel, or as a direct scatter) is the layer's plan, shown by repr, summary()
+    and the trace: `layer.plan()`. Only x is cached, unless the forward keeps columns: a thin
+    layer (C_out <= THIN_FILTERS) that the direct road does not take keeps its own [cols | 1]
+    from a training forward for backward (`keep_columns=False` turns that off). `fast=False`
+    runs the loop-based reference instead (slow; for study and as the oracle of the tests).
     """
 
     # A GEMM with C_out columns does 2 * C_out FLOP per element of cols, im2col writes each
@@ -71,13 +72,14 @@ class Conv2D(Layer):
         kh, kw = self.kernel_size
         return n * out_h * out_w * kh * kw * self.in_channels * self.out_channels
 
-    def plan(self, training=True, dtype=np.float32):
+    def plan(self, training=True, dtype=np.float32, input_shape=None):
         """The roads a forward (training or not) in `dtype` and its backward take
-        (conv_functions.py)."""
-        geom = self.geometry((1, 2 * self.kernel_size[0], 2 * self.kernel_size[1], self.in_channels))
-        return conv_plan(geom, keep=training and self.keep_columns, flip_data=self.centred,
-                         fast=self.fast, filters=self.out_channels, channels=self.in_channels,
-                         dtype=dtype)
+        (conv_functions.py), for input_shape (NHWC), or for a typical input (2KH x 2KW)."""
+        if input_shape is None:
+            input_shape = (1, 2 * self.kernel_size[0], 2 * self.kernel_size[1], self.in_channels)
+        return conv_plan(self.geometry(input_shape), keep=training and self.keep_columns,
+                         flip_data=self.centred, fast=self.fast, filters=self.out_channels,
+                         channels=self.in_channels, dtype=dtype, input_size=input_shape[1:3])
 
     @property
     def centred(self):
@@ -91,7 +93,7 @@ class Conv2D(Layer):
         geom = self.geometry(x.shape)
         weights = self.params["W"].astype(x.dtype, copy=False)
         bias = self.params["b"].astype(x.dtype, copy=False) if "b" in self.params else None
-        self._x, self.last_plan = x, self.plan(training, x.dtype)
+        self._x, self.last_plan = x, self.plan(training, x.dtype, x.shape)
         if not self.fast:
             return reference.conv2d_forward(x, weights, 0 if bias is None else bias,
                                             self.stride, self.padding)

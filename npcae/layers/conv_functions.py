@@ -67,17 +67,19 @@ class ConvPlan(NamedTuple):
 
 
 def conv_plan(geom, *, keep=False, flip_data=False, fast=True, filters=None, channels=None,
-              dtype=np.float32):
+              dtype=np.float32, input_size=None):
     """The roads for `geom`: keep (a training forward of a thin layer keeps its columns),
     flip_data (backward_data as a convolution of dy), fast (False: the reference loops);
     given the layer's output `filters` and input `channels` and the `dtype` it runs in, the
-    direct roads where kernels/direct.py takes them (few filters; channels for dx)."""
+    direct roads where kernels/direct.py takes them (few filters; channels for dx), and with
+    the input's (H, W) the direct scatter where no pixel lies in two windows or the padding."""
     if not fast:
         return ConvPlan(LOOPS, LOOPS, LOOPS)
     if kernels.is_pointwise(geom):
         return ConvPlan(POINTWISE, POINTWISE, POINTWISE)
     data = COL2IM
-    if channels and direct_data.overlap_free(geom) and direct.takes(channels, dtype):
+    if (channels and input_size and direct_data.overlap_free(geom, *input_size)
+            and direct.takes(channels, dtype)):
         data = SCATTER_DIRECT
     if flip_data:
         data = FLIPPED_DIRECT if channels and direct.takes(channels, dtype) else FLIPPED_KERNEL
@@ -85,7 +87,8 @@ def conv_plan(geom, *, keep=False, flip_data=False, fast=True, filters=None, cha
         return ConvPlan(DIRECT, DIRECT, data)
     if keep:
         return ConvPlan(KEPT_COLUMNS, KEPT_COLUMNS, data)
-    return ConvPlan(COLUMN_BLOCKS, COLUMN_BLOCKS if flip_data else WHOLE_COLUMNS, data)
+    # Whole columns only where col2im can reuse them as its buffer.
+    return ConvPlan(COLUMN_BLOCKS, WHOLE_COLUMNS if data == COL2IM else COLUMN_BLOCKS, data)
 
 
 def conv_forward(x, geom, w, bias, plan, kept=None):

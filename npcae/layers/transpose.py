@@ -26,9 +26,9 @@ class Conv2DTranspose(Layer):
 
     Each is one of layers/conv_functions.py's three functions, with the roads of C's plan
     (shown by repr, summary() and the trace): for the U-Net's 2x2 stride-2 kernel the windows do
-    not overlap, and col2im only scatters; with at most 64 output channels the product is
-    written straight to its pixels, the bias included ("scatter, direct",
-    kernels/direct_data.py). <x, C dy> = <C^T x, dy> holds to rounding
+    not overlap, and col2im only scatters; with at most 64 output channels, a multiple of 16
+    (float32) or 8 (float64), the product is written straight to its pixels, the bias
+    included ("scatter, direct", kernels/direct_data.py). <x, C dy> = <C^T x, dy> holds to rounding
     (tests/test_transpose.py).
     """
 
@@ -81,18 +81,20 @@ class Conv2DTranspose(Layer):
         dW C's backward-weights, its dx C's forward (conv_functions.py)."""
         (kh, kw), s = self.kernel_size, self.stride
         geom = conv_geometry(2 * kh * s, 2 * kw * s, kh, kw, s, self.padding)
-        return as_transposed(self._adjoint(geom, dtype))
+        return as_transposed(self._adjoint(geom, dtype, (2 * kh * s, 2 * kw * s)))
 
-    def _adjoint(self, geom, dtype):
-        """C's plan: its filters are our input channels, its channels our output's."""
+    def _adjoint(self, geom, dtype, output_size):
+        """C's plan: its filters are our input channels, its channels our output's, and its
+        input our output (OH, OW)."""
         return conv_plan(geom, flip_data=self.centred, filters=self.in_channels,
-                         channels=self.out_channels, dtype=dtype)
+                         channels=self.out_channels, dtype=dtype, input_size=output_size)
 
     def forward(self, x, training=False):
         x = as_float(x)
         geom = self.adjoint_geometry(x.shape)
         weights = self.params["W"].astype(x.dtype, copy=False)
-        self._x, self._adjoint_plan = x, self._adjoint(geom, x.dtype)
+        output_size = self.output_size(*x.shape[1:3])
+        self._x, self._adjoint_plan = x, self._adjoint(geom, x.dtype, output_size)
         self.last_plan = as_transposed(self._adjoint_plan)
         y_shape = (x.shape[0], *self.output_size(*x.shape[1:3]), self.out_channels)
         flipped = None

@@ -16,6 +16,7 @@ from .layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dropout, Ident
 from . import gradcheck
 from .kernels import direct
 from .losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
+from .losses_multiclass import IGNORE, SoftmaxCrossEntropy
 from .models import Add, Concatenate, Sequential, cae, unet
 
 SEED = 0
@@ -182,6 +183,18 @@ def loss_cases(name, make, note="", shapes=((2, 4, 3, 1), (3, 5, 6, 1))):
             target = (rng.random(shape) > 0.6).astype(np.float64)
             return make(), (probabilities(rng, shape), target)
         yield Case(name, f"{note}p {dims(shape)} in [0.05, 0.95]", build, kind="loss")
+
+
+def softmax_ce_case(shape, weighted):
+    """Logits ~ N(0, 2), ids in 0..K-1 with about a fifth of the pixels ignored (255)."""
+    def build(rng):
+        ids = rng.integers(0, shape[-1], shape[:-1])
+        ids[rng.random(shape[:-1]) < 0.2] = IGNORE
+        weights = rng.uniform(0.2, 3.0, shape[-1]) if weighted else None
+        return SoftmaxCrossEntropy(weights), (2 * rng.standard_normal(shape), ids)
+    how = "class weights, " if weighted else ""
+    return Case("SoftmaxCrossEntropy", f"{how}logits {dims(shape)}, ~20% ignored", build,
+                kind="loss")
 
 
 def small_cae(rng):
@@ -364,6 +377,9 @@ CASES = [
     *loss_cases("BCELoss", BCELoss),
     *loss_cases("MSELoss", MSELoss),
     *loss_cases("DiceFocalLoss", DiceFocalLoss, "the original's loss, "),
+    softmax_ce_case((2, 3, 4, 5), weighted=False),
+    softmax_ce_case((2, 3, 4, 5), weighted=True),
+    softmax_ce_case((1, 4, 3, 19), weighted=True),     # Cityscapes' 19 classes
     *loss_cases("SumLoss", lambda: 0.5 * BCELoss() + 2 * DiceLoss(), "0.5 BCE + 2 Dice, "),
     # models
     Case("cae", "filters 2,3,4, dropout on, x 2x16x8x3", small_cae, kind="model"),

@@ -13,11 +13,11 @@ def rng():
     return np.random.default_rng(1234)
 
 
-def shared_data(name):
-    """../shared/data/<name>, the real data the tests read; missing it fails under CI (CI=true)
-    and skips elsewhere."""
+def shared_data(name, inside="images"):
+    """../shared/data/<name>, the real data the tests read (found by its folder `inside`);
+    missing it fails under CI (CI=true) and skips elsewhere."""
     folder = SHARED_ROOT / name
-    if not (folder / "images").is_dir():
+    if not (folder / inside).is_dir():
         message = f"shared data not found at {folder.resolve()}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)

@@ -1,0 +1,130 @@
+"""Colour-coded label images and class ids: the Cityscapes palette, snapping, palette files, and
+pix2pix's side-by-side composites.
+
+    photo, labels = split_composite(image)              (H, W, 3) -> two (H, W/2, 3) halves
+    ids = snap(labels, CITYSCAPES_19)                   (H, W/2) uint8, 255 where nothing fits
+    ids7 = to_categories(ids)                           the 7 Cityscapes categories
+    palette = read_palette("my_palette.txt")            "name, R, G, B" per line
+
+A label image stores each class as a colour. JPEG blurs the colours (and mixes them along every
+boundary), so each pixel takes the class of the nearest palette colour, and becomes IGNORE when
+that nearest colour is a void colour or is farther than `max_distance` (Euclidean, in RGB).
+Measured on 20 of cityscapes-pix2pix's training composites: the median pixel is 2.2 from its
+palette colour, 94.5% are within MAX_DISTANCE = 40, 97.3% within 50; the rest lie on boundaries.
+"""
+from typing import NamedTuple
+
+import numpy as np
+
+from ..losses_multiclass import IGNORE
+
+MAX_DISTANCE = 40.0
+
+
+class Palette(NamedTuple):
+    """names (K,) of the classes, their colours (K, 3) uint8, and void colours (V, 3) uint8
+    that mean IGNORE."""
+    names: tuple
+    colours: np.ndarray
+    void: np.ndarray
+
+
+def _colours(rows):
+    return np.array(rows, np.uint8).reshape(-1, 3)
+
+
+# cityscapesScripts' labels.py, the 19 evaluation classes by trainId, and the void colours.
+CITYSCAPES_19 = Palette(
+    ("road", "sidewalk", "building", "wall", "fence", "pole", "traffic light", "traffic sign",
+     "vegetation", "terrain", "sky", "person", "rider", "car", "truck", "bus", "train",
+     "motorcycle", "bicycle"),
+    _colours([(128, 64, 128), (244, 35, 232), (70, 70, 70), (102, 102, 156), (190, 153, 153),
+              (153, 153, 153), (250, 170, 30), (220, 220, 0), (107, 142, 35), (152, 251, 152),
+              (70, 130, 180), (220, 20, 60), (255, 0, 0), (0, 0, 142), (0, 0, 70), (0, 60, 100),
+              (0, 80, 100), (0, 0, 230), (119, 11, 32)]),
+    _colours([(0, 0, 0), (111, 74, 0), (81, 0, 81), (250, 170, 160), (230, 150, 140),
+              (180, 165, 180), (150, 100, 100), (150, 120, 90), (0, 0, 90), (0, 0, 110)]))
+
+# The 7 categories: each class's category, and a colour for each (a typical member's).
+CATEGORY_OF_CLASS = np.array([0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 4, 5, 5, 6, 6, 6, 6, 6, 6], np.uint8)
+CITYSCAPES_7 = Palette(
+    ("flat", "construction", "object", "nature", "sky", "human", "vehicle"),
+    _colours([(128, 64, 128), (70, 70, 70), (153, 153, 153), (107, 142, 35), (70, 130, 180),
+              (220, 20, 60), (0, 0, 142)]),
+    CITYSCAPES_19.void)
+
+
+def snap(labels, palette=CITYSCAPES_19, max_distance=MAX_DISTANCE):
+    """(H, W, 3) label colours -> (H, W) uint8 class ids: the nearest palette colour's class,
+    IGNORE where the nearest colour is void or farther than max_distance from every colour."""
+    labels = np.asarray(labels)
+    if labels.ndim != 3 or labels.shape[-1] != 3:
+        raise ValueError(f"label colours must be (H, W, 3), got {labels.shape}")
+    colours = np.vstack([palette.colours, palette.void]).astype(np.int32)
+    pixels = labels.reshape(-1, 1, 3).astype(np.int32)
+    distance2 = ((pixels - colours[None]) ** 2).sum(axis=-1)          # (H*W, K+V)
+    nearest = distance2.argmin(axis=1)
+    far = distance2[np.arange(len(nearest)), nearest] > max_distance ** 2
+    ids = np.where((nearest >= len(palette.names)) | far, IGNORE, nearest).astype(np.uint8)
+    return ids.reshape(labels.shape[:2])
+
+
+def to_categories(ids):
+    """19-class ids -> the 7 Cityscapes categories; IGNORE stays IGNORE."""
+    ids = np.asarray(ids)
+    return np.where(ids == IGNORE, IGNORE, CATEGORY_OF_CLASS[np.minimum(ids, 18)]).astype(np.uint8)
+
+
+def colourise(ids, palette=CITYSCAPES_19, ignore_colour=(0, 0, 0)):
+    """(H, W) class ids -> (H, W, 3) uint8: each class in its palette colour."""
+    table = np.zeros((256, 3), np.uint8)
+    table[:] = ignore_colour
+    table[:len(palette.names)] = palette.colours
+    return table[np.asarray(ids, np.uint8)]
+
+
+def split_composite(image, at=None, labels="right"):
+    """A pix2pix side-by-side composite (H, W, 3) -> (photo, label colours), cut at column `at`
+    (default the middle: the width must then be even) with the labels on the `labels` side."""
+    image = np.asarray(image)
+    width = image.shape[1]
+    if at is None:
+        if width % 2:
+            raise ValueError(f"a composite of odd width {width} has no middle: give the column "
+                             f"to split at")
+        at = width // 2
+    if not 0 < at < width:
+        raise ValueError(f"cannot split a composite {width} wide at column {at}")
+    if labels not in ("left", "right"):
+        raise ValueError(f"labels must be 'left' or 'right', got {labels!r}")
+    left, right = image[:, :at], image[:, at:]
+    return (left, right) if labels == "right" else (right, left)
+
+
+def read_palette(path):
+    """A palette file: one class per line, "name, R, G, B" (0-255); a line named "void" is an
+    ignore colour; blank lines and lines starting with # are skipped. Errors name the line."""
+    names, colours, void = [], [], []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            fields = [field.strip() for field in line.split(",")]
+            try:
+                if len(fields) != 4:
+                    raise ValueError
+                rgb = tuple(int(v) for v in fields[1:])
+                if not all(0 <= v <= 255 for v in rgb) or not fields[0]:
+                    raise ValueError
+            except ValueError:
+                raise ValueError(f"{path}:{number}: expected 'name, R, G, B' with R, G, B in "
+                                 f"0-255, got {line!r}") from None
+            (void if fields[0].lower() == "void" else colours).append(rgb)
+            if fields[0].lower() != "void":
+                names.append(fields[0])
+    if not names:
+        raise ValueError(f"{path}: no classes (lines 'name, R, G, B')")
+    if len(set(colours)) != len(colours):
+        raise ValueError(f"{path}: two classes share a colour")
+    return Palette(tuple(names), _colours(colours), _colours(void))

@@ -60,3 +60,14 @@ def test_bad_ids_shapes_and_weights_are_one_clear_error():
         SoftmaxCrossEntropy([1, 2]).forward(logits, np.zeros((1, 2, 2), int))
     with pytest.raises(ValueError, match="non-negative"):
         SoftmaxCrossEntropy([1, -2, 1])
+
+
+def test_median_frequency_weights_by_hand():
+    from npcae.losses_multiclass import median_frequency_weights
+    masks = [np.array([[0, 0, 0, 1]]), np.array([[0, 0, 2, IGNORE]])]
+    # freq: class 0: 5 of the 7 labelled pixels of the images where it occurs; class 1: 1 of 4;
+    # class 2: 1 of 3; class 3 never occurs. Median of (5/7, 1/4, 1/3) is 1/3.
+    weights = median_frequency_weights(masks, 4)
+    assert weights.tolist() == pytest.approx([(1 / 3) / (5 / 7), (1 / 3) / (1 / 4), 1.0, 0.0])
+    with pytest.raises(ValueError, match="no labelled pixel"):
+        median_frequency_weights([np.full((2, 2), IGNORE)], 4)

@@ -13,7 +13,8 @@ Every set of frames, in memory (Record) or on disk (FolderFrames), answers the s
 split_frames() divides a set into training and held-out frames by names, count, fraction or a
 second set. Bad input raises DataError with a one-line message naming the culprit.
 CachedFrames is the base of sets made one frame at a time (decoded from files, or rendered),
-which keep the frames' pixels in memory when the whole set fits in a budget.
+which keep the frames' pixels in memory when the whole set fits in a budget; RenderedFrames,
+the base of the synthetic sets, numbers and names the frames it draws.
 """
 import copy
 import math
@@ -168,6 +169,33 @@ class CachedFrames(Frames):
 
     def _select(self, rows):
         raise NotImplementedError
+
+
+class RenderedFrames(CachedFrames):
+    """n_frames frames drawn on demand, PREFIX_000, PREFIX_001, ...: a subclass sets PREFIX and
+    writes render(number) -> (image (H, W, 3) uint8, mask (H, W) uint8) of frame `number` of the
+    set made with self.seed at self.size."""
+
+    PREFIX = "frame"
+
+    def __init__(self, n_frames, size, seed, cache_mb):
+        if not is_count(n_frames):
+            raise DataError(f"n_frames must be a positive integer, got {n_frames!r}")
+        self._start_cache(check_size(size), cache_mb)
+        self.seed = seed
+        digits = max(3, len(str(n_frames - 1)))
+        self._numbers = list(range(n_frames))
+        self.names = [f"{self.PREFIX}_{k:0{digits}d}" for k in self._numbers]
+        self.notes = []
+
+    def render(self, number):
+        raise NotImplementedError
+
+    def _make(self, row):
+        return self.render(self._numbers[row])
+
+    def _select(self, rows):
+        self._numbers = [self._numbers[i] for i in rows]
 
 
 def to_float(images, masks):

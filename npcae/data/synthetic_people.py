@@ -32,7 +32,7 @@ from collections import namedtuple
 import numpy as np
 
 from ..defaults import DEFAULTS
-from .frames import CachedFrames, DataError, check_size, is_count
+from .frames import RenderedFrames, check_size
 from .synthetic import _noise_field, _skeleton
 
 PEOPLE_FRAMES, PEOPLE_TRAIN = 440, 400
@@ -304,26 +304,18 @@ def render_people(seed, index, size=PEOPLE_SIZE, people=True):
     return PeopleFrame(image, (A >= 0.5).astype(np.uint8), A, n_people, kind)
 
 
-class SyntheticPeople(CachedFrames):
+class SyntheticPeople(RenderedFrames):
     """n_frames rendered people frames (npcae.data.frames.Frames), people_000, people_001, ...
 
     Each frame is rendered by render_people(seed, its number, size) when first read, and kept
     while the whole set fits in cache_mb (CachedFrames): 440 frames at 256x256 take 110 MB.
     """
 
+    PREFIX = "people"
+
     def __init__(self, n_frames=PEOPLE_FRAMES, size=PEOPLE_SIZE, seed=0, cache_mb=DEFAULTS["cache_mb"]):
-        if not is_count(n_frames):
-            raise DataError(f"n_frames must be a positive integer, got {n_frames!r}")
-        self._start_cache(check_size(size), cache_mb)
-        self.seed = seed
-        digits = max(3, len(str(n_frames - 1)))
-        self._numbers = list(range(n_frames))
-        self.names = [f"people_{k:0{digits}d}" for k in self._numbers]
-        self.notes = []
+        super().__init__(n_frames, size, seed, cache_mb)
 
-    def _make(self, row):
-        frame = render_people(self.seed, self._numbers[row], self._size)
+    def render(self, number):
+        frame = render_people(self.seed, number, self._size)
         return frame.image, frame.mask
-
-    def _select(self, rows):
-        self._numbers = [self._numbers[i] for i in rows]

@@ -17,7 +17,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from .frames import CachedFrames, DataError, check_size, is_count
+from .frames import RenderedFrames, check_size
 from .palette import colourise
 
 ROAD, SIDEWALK, BUILDING, POLE, VEGETATION, SKY, PERSON, CAR = 0, 1, 2, 5, 8, 10, 11, 13
@@ -127,20 +127,14 @@ def street_composite(frame):
     return np.concatenate([frame.image, colourise(frame.ids)], axis=1)
 
 
-class SyntheticStreets(CachedFrames):
+class SyntheticStreets(RenderedFrames):
     """n_frames rendered street frames (masks hold class ids), street_000, street_001, ..."""
 
+    PREFIX = "street"
+
     def __init__(self, n_frames=STREET_FRAMES, size=(256, 256), seed=0, cache_mb=256):
-        if not is_count(n_frames):
-            raise DataError(f"n_frames must be a positive integer, got {n_frames!r}")
-        self._start_cache(check_size(size), cache_mb)
-        self.seed, self._numbers = seed, list(range(n_frames))
-        self.names = [f"street_{k:03d}" for k in self._numbers]
-        self.notes = []
+        super().__init__(n_frames, size, seed, cache_mb)
 
-    def _make(self, row):
-        frame = render_street(self.seed, self._numbers[row], self._size)
+    def render(self, number):
+        frame = render_street(self.seed, number, self._size)
         return frame.image, frame.ids
-
-    def _select(self, rows):
-        self._numbers = [self._numbers[i] for i in rows]

@@ -95,8 +95,8 @@ class BatchNormalization(Layer):
 
     The sums and element-wise passes run in Numba (kernels/batchnorm.py: five sweeps of memory
     on every core, against NumPy's eight on one); `fast=False` runs the same five passes in
-    NumPy (NumpyRoad), the reference. The two agree to float64's last digits in the statistics, and so to within
-    an ulp or two of x's dtype in y and dx.
+    NumPy (NumpyRoad), the reference. The two agree to float64's last digits in the
+    statistics, and so to within an ulp or two of x's dtype in y and dx.
     """
 
     def __init__(self, channels, momentum=0.99, epsilon=1e-3, *, frozen=False, fast=True):

@@ -51,6 +51,18 @@ def parse_filters(text):
     return filters
 
 
+def parse_weights(text):
+    if text == "auto":
+        return text
+    try:
+        weights = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"class weights must be auto or numbers like 1,0.5,2, got {text!r}")
+    if min(weights) < 0:
+        raise argparse.ArgumentTypeError(f"class weights must not be negative, got {text!r}")
+    return weights
+
+
 class Parser(argparse.ArgumentParser):
     """argparse with its errors in the one-line form of every other error (not the usage block)."""
 
@@ -80,7 +92,18 @@ def build_parser():
     t.add_argument("--lr", type=float, help=f"Adam's learning rate (default {d['lr']:g})")
     t.add_argument("--lr-schedule", choices=SCHEDULES,
                    help=f"constant, or cosine: decay to 1%% of --lr over the epochs (default {d['lr_schedule']})")
-    t.add_argument("--loss", help=f"terms of dice, focal, binary_focal, bce, mse (default {d['loss']})")
+    t.add_argument("--loss", help="terms of dice, focal, binary_focal, bce, mse for masks (default "
+                                  "dice+focal); of ce, dice for class ids (default ce; "
+                                  "cityscapes-pix2pix ce+dice)")
+    t.add_argument("--classes", type=int, help="class ids: 19 (Cityscapes' classes, the default of "
+                                               "multi-class data), 7 (its categories), or the "
+                                               "--palette file's count")
+    t.add_argument("--palette", metavar="FILE", help="the label colours of multi-class data: one "
+                                                     "'name, R, G, B' line per class, 'void, R, G, B' "
+                                                     "for colours to ignore (default Cityscapes')")
+    t.add_argument("--class-weights", type=parse_weights, metavar="auto|W1,W2,...",
+                   help="weigh the cross-entropy of each class: auto (median-frequency balancing "
+                        "from the training masks) or one number per class (default: all 1)")
     t.add_argument("--seed", type=int, help=f"weights, dropout, shuffling, augmentation (default {d['seed']})")
     t.add_argument("--val-every", type=int,
                    help=f"validate every N epochs (default {d['val_every']}; validating costs more than a step)")
@@ -153,7 +176,8 @@ RUN_OPTIONS = {"data": None, "size": list, "model": None, "epochs": None, "batch
                "lr": None, "lr_schedule": None, "loss": None, "seed": None, "val_every": None,
                "checkpoint_every": None, "grad_every": None, "augment": None,
                "train_names": lambda text: text.split(","), "n_train": None, "val_split": None,
-               "val_data": None, "cache_mb": None}
+               "val_data": None, "cache_mb": None, "classes": None, "palette": None,
+               "class_weights": None}
 # What may change when a run is resumed: the target, how often things happen, and where the
 # data lives (a moved folder: restore() checks that its frames are the run's, by name).
 # Everything else would make the resumed run a different run.
@@ -177,6 +201,8 @@ def given_settings(args):
     for key in ("data", "val_data"):         # a folder is stored whole, to resume from anywhere
         if key in given and given[key] not in DATASETS and Path(given[key]).expanduser().is_dir():
             given[key] = str(Path(given[key]).expanduser().resolve())
+    if "palette" in given and Path(given["palette"]).expanduser().is_file():
+        given["palette"] = str(Path(given["palette"]).expanduser().resolve())
     return given
 
 

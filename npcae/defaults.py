@@ -4,7 +4,9 @@ and data readers take theirs from here, and a stored run holds them all (npcae.e
 DEFAULTS = dict(
     data="synthetic", size=None,            # size None: the data set's default (HxW)
     model="cae", model_args={},             # the builder's own defaults (the original CAE)
-    task="binary", loss="dice+focal",
+    task=None, loss=None,                   # None: the data's task (binary masks, or class ids) and its loss
+    classes=None, palette=None,             # multi-class: the number of classes, a palette file
+    class_weights=None,                     # multi-class: None, "auto" (median frequency) or K numbers
     epochs=500, lr=5e-4, batch_size=None,   # batch_size None: every training frame in one batch
     lr_schedule="constant",                 # or "cosine" (npcae.callbacks.schedule)
     shuffle=True, seed=0, augment=False,

@@ -22,6 +22,8 @@ from .data import Augmenter, BatchLoader, dataset_defaults, open_frames, split_f
 from .defaults import DEFAULTS, MODEL_DEFAULTS
 from .models.io import atomic_write
 from .optim import Adam
+from .losses_multiclass import median_frequency_weights
+from .task_settings import TaskSettingsError, data_options, model_args, resolve_task, task_config
 from .tasks import TASKS, make_task
 from .training import Trainer
 
@@ -45,7 +47,7 @@ def settings(given, name=str):
     if unknown:
         raise SettingsError(f"unknown run setting {unknown[0]!r}")
     given = {k: v for k, v in given.items() if v is not None}
-    run = {**DEFAULTS, **MODEL_DEFAULTS.get(given.get("model", DEFAULTS["model"]), {}), **given}
+    run = {**DEFAULTS, **model_and_data_defaults(given), **given}
     for key in ("epochs", "val_every", "eval_batch"):
         if not (_is_int(run[key]) and run[key] >= 1):
             raise SettingsError(f"{name(key)} must be an integer of at least 1, got {run[key]!r}")
@@ -68,7 +70,7 @@ def settings(given, name=str):
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise SettingsError(f"{name('train_names')} names {twice[0]!r} twice")
-    amounts = set(inspect.signature(Augmenter).parameters) - {"seed"}
+    amounts = set(inspect.signature(Augmenter).parameters) - {"seed", "mask_fill"}
     if not (isinstance(run["augment_args"], dict) and set(run["augment_args"]) <= amounts):
         raise SettingsError(f"{name('augment_args')} must be a dict of Augmenter amounts "
                             f"({', '.join(sorted(amounts))}), got {run['augment_args']!r}")
@@ -77,13 +79,29 @@ def settings(given, name=str):
             raise SettingsError(f"{name(key)} must be true or false, got {run[key]!r}")
     if run["train_eval"] not in ("auto", True, False):
         raise SettingsError(f"{name('train_eval')} must be 'auto', true or false, got {run['train_eval']!r}")
-    if run["task"] not in TASKS:
+    if run["task"] is not None and run["task"] not in TASKS:
         raise SettingsError(f"unknown task {run['task']!r}; choose from {', '.join(sorted(TASKS))}")
     try:
-        make_task({"task": run["task"], "loss": run["loss"]})
+        run = resolve_task(run, name)
+    except TaskSettingsError as error:
+        raise SettingsError(str(error)) from None
+    try:
+        make_task(task_config(run))
     except ValueError as error:
         raise SettingsError(f"{name('loss')}: {error}") from None
     return run
+
+
+def model_and_data_defaults(given):
+    """The defaults that the model and the data set change (npcae.defaults.MODEL_DEFAULTS, a
+    registered set's run_defaults), the data set's winning: the model's defaults choose the
+    data when it is not given (the U-Net: synthetic-people), and the data's choose the model
+    when that is not given (cityscapes-pix2pix: the U-Net)."""
+    model = given.get("model")
+    data = given.get("data") or MODEL_DEFAULTS.get(model or DEFAULTS["model"], {}).get("data") or DEFAULTS["data"]
+    data_defaults = dict(dataset_defaults(data).run_defaults)
+    model = model or data_defaults.get("model") or DEFAULTS["model"]
+    return {**MODEL_DEFAULTS.get(model, {}), **data_defaults, "model": model, "data": data}
 
 
 @dataclass
@@ -102,10 +120,14 @@ def open_data(run):
     size = tuple(run["size"]) if run["size"] else defaults.size
     if size is None:
         raise SettingsError(f"{run['data']} needs a size (e.g. --size 256x256)")
-    frames = open_frames(run["data"], size, cache_mb=run["cache_mb"])
+    options = data_options(run)
+    frames = open_frames(run["data"], size, cache_mb=run["cache_mb"], **options)
     how = {k: run[k] for k in ("train_names", "n_train", "val_split") if run[k] is not None}
     if run["val_data"] is not None:
-        how["val_frames"] = open_frames(run["val_data"], size, cache_mb=run["cache_mb"])
+        how["val_frames"] = open_frames(run["val_data"], size, cache_mb=run["cache_mb"], **options)
+    if not how and defaults.parts:
+        # A set split by its publisher (cityscapes-pix2pix: train/ and val/) holds out its part.
+        how["val_frames"] = open_frames(run["data"], size, cache_mb=run["cache_mb"], part=1, **options)
     if not how:
         # A named set has its own split (tiktok-136: the original's 3 frames); a folder holds
         # out a tenth of its frames, chosen by the seed.
@@ -119,7 +141,13 @@ def check_fits(run, size, batch):
     """Refuse (SettingsError) a size the model cannot take, or a training step of `batch`
     frames that needs more memory than the machine has, on a shape-only sketch of the model:
     a refused run has allocated nothing."""
-    outline = memory.sketch(run["model"], run["model_args"], size)
+    try:
+        outline = memory.sketch(run["model"], model_args(run), size)
+    except models.UnknownModel as error:
+        if run["task"] == "multiclass" and "classes" in str(error):
+            raise SettingsError(f"--model {run['model']} predicts one mask; class ids need a model "
+                                f"with one output per class (--model unet)") from None
+        raise
     try:
         outline.output_shape((1, *size, 3))
     except ValueError as error:
@@ -134,7 +162,7 @@ def build_model(run, size, frames):
     """The run's model at `size` (H, W) once check_fits passes for its batches: batch_size
     frames, or all `frames` (the training set's count) when batch_size is None."""
     check_fits(run, size, min(run["batch_size"] or frames, frames))     # as BatchLoader caps it
-    return models.create(run["model"], input_size=size, seed=run["seed"], **run["model_args"])
+    return models.create(run["model"], input_size=size, seed=run["seed"], **model_args(run))
 
 
 def assemble(run, out_dir, *, progress=True, trace=False, log=print):
@@ -145,10 +173,15 @@ def assemble(run, out_dir, *, progress=True, trace=False, log=print):
         check_fits(run, tuple(run["size"]), run["batch_size"] or 1)
     train, heldout, notes = open_data(run)
     model = build_model(run, train.size, len(train))
-    task = make_task({"task": run["task"], "loss": run["loss"]})
+    if run["class_weights"] == "auto":           # computed once; the stored run keeps the numbers
+        run["class_weights"] = auto_class_weights(train, run["classes"])
+        notes.append("class weights (median frequency): "
+                     + ", ".join(f"{w:.2f}" for w in run["class_weights"]))
+    task = make_task(task_config(run))
     model.config["task"] = task.config           # how `npcae predict` reads its outputs
     optimizer = Adam(model.named_parameters(), lr=run["lr"])
-    augmenter = Augmenter(seed=run["seed"], **run["augment_args"]) if run["augment"] else None
+    augmenter = (Augmenter(seed=run["seed"], mask_fill=getattr(task, "mask_fill", 0), **run["augment_args"])
+                 if run["augment"] else None)
     loader = BatchLoader(train, run["batch_size"], shuffle=run["shuffle"], seed=run["seed"],
                          augmenter=augmenter)
     eval_train = (len(train) <= TRAIN_EVAL_LIMIT if run["train_eval"] == "auto"
@@ -168,12 +201,21 @@ def assemble(run, out_dir, *, progress=True, trace=False, log=print):
     return Experiment(run, out_dir, trainer, train, heldout, notes)
 
 
+def auto_class_weights(frames, classes, batch=64):
+    """Median-frequency class weights of the training masks (read once, `batch` at a time)."""
+    def masks():
+        for start in range(0, len(frames), batch):
+            yield from frames.read(list(range(start, min(start + batch, len(frames)))))[1][..., 0]
+    return [round(float(w), 6) for w in median_frequency_weights(masks(), classes)]
+
+
 def report(exp):
     """metrics.json: the figures of every set (held-out; training and all when the run validates
     its training frames), and per image; one inference pass per set. Returns the dict."""
     trainer = exp.trainer
     validation = trainer.callback(Validation)
-    row, per_image = validation.evaluate(trainer.model, trainer.task, per_image=True)
+    row, per_image = validation.evaluate(trainer.model, trainer.task, per_image=True,
+                                         epoch=trainer.epoch)
     result = {"epoch": trainer.epoch, **row, **per_image}
     text = json.dumps(result, indent=2)
     atomic_write(os.path.join(exp.out_dir, "metrics.json"), lambda f: f.write(text.encode()))

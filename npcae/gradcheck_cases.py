@@ -16,7 +16,7 @@ from .layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dropout, Ident
 from . import gradcheck
 from .kernels import direct
 from .losses import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
-from .losses_multiclass import IGNORE, SoftmaxCrossEntropy
+from .losses_multiclass import IGNORE, SoftmaxCrossEntropy, multiclass_loss
 from .models import Add, Concatenate, Sequential, cae, unet
 
 SEED = 0
@@ -195,6 +195,16 @@ def softmax_ce_case(shape, weighted):
     how = "class weights, " if weighted else ""
     return Case("SoftmaxCrossEntropy", f"{how}logits {dims(shape)}, ~20% ignored", build,
                 kind="loss")
+
+
+def multiclass_dice_case(shape, spec="dice"):
+    """Logits ~ N(0, 2), ids in 0..K-1 with about a fifth ignored; spec "dice" or "ce+dice"."""
+    def build(rng):
+        ids = rng.integers(0, shape[-1], shape[:-1])
+        ids[rng.random(shape[:-1]) < 0.2] = IGNORE
+        return multiclass_loss(spec), (2 * rng.standard_normal(shape), ids)
+    name = "MultiClassDice" if spec == "dice" else "CE+Dice"
+    return Case(name, f"logits {dims(shape)}, ~20% ignored", build, kind="loss")
 
 
 def small_cae(rng):
@@ -380,6 +390,8 @@ CASES = [
     softmax_ce_case((2, 3, 4, 5), weighted=False),
     softmax_ce_case((2, 3, 4, 5), weighted=True),
     softmax_ce_case((1, 4, 3, 19), weighted=True),     # Cityscapes' 19 classes
+    multiclass_dice_case((2, 3, 4, 5)),
+    multiclass_dice_case((1, 4, 3, 19), "ce+dice"),
     *loss_cases("SumLoss", lambda: 0.5 * BCELoss() + 2 * DiceLoss(), "0.5 BCE + 2 Dice, "),
     # models
     Case("cae", "filters 2,3,4, dropout on, x 2x16x8x3", small_cae, kind="model"),

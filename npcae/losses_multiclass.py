@@ -5,7 +5,8 @@ nothing (Cityscapes' void: the label colours JPEG blurred beyond recognition, th
 """
 import numpy as np
 
-from .losses import Loss
+from .kernels import softmax as softmax_kernels
+from .losses import Loss, SumLoss
 
 IGNORE = 255            # Cityscapes' "trainId 255"; class-id PNGs mark void pixels with it
 
@@ -43,14 +44,17 @@ class SoftmaxCrossEntropy(Loss):
     class_weights None weighs every class 1 (L is then the mean over V). A batch with no pixel
     in V has L = 0 and a zero gradient (PyTorch returns nan): nothing to learn from, and a NaN
     would end the run. Sums in float64.
+
+    fast=True runs kernels/softmax.py (one sweep a pass, every core); fast=False the NumPy
+    code below, the reference it is tested against.
     """
 
-    def __init__(self, class_weights=None, ignore_index=IGNORE):
+    def __init__(self, class_weights=None, ignore_index=IGNORE, fast=True):
         weights = None if class_weights is None else np.asarray(class_weights, np.float64)
         if weights is not None and (weights.ndim != 1 or not np.all(weights >= 0)):
             raise ValueError("class weights must be one non-negative number per class")
         self.class_weights = weights
-        self.ignore_index = ignore_index
+        self.ignore_index, self.fast = ignore_index, fast
 
     def forward(self, pred, target):
         logits = np.asarray(pred)
@@ -58,6 +62,13 @@ class SoftmaxCrossEntropy(Loss):
         classes = logits.shape[-1]
         if self.class_weights is not None and self.class_weights.shape != (classes,):
             raise ValueError(f"{self.class_weights.size} class weights for {classes} classes")
+        if self.fast:
+            rows = np.ascontiguousarray(logits.reshape(-1, classes))
+            weights = np.ones(classes) if self.class_weights is None else self.class_weights
+            flat_ids = ids.reshape(-1)
+            p, (loss_sum, total) = softmax_kernels.softmax_ce(rows, flat_ids, weights, self.ignore_index)
+            self._fast_cache = logits.shape, logits.dtype, p, flat_ids, weights, total
+            return float(loss_sum / total) if total > 0 else 0.0
         shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
         log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
         valid = ids != self.ignore_index
@@ -70,6 +81,11 @@ class SoftmaxCrossEntropy(Loss):
         return float(-(weights * picked).sum() / total) if total > 0 else 0.0
 
     def backward(self):
+        if self.fast:
+            shape, dtype, p, ids, weights, total = self._fast_cache
+            if total == 0:
+                return np.zeros(shape, dtype)
+            return softmax_kernels.ce_gradient(p, ids, weights, self.ignore_index, total, dtype).reshape(shape)
         dtype, log_p, safe_ids, weights, total = self._cache
         if total == 0:
             return np.zeros(log_p.shape, dtype)
@@ -83,6 +99,78 @@ class SoftmaxCrossEntropy(Loss):
         weights = ("" if self.class_weights is None
                    else f"class_weights={self.class_weights.round(3).tolist()}, ")
         return f"SoftmaxCrossEntropy({weights}ignore_index={self.ignore_index})"
+
+
+class MultiClassDice(Loss):
+    """Soft Dice averaged over the classes, on the softmax of NHWC logits (Milletari et al. 2016,
+    one term per class as Sudre et al. 2017 write the generalised Dice, unweighted):
+
+        p = softmax(z) (N, H, W, K),  t = onehot(y),  v_i = [y_i != 255]
+        I_k = sum_i v_i p_ik t_ik,    S_k = sum_i v_i p_ik + sum_i t_ik
+        L   = 1 - (1/K) sum_k (2 I_k + s) / (S_k + s)                          (s: smooth)
+        dL/dp_ik = -(v_i / K) (2 t_ik (S_k + s) - (2 I_k + s)) / (S_k + s)^2
+        dL/dz_i  = p_i * (g_i - <g_i, p_i>),   g_i = dL/dp_i      (through the softmax)
+
+    Sums are over the whole batch, so a class rare in pixels weighs as much as the road: that
+    is what it adds to cross-entropy for mIoU. A class absent from the batch scores
+    s / (sum_i p_ik + s), which pushes its probabilities down. s = 1, as is usual. fast: as
+    SoftmaxCrossEntropy's (kernels/softmax.py, or this NumPy reference).
+    """
+
+    def __init__(self, smooth=1.0, ignore_index=IGNORE, fast=True):
+        self.smooth, self.ignore_index, self.fast = float(smooth), ignore_index, fast
+
+    def forward(self, pred, target):
+        logits = np.asarray(pred)
+        ids = class_ids(target, logits.shape, self.ignore_index)
+        classes = logits.shape[-1]
+        if self.fast:
+            flat_ids = ids.reshape(-1)
+            p, _ = softmax_kernels.softmax_ce(np.ascontiguousarray(logits.reshape(-1, classes)),
+                                              flat_ids, np.ones(classes), self.ignore_index)
+            intersection, p_sums, t_sums = softmax_kernels.dice_sums(p, flat_ids, self.ignore_index)
+            numerator, denominator = 2 * intersection + self.smooth, p_sums + t_sums + self.smooth
+            self._fast_cache = logits.shape, logits.dtype, p, flat_ids, numerator, denominator
+            return float(1 - np.mean(numerator / denominator))
+        valid = (ids != self.ignore_index)[..., None]
+        shifted = logits.astype(np.float64) - logits.max(axis=-1, keepdims=True)
+        p = np.exp(shifted)
+        p /= p.sum(axis=-1, keepdims=True)
+        onehot = (ids[..., None] == np.arange(classes)) & valid      # ignored pixels: all zero
+        axes = tuple(range(ids.ndim))
+        intersection = (p * onehot).sum(axis=axes)
+        total = (p * valid).sum(axis=axes) + onehot.sum(axis=axes)
+        self._cache = logits.dtype, p, onehot, valid, intersection, total
+        return float(1 - np.mean((2 * intersection + self.smooth) / (total + self.smooth)))
+
+    def backward(self):
+        if self.fast:
+            shape, dtype, p, ids, numerator, denominator = self._fast_cache
+            return softmax_kernels.dice_gradient(p, ids, self.ignore_index, numerator, denominator,
+                                                 dtype).reshape(shape)
+        dtype, p, onehot, valid, intersection, total = self._cache
+        denominator = total + self.smooth
+        g = -(2 * onehot * denominator - (2 * intersection + self.smooth)) / denominator ** 2
+        g *= valid / p.shape[-1]
+        grad = p * (g - (g * p).sum(axis=-1, keepdims=True))
+        return grad.astype(dtype)
+
+
+MULTICLASS_LOSSES = ("ce", "dice")
+
+
+def multiclass_loss(spec, class_weights=None, ignore_index=IGNORE, fast=True):
+    """A multi-class loss from "ce", "dice" or "ce+dice": the weights go to the cross-entropy."""
+    terms = []
+    for name in spec.replace(" ", "").split("+"):
+        if name == "ce":
+            terms.append(SoftmaxCrossEntropy(class_weights, ignore_index, fast))
+        elif name == "dice":
+            terms.append(MultiClassDice(ignore_index=ignore_index, fast=fast))
+        else:
+            raise ValueError(f"unknown multi-class loss {name!r} in {spec!r}; choose terms of "
+                             f"{', '.join(MULTICLASS_LOSSES)}")
+    return terms[0] if len(terms) == 1 else SumLoss(*terms)
 
 
 def median_frequency_weights(masks, classes, ignore_index=IGNORE):

@@ -83,13 +83,15 @@ def plot_evolution(snapshots, record, path, draw=BINARY.draw):
 
 
 def plot_overlays(images, masks, preds, names, heldout_names, path, draw=BINARY.draw,
-                  title=BINARY.caption):
+                  title=BINARY.caption, legend=None):
     """draw(image, target, output) for every frame (by default the true mask in green and the
-    predicted one in magenta); held-out frames are marked."""
+    predicted one in magenta); held-out frames are marked. legend: [(name, RGB in [0, 1])], the
+    colours of the pictures (a multi-class task's palette), drawn beneath them."""
     n = len(names)
-    cols = min(n, 5)
+    wide = draw(images[0], masks[0], preds[0]).shape[1] / images.shape[2]    # panels per picture
+    cols = max(1, min(n, round(5 / wide)))
     rows = -(-n // cols)
-    fig = Figure(figsize=(2.2 * cols, 2.2 * rows * images.shape[1] / images.shape[2] / 1.1))
+    fig = Figure(figsize=(2.2 * wide * cols, 2.2 * rows * images.shape[1] / images.shape[2] / 1.1))
     axes = fig.subplots(rows, cols, squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
@@ -97,6 +99,11 @@ def plot_overlays(images, masks, preds, names, heldout_names, path, draw=BINARY.
         ax = axes.flat[k]
         ax.imshow(np.clip(draw(images[k], masks[k], preds[k]), 0, 1))
         ax.set_title(f"{name}{' (held out)' if name in heldout_names else ' (train)'}", fontsize=7)
+    if legend:
+        from matplotlib.patches import Patch
+        fig.legend(handles=[Patch(facecolor=rgb, edgecolor="0.5", label=label) for label, rgb in legend],
+                   loc="lower center", ncol=min(len(legend), 7), fontsize=7, frameon=False,
+                   bbox_to_anchor=(0.5, -0.02 - 0.035 * (-(-len(legend) // 7))))
     fig.suptitle(title)
     save_figure(fig, path)
 
@@ -181,7 +188,11 @@ def write_all(exp):
     preds = predict(trainer.model, images, trainer.callback(Validation).batch_size)
     paths["overlays"] = os.path.join(out, "overlays.png")
     plot_overlays(images, targets, preds, train[2] + held[2], set(held[2]), paths["overlays"],
-                  draw=task.draw, title=task.caption)
+                  draw=task.draw, title=task.caption, legend=getattr(task, "legend", None))
+    tallies = trainer.callback(Validation).last_tallies
+    if hasattr(task, "write_figures") and "heldout" in tallies:
+        epoch, tally = tallies["heldout"]
+        paths.update(task.write_figures(tally, out, f"held out, epoch {epoch}"))
     norms = trainer.callback(GradientNorms)
     if norms is not None and norms.rows:
         paths["gradient_flow"] = os.path.join(out, "gradient_flow.png")

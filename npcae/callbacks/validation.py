@@ -19,6 +19,7 @@ class Validation(Callback):
                  batch_size=DEFAULTS["eval_batch"]):
         self.heldout, self.train = heldout, train
         self.period, self.batch_size = int(period), int(batch_size)
+        self.last_tallies = {}       # {"heldout": (epoch, Tally)}: the last pass's, for figures
 
     def state_dict(self):
         """The held-out frames' names: a resumed run checks that it validates on the same."""
@@ -29,12 +30,13 @@ class Validation(Callback):
 
     def on_epoch_end(self, trainer, logs):
         if every(trainer.epoch, self.period, trainer.epochs):
-            logs.update(self.evaluate(trainer.model, trainer.task))
+            logs.update(self.evaluate(trainer.model, trainer.task, epoch=trainer.epoch))
 
-    def evaluate(self, model, task, per_image=False):
+    def evaluate(self, model, task, per_image=False, epoch=None):
         """The row of figures; with per_image, also {"heldout_per_image": {name: metrics}, ...}."""
         # Per-image figures only when asked (the final report), not at every validation.
         loss, held, *held_images = evaluate(model, task, self.heldout, self.batch_size, per_image)
+        self.last_tallies = {"heldout": (epoch, held)}
         row = {"heldout_loss": loss, **prefixed("heldout", held.result())}
         images = {"heldout_per_image": held_images[0]} if per_image else {}
         if self.train is not None:

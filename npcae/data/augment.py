@@ -42,12 +42,12 @@ def _bilinear(images, src_y, src_x):
     return cols(x0) * (1 - wx) + cols(x1) * wx
 
 
-def _nearest(masks, src_y, src_x):
-    """Sample masks (N, H, W, C) at the nearest pixel; samples falling outside become 0."""
+def _nearest(masks, src_y, src_x, fill=0):
+    """Sample masks (N, H, W, C) at the nearest pixel; samples falling outside become `fill`."""
     n, h, w, _ = masks.shape
     y, x = np.floor(src_y + 0.5).astype(np.intp), np.floor(src_x + 0.5).astype(np.intp)
-    # Point rows/columns that fall outside at an all-zero row/column appended to the mask.
-    padded = np.pad(masks, ((0, 0), (0, 1), (0, 1), (0, 0)))
+    # Point rows/columns that fall outside at a row/column of `fill` appended to the mask.
+    padded = np.pad(masks, ((0, 0), (0, 1), (0, 1), (0, 0)), constant_values=fill)
     y = np.where((y >= 0) & (y < h), y, h)
     x = np.where((x >= 0) & (x < w), x, w)
     rows = padded[np.arange(n)[:, None], y]
@@ -63,10 +63,12 @@ class Augmenter:
     brightness: multiply the image by a factor in [1 - brightness, 1 + brightness].
     contrast: scale the image's deviation from its mean by a factor in [1 - contrast, 1 + contrast].
     The same geometric transform goes to an image and its mask; photometric jitter to the image
-    only. Deterministic given `seed`; state()/set_state() save and restore the random stream.
+    only. mask_fill: the mask's value where a shift or zoom uncovers pixels it has no value for
+    (0, background, for binary masks; IGNORE for class ids, where 0 is a class). Deterministic given `seed`; state()/set_state() save and restore the random stream.
     """
 
-    def __init__(self, seed, flip=True, shift=0.1, scale=0.1, brightness=0.2, contrast=0.2):
+    def __init__(self, seed, flip=True, shift=0.1, scale=0.1, brightness=0.2, contrast=0.2,
+                 mask_fill=0):
         amounts = dict(shift=shift, scale=scale, brightness=brightness, contrast=contrast)
         for name, value in amounts.items():
             if not 0 <= value < 1:
@@ -74,6 +76,7 @@ class Augmenter:
         self.flip, self.shift, self.scale = bool(flip), float(shift), float(scale)
         self.brightness, self.contrast = float(brightness), float(contrast)
         self.rng = np.random.default_rng(seed)
+        self.mask_fill = mask_fill
 
     def state(self):
         """The random generator's state: a dict that set_state() accepts (JSON-serialisable)."""
@@ -84,7 +87,7 @@ class Augmenter:
         self.rng.bit_generator.state = state
 
     def __call__(self, images, masks):
-        """Return augmented copies (images float32 clipped to [0, 1], masks exactly 0/1)."""
+        """Return augmented copies (images float32 clipped to [0, 1], masks' values kept exactly)."""
         images, masks = np.asarray(images, np.float32), np.asarray(masks, np.float32)
         if images.ndim != 4 or masks.ndim != 4 or images.shape[:3] != masks.shape[:3]:
             raise DataError(f"augment needs images (N, H, W, C) and masks (N, H, W, 1) of the same N, H, W; "
@@ -99,7 +102,7 @@ class Augmenter:
         src_y = _source_coords(h, zoom, shift_y)
         src_x = _source_coords(w, zoom, shift_x, flip)
         out_images = _bilinear(images, src_y, src_x)
-        out_masks = _nearest(masks, src_y, src_x)
+        out_masks = _nearest(masks, src_y, src_x, self.mask_fill)
         gain = (1 + self.brightness * (2 * u[:, 4] - 1)).astype(np.float32)[:, None, None, None]
         stretch = (1 + self.contrast * (2 * u[:, 5] - 1)).astype(np.float32)[:, None, None, None]
         mean = out_images.mean(axis=(1, 2, 3), keepdims=True)

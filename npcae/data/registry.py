@@ -17,7 +17,9 @@ named by an environment variable is used as found. A new data set is one registe
 
 The sets: synthetic (10 rendered frames of one dancer), tiktok-136 (the original's 10 real
 frames), human-seg-290 (290 photos of people, npcae.data.human_seg) and synthetic-people (440
-rendered photos of people, npcae.data.synthetic_people).
+rendered photos of people, npcae.data.synthetic_people), cityscapes-pix2pix (pix2pix's 2,975 + 500
+Cityscapes composites, npcae.data.cityscapes) and synthetic-streets (rendered street scenes in
+the same palette, npcae.data.synthetic_streets): the last two hold class ids.
 """
 import os
 from dataclasses import dataclass, field
@@ -32,6 +34,9 @@ from .human_seg import HUMAN_SEG_SIZE, HUMAN_SEG_TRAIN, fetch_human_seg290
 from .human_seg import SHA256 as HUMAN_SEG_SHA256
 from .synthetic import SYNTHETIC_TRAIN, synthetic_record
 from .synthetic_people import PEOPLE_SIZE, PEOPLE_TRAIN, SyntheticPeople
+from .synthetic_streets import STREET_TRAIN, STREETS_RUN, SyntheticStreets
+from .cityscapes import CITYSCAPES_RUN, CITYSCAPES_SHA256, CITYSCAPES_URL, fetch_cityscapes
+from .composites import CompositeFrames
 
 
 @dataclass(frozen=True)
@@ -47,6 +52,10 @@ class Dataset:
     source: Optional[str] = None        # where its files are downloaded from
     download: Optional[Callable] = None  # download(dest): fetch and verify every file into dest
     env: Optional[str] = None           # an environment variable naming its folder, looked at first
+    task: str = "binary"                # what its masks hold: 0/1 ("binary") or class ids ("multiclass")
+    reader: Optional[Callable] = None   # reader(folder, size, cache_mb, **options) -> Frames of a folder set (default FolderFrames)
+    parts: Optional[tuple] = None       # (training subfolder, held-out subfolder): a split made by its publisher
+    run_defaults: dict = field(default_factory=dict)   # run settings it changes when they are not given
 
     def folder(self):
         """Where its files are (or go): $env if set, else data_root() / name."""
@@ -77,14 +86,19 @@ class Dataset:
                                 f"NPCAE_DATA to a folder holding {self.name}/") from None
         return path
 
-    def open(self, size=None, cache_mb=DEFAULT_CACHE_MB):
-        """Its Frames at `size` (H, W): rendered ones by render(size, cache_mb) (size None: the
-        renderer's own default), a folder's as FolderFrames (size None: the set's default size,
-        else its native size)."""
+    def open(self, size=None, cache_mb=DEFAULT_CACHE_MB, part=None, **options):
+        """Its Frames at `size` (H, W): rendered ones by render(size, cache_mb, **options) (size
+        None: the renderer's own default), a folder's by its reader (default FolderFrames; size
+        None: the set's default size, else its native size). A set with `parts` opens one of
+        them: part 0 trains, part 1 is held out. options: a multi-class set's palette, classes."""
         size = check_size(size)
         if self.render is not None:
-            return self.render(size, cache_mb)
-        return FolderFrames(self.locate(), size or self.size, cache_mb=cache_mb)
+            return self.render(size, cache_mb, **options)
+        folder = self.locate()
+        if self.parts is not None:
+            folder = folder / self.parts[part or 0]
+        reader = self.reader or FolderFrames
+        return reader(folder, size or self.size, cache_mb=cache_mb, **options)
 
 
 DATASETS = {}
@@ -119,7 +133,7 @@ def dataset_defaults(spec):
     return DATASETS.get(spec) or Dataset(name=str(spec))
 
 
-def open_frames(spec, size=None, cache_mb=DEFAULT_CACHE_MB):
+def open_frames(spec, size=None, cache_mb=DEFAULT_CACHE_MB, part=None, **options):
     """Frames of a registered data set name or a folder path, resized to size (H, W) if given.
 
     synthetic renders an in-memory Record (default 128x64); folder sets are FolderFrames, read
@@ -128,11 +142,11 @@ def open_frames(spec, size=None, cache_mb=DEFAULT_CACHE_MB):
     size, which all its frames must share (DataError otherwise).
     """
     if isinstance(spec, str) and spec in DATASETS:
-        return DATASETS[spec].open(size, cache_mb)
+        return DATASETS[spec].open(size, cache_mb, part, **options)
     path = Path(spec).expanduser()
     if not path.is_dir():
         raise DataError(f"data set or folder not found: {spec} (registered data sets: {', '.join(DATASETS)})")
-    return FolderFrames(path, size, cache_mb=cache_mb)
+    return FolderFrames(path, size, cache_mb=cache_mb, **options)
 
 
 def fetch(name, dest=None):
@@ -155,7 +169,7 @@ def fetch(name, dest=None):
 register(Dataset(
     name="synthetic", description="10 rendered frames of a dancer in a room, exact masks (offline)",
     size=(256, 128), split={"train_names": SYNTHETIC_TRAIN},
-    render=lambda size, cache_mb: synthetic_record(size=size) if size else synthetic_record()))
+    render=lambda size, cache_mb, **_: synthetic_record(size=size) if size else synthetic_record()))
 register(Dataset(
     name="tiktok-136", description="10 real frames of TikTok video 136, the original's data",
     size=(1024, 512), split={"train_names": TIKTOK_TRAIN}, checksums=SHA256, source=BASE_URL,
@@ -167,5 +181,17 @@ register(Dataset(
 register(Dataset(
     name="synthetic-people", description="440 rendered photos of one or two people on varied backgrounds, "
     "exact masks (offline); the first 400 train, the last 40 are held out", size=PEOPLE_SIZE,
-    split={"n_train": PEOPLE_TRAIN}, render=lambda size, cache_mb: SyntheticPeople(size=size or PEOPLE_SIZE,
+    split={"n_train": PEOPLE_TRAIN}, render=lambda size, cache_mb, **_: SyntheticPeople(size=size or PEOPLE_SIZE,
                                                                                   cache_mb=cache_mb)))
+register(Dataset(
+    name="cityscapes-pix2pix", description="pix2pix's Cityscapes composites (photo | colour labels, "
+    "512x256 JPEG): 2,975 train, the 500 val held out; 19 classes (or --classes 7)", size=(256, 256),
+    task="multiclass", reader=CompositeFrames, parts=("train", "val"), checksums=CITYSCAPES_SHA256,
+    source=CITYSCAPES_URL, download=lambda dest: fetch_cityscapes(dest), run_defaults=CITYSCAPES_RUN))
+register(Dataset(
+    name="synthetic-streets", description="rendered street scenes with exact Cityscapes class ids "
+    "(8 of the 19 classes, offline); the first 270 train, the last 30 are held out",
+    size=(256, 256), task="multiclass", split={"n_train": STREET_TRAIN},
+    render=lambda size, cache_mb, **options: SyntheticStreets(size=size or (256, 256), cache_mb=cache_mb,
+                                                              **options),
+    run_defaults=STREETS_RUN))

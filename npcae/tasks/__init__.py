@@ -5,8 +5,9 @@
 from .base import Tally, Task
 from .binary import BinaryCounts, BinaryMask
 from .image import ImageToImage, SquaredError
+from .multiclass import ConfusionTally, MultiClassMask
 
-TASKS = {"binary": BinaryMask, "image": ImageToImage}
+TASKS = {"binary": BinaryMask, "image": ImageToImage, "multiclass": MultiClassMask}
 
 
 def make_task(config):
@@ -19,4 +20,4 @@ def make_task(config):
 
 
 __all__ = ["Task", "Tally", "BinaryMask", "BinaryCounts", "ImageToImage", "SquaredError",
-           "TASKS", "make_task"]
+           "ConfusionTally", "MultiClassMask", "TASKS", "make_task"]

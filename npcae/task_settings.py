@@ -1,0 +1,101 @@
+"""What a run's task makes of its other settings: the loss it defaults to, the palette and class
+count of multi-class data, the options its frames are opened with, and the model's outputs.
+
+    run = resolve_task(run)          # task, loss, classes filled in and checked
+    task_config(run)                 # make_task's config: {"task": "multiclass", "names": ...}
+    data_options(run)                # open_frames options: {"palette": ..., "classes": 19}
+    model_args(run)                  # the builder's arguments, with classes=K for class ids
+
+A data set says what its masks hold (Dataset.task); a folder holds binary masks unless the
+run gives --classes or --palette. Multi-class data takes the Cityscapes palette unless a
+--palette file names the classes and colours; --classes 7 groups Cityscapes' 19 classes into
+its 7 categories.
+"""
+from .data.palette import CITYSCAPES_7, CITYSCAPES_19, read_palette
+from .data.registry import DATASETS
+
+DEFAULT_LOSS = {"binary": "dice+focal", "image": "mse", "multiclass": "ce"}
+
+
+class TaskSettingsError(ValueError):
+    """A task setting that cannot be used (experiment.settings raises it as a SettingsError)."""
+
+
+def data_palette(run):
+    """The Palette that the run's label colours are snapped to."""
+    if run["palette"] is None:
+        return CITYSCAPES_19
+    try:
+        return read_palette(run["palette"])
+    except OSError as error:
+        raise TaskSettingsError(f"--palette {run['palette']}: cannot read the palette file "
+                                f"({error.strerror or error})") from None
+    except ValueError as error:
+        raise TaskSettingsError(f"--palette: {error}") from None
+
+
+def task_palette(run):
+    """The Palette of the classes the model predicts (the 7 categories for --classes 7)."""
+    palette = data_palette(run)
+    return CITYSCAPES_7 if run["classes"] == 7 and palette is CITYSCAPES_19 else palette
+
+
+def resolve_task(run, name=str):
+    """run with "task", "loss" and (multi-class) "classes" filled in; TaskSettingsError when they
+    do not fit the data or each other."""
+    run = dict(run)
+    entry = DATASETS.get(run["data"])
+    data_task = entry.task if entry else ("multiclass" if run["classes"] or run["palette"] else "binary")
+    run["task"] = run["task"] or data_task
+    run["loss"] = run["loss"] or DEFAULT_LOSS.get(run["task"], "dice+focal")
+    if run["task"] != "multiclass":
+        for key in ("classes", "palette", "class_weights"):
+            if run[key] is not None:
+                raise TaskSettingsError(f"{name(key)} is for multi-class masks, but {run['data']} "
+                                        f"holds {run['task']} masks")
+        return run
+    if data_task != "multiclass":
+        raise TaskSettingsError(f"{run['data']} holds binary masks, not class ids; a multi-class "
+                                f"run needs multi-class data (cityscapes-pix2pix, synthetic-streets)")
+    palette = data_palette(run)
+    classes = run["classes"] if run["classes"] is not None else len(palette.names)
+    if isinstance(classes, bool) or not isinstance(classes, int) or not (
+            classes == len(palette.names) or (classes == 7 and palette is CITYSCAPES_19)):
+        allowed = "19 or 7 (its categories)" if palette is CITYSCAPES_19 else str(len(palette.names))
+        raise TaskSettingsError(f"{name('classes')} {classes!r} does not match the palette: "
+                                f"{allowed} for {'Cityscapes' if palette is CITYSCAPES_19 else run['palette']}")
+    run["classes"] = classes
+    weights = run["class_weights"]
+    if weights is not None and weights != "auto" and not (
+            isinstance(weights, (list, tuple)) and len(weights) == classes
+            and all(isinstance(w, (int, float)) and w >= 0 for w in weights)):
+        raise TaskSettingsError(f"{name('class_weights')} must be 'auto' or {classes} non-negative "
+                                f"numbers, got {weights!r}")
+    return run
+
+
+def task_config(run):
+    """The config make_task builds the run's task from ("auto" weights count as none until
+    computed from the training masks)."""
+    if run["task"] != "multiclass":
+        return {"task": run["task"], "loss": run["loss"]}
+    palette = task_palette(run)
+    weights = run["class_weights"]
+    return {"task": "multiclass", "loss": run["loss"], "names": list(palette.names),
+            "colours": palette.colours.tolist(),
+            "class_weights": None if weights in (None, "auto") else list(weights)}
+
+
+def data_options(run):
+    """The options the run's frames open with (open_frames(..., **options))."""
+    if run["task"] != "multiclass":
+        return {}
+    return {"palette": data_palette(run), "classes": run["classes"]}
+
+
+def model_args(run):
+    """The model builder's arguments: the run's, plus one output per class for class ids."""
+    args = dict(run["model_args"])
+    if run["task"] == "multiclass":
+        args["classes"] = run["classes"]
+    return args

@@ -1,4 +1,4 @@
-"""The `npcae` command: train, predict, evaluate, fetch-data, bench, gradcheck.
+"""The `npcae` command: train, predict, evaluate, inspect, fetch-data, bench, gradcheck.
 
 Bad input ends with one line on stderr ("npcae: error: ...") and exit status 2; a diverged
 training run with exit status 3; a fault of the disk (full, read-only) with exit status 4.
@@ -147,9 +147,14 @@ def build_parser():
                         "#00ff00, R,G,B) or image (scaled to cover the photo, centre cropped), "
                         "through the soft mask")
 
-    e = sub.add_parser("evaluate", help="the task's metrics (masks: accuracy, IoU, Dice) per image and in total")
+    e = sub.add_parser("evaluate", help="the task's metrics (masks: accuracy, IoU, Dice per image "
+                                        "and in total; classes: a per-class table and the mIoU)")
     e.add_argument("--weights", required=True)
-    e.add_argument("--data", default=DEFAULTS["data"], help="a data set name or a folder")
+    e.add_argument("--data", help="a data set name or a folder (default synthetic; for a "
+                                  "multi-class model synthetic-streets); a set with a held-out "
+                                  "part (cityscapes-pix2pix: val/) is evaluated on it")
+    e.add_argument("--palette", metavar="FILE", help="the label colours of the data, for a "
+                                                     "multi-class model (default: the model's)")
     e.add_argument("--size", type=parse_size, help="default: the size the model was trained at")
 
     b = sub.add_parser("bench", help="run the benchmarks in the repository's benchmarks/ folder")
@@ -157,6 +162,13 @@ def build_parser():
     b.add_argument("--size", help="HxW for kernels and conv (default 1024x512)")
     b.add_argument("--compare-torch", metavar="PYTHON", help="a Python with torch, for bench_step")
     b.add_argument("--out", help="folder for JSON, Markdown and PNG (default benchmarks/results)")
+
+    i = sub.add_parser("inspect", help="what a data set holds and what is wrong with it, before "
+                                       "training (exit status 1 when it finds problems)")
+    i.add_argument("data", help="a data set name or a folder (images/ and masks/, or composites)")
+    i.add_argument("--classes", type=int, help="the masks hold class ids (default: the data set's "
+                                               "kind; composites 19)")
+    i.add_argument("--palette", metavar="FILE", help="the label colours (default Cityscapes')")
 
     f = sub.add_parser("fetch-data", help="download a data set and verify its checksums")
     f.add_argument("name", choices=[name for name, entry in DATASETS.items() if entry.download])
@@ -301,19 +313,71 @@ def cmd_evaluate(args):
     from .predict import load_model
     model, size, task = load_model(args.weights)
     size = args.size or size
+    data = args.data or ("synthetic-streets" if task.name == "multiclass" else DEFAULTS["data"])
+    options = evaluation_data(task, data, args)
     try:
         model.output_shape((1, *size, 3))
     except ValueError as error:
         raise UsageError(f"size {size[0]}x{size[1]} does not fit the model: {error}") from None
     check_inference(model, size, batch_size=DEFAULTS["eval_batch"])
-    frames = open_frames(args.data, size)
+    entry = DATASETS.get(data)
+    part = 1 if entry is not None and entry.parts else None          # a publisher's held-out part
+    frames = open_frames(data, size, part=part, **options)
     _, total, per_image = evaluate(model, task, frames, per_image=True)
+    if hasattr(task, "table"):
+        print("\n".join(task.table(total, per_image)))
+        return 0
     names = list(total.result())
     print(f"{'image':<24}" + "".join(f"{LABELS.get(name, name):>10}" for name in names))
     for image, values in per_image.items():
         print(f"{image:<24}" + "".join(f"{values[name]:>10.4f}" for name in names))
     print(f"{'total':<24}" + "".join(f"{total.result()[name]:>10.4f}" for name in names))
     return 0
+
+
+def evaluation_data(task, data, args):
+    """The options the evaluated frames open with, for the model's task; UsageError when the
+    data's masks are not the kind the model predicts (a binary model and class ids, say)."""
+    from .data.palette import CITYSCAPES_7, CITYSCAPES_19, read_palette
+    entry = DATASETS.get(data)
+    data_task = entry.task if entry else ("multiclass" if args.palette else None)
+    if task.name == "multiclass":
+        if data_task not in (None, "multiclass"):
+            raise UsageError(f"{args.weights} is a multi-class model ({task.classes} classes) but "
+                             f"{data} holds binary masks")
+        if args.palette:
+            try:
+                palette = read_palette(args.palette)
+            except OSError as error:
+                raise UsageError(f"--palette {args.palette}: {error.strerror or error}") from None
+            except ValueError as error:
+                raise UsageError(f"--palette: {error}") from None
+        elif task.palette.names == CITYSCAPES_7.names:
+            palette = CITYSCAPES_19                     # snapped to the 19 classes, then grouped
+        else:
+            palette = CITYSCAPES_19 if task.palette.names == CITYSCAPES_19.names else task.palette
+        return {"palette": palette, "classes": task.classes}
+    if data_task == "multiclass":
+        raise UsageError(f"{args.weights} predicts {task.name} masks, not classes: a multi-class "
+                         f"evaluation of {data} needs a model trained with classes "
+                         f"(npcae train --data {data})")
+    return {}
+
+
+def cmd_inspect(args):
+    from .data.inspection import inspect_data
+    from .data.palette import read_palette
+    palette = None
+    if args.palette:
+        try:
+            palette = read_palette(args.palette)
+        except OSError as error:
+            raise UsageError(f"--palette {args.palette}: {error.strerror or error}") from None
+        except ValueError as error:
+            raise UsageError(f"--palette: {error}") from None
+    report = inspect_data(args.data, classes=args.classes, palette=palette)
+    print("\n".join(report.lines()))
+    return 1 if report.problems else 0
 
 
 def cmd_fetch(args):
@@ -359,7 +423,7 @@ def cmd_gradcheck(args):
 
 
 COMMANDS = {"train": cmd_train, "predict": cmd_predict, "evaluate": cmd_evaluate,
-            "fetch-data": cmd_fetch, "bench": cmd_bench, "gradcheck": cmd_gradcheck}
+            "fetch-data": cmd_fetch, "inspect": cmd_inspect, "bench": cmd_bench, "gradcheck": cmd_gradcheck}
 
 
 def main(argv=None):

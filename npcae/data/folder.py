@@ -155,8 +155,40 @@ def read_headers(root, pairs, size=None):
     return files, (size or files[0].hw), notes
 
 
-def read_pixels(pair, size=None):
-    """One frame's pixels: image (H, W, 3) uint8 and mask (H, W) uint8 0/1, at `size` or native."""
+def open_class_ids(path, classes, palette=None):
+    """A mask of class ids as an 8-bit "L" image: a gray PNG's values, a palette PNG's indices
+    (mode "P", as Pascal VOC stores them), or an RGB label image's colours snapped to `palette`.
+    Every id must be below `classes` or be IGNORE (255): DataError naming the file otherwise."""
+    from ..losses_multiclass import IGNORE
+    from .palette import snap
+
+    def convert(im):
+        if im.mode in ("L", "P"):
+            return im if im.mode == "L" else Image.fromarray(np.asarray(im))
+        if im.mode in ("RGB", "RGBA") and palette is not None:
+            return Image.fromarray(snap(np.asarray(im.convert("RGB")), palette))
+        raise DataError(f"mask {path} is a {im.mode} image; class ids need an 8-bit gray or "
+                        f"palette PNG (or RGB label colours with a palette)")
+    mask = _decode(path, convert)
+    ids = np.asarray(mask)
+    bad = (ids >= classes) & (ids != IGNORE)
+    if bad.any():
+        raise DataError(f"mask {path} holds class id {int(ids[bad][0])}: outside 0..{classes - 1} "
+                        f"and not the ignore label {IGNORE}")
+    return mask
+
+
+def read_pixels(pair, size=None, classes=None, palette=None):
+    """One frame's pixels: image (H, W, 3) uint8 and mask (H, W) uint8 0/1, at `size` or native.
+    With `classes`, the mask holds class ids (open_class_ids), resized by nearest neighbour."""
+    if classes is not None:
+        image, mask = open_image(pair.image), open_class_ids(pair.mask, classes, palette)
+        if mask.size != image.size:
+            mask = mask.resize(image.size, Image.NEAREST)
+        if size is not None and image.size != (size[1], size[0]):
+            image = image.resize((size[1], size[0]), Image.BOX)
+            mask = mask.resize((size[1], size[0]), Image.NEAREST)     # ids are not averaged
+        return np.asarray(image), np.asarray(mask)
     image, mask = open_image(pair.image), open_mask(pair.mask)
     hw, mask_hw = image.size[::-1], mask.size[::-1]
     if _check_mask_shape(pair.image, hw, pair.mask, mask_hw):

@@ -31,8 +31,10 @@ class FolderFrames(CachedFrames):
     budget, so the training and held-out parts of one folder keep at most cache_mb together.
     """
 
-    def __init__(self, path, size=None, cache_mb=DEFAULT_CACHE_MB, names=None):
+    def __init__(self, path, size=None, cache_mb=DEFAULT_CACHE_MB, names=None, classes=None,
+                 palette=None):
         size = check_size(size)
+        self.classes, self.palette = classes, palette     # class-id masks (data.folder.open_class_ids)
         self._start_cache(None, cache_mb)
         self.root, pairs = scan(path, names)
         self._files, self._size, notes = read_headers(self.root, pairs, size)
@@ -41,7 +43,7 @@ class FolderFrames(CachedFrames):
 
     def _make(self, row):
         pair = self._files[row]
-        pixels = read_pixels(pair, self._size)
+        pixels = read_pixels(pair, self._size, self.classes, self.palette)
         if pixels[0].shape[:2] != self._size:  # only if the file changed since the scan
             raise DataError(f"image {pair.image} is now {pixels[0].shape[0]}x{pixels[0].shape[1]}, "
                             f"not the {self._size[0]}x{self._size[1]} it was when scanned")

@@ -54,9 +54,9 @@ CITYSCAPES_7 = Palette(
     CITYSCAPES_19.void)
 
 
-def snap(labels, palette=CITYSCAPES_19, max_distance=MAX_DISTANCE):
-    """(H, W, 3) label colours -> (H, W) uint8 class ids: the nearest palette colour's class,
-    IGNORE where the nearest colour is void or farther than max_distance from every colour."""
+def nearest_colour(labels, palette=CITYSCAPES_19):
+    """(H, W, 3) label colours -> (index (H*W,) of the nearest of the palette's colours then its
+    void colours, squared Euclidean distance (H*W,) to it)."""
     labels = np.asarray(labels)
     if labels.ndim != 3 or labels.shape[-1] != 3:
         raise ValueError(f"label colours must be (H, W, 3), got {labels.shape}")
@@ -64,9 +64,19 @@ def snap(labels, palette=CITYSCAPES_19, max_distance=MAX_DISTANCE):
     pixels = labels.reshape(-1, 1, 3).astype(np.int32)
     distance2 = ((pixels - colours[None]) ** 2).sum(axis=-1)          # (H*W, K+V)
     nearest = distance2.argmin(axis=1)
-    far = distance2[np.arange(len(nearest)), nearest] > max_distance ** 2
-    ids = np.where((nearest >= len(palette.names)) | far, IGNORE, nearest).astype(np.uint8)
-    return ids.reshape(labels.shape[:2])
+    return nearest, distance2[np.arange(len(nearest)), nearest]
+
+
+def snap(labels, palette=CITYSCAPES_19, max_distance=MAX_DISTANCE, far=None):
+    """(H, W, 3) label colours -> (H, W) uint8 class ids: the nearest palette colour's class,
+    IGNORE where the nearest colour is void or farther than max_distance from every colour.
+    far: a list to which the share of pixels farther than max_distance is appended."""
+    nearest, distance2 = nearest_colour(labels, palette)
+    too_far = distance2 > max_distance ** 2
+    if far is not None:
+        far.append(float(too_far.mean()) if too_far.size else 0.0)
+    ids = np.where((nearest >= len(palette.names)) | too_far, IGNORE, nearest).astype(np.uint8)
+    return ids.reshape(np.shape(labels)[:2])
 
 
 def to_categories(ids):

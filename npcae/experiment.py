@@ -96,11 +96,12 @@ def model_and_data_defaults(given):
     """The defaults that the model and the data set change (npcae.defaults.MODEL_DEFAULTS, a
     registered set's run_defaults), the data set's winning: the model's defaults choose the
     data when it is not given (the U-Net: synthetic-people), and the data's choose the model
-    when that is not given (cityscapes-pix2pix: the U-Net)."""
+    when that is not given (cityscapes-pix2pix: the U-Net; a folder of class ids too)."""
     model = given.get("model")
     data = given.get("data") or MODEL_DEFAULTS.get(model or DEFAULTS["model"], {}).get("data") or DEFAULTS["data"]
     data_defaults = dict(dataset_defaults(data).run_defaults)
-    model = model or data_defaults.get("model") or DEFAULTS["model"]
+    class_ids = given.get("classes") or given.get("palette") or given.get("task") == "multiclass"
+    model = model or data_defaults.get("model") or ("unet" if class_ids else DEFAULTS["model"])
     return {**MODEL_DEFAULTS.get(model, {}), **data_defaults, "model": model, "data": data}
 
 

@@ -25,7 +25,11 @@ def clean_env(monkeypatch):
 
 
 def test_the_registered_sets_and_their_defaults():
-    assert list(DATASETS) == ["synthetic", "tiktok-136", "human-seg-290", "synthetic-people"]
+    assert list(DATASETS) == ["synthetic", "tiktok-136", "human-seg-290", "synthetic-people",
+                              "cityscapes-pix2pix", "synthetic-streets"]
+    assert dataset("cityscapes-pix2pix").parts == ("train", "val")
+    assert dataset("cityscapes-pix2pix").task == dataset("synthetic-streets").task == "multiclass"
+    assert len(dataset("cityscapes-pix2pix").checksums) == 3475
     assert dataset("tiktok-136").size == (1024, 512) and dataset("synthetic").size == (256, 128)
     assert dataset("tiktok-136").split == {"train_names": TIKTOK_TRAIN}
     assert dataset("synthetic").split == {"train_names": SYNTHETIC_TRAIN}

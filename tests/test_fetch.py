@@ -13,6 +13,7 @@ import pytest
 from npcae.data import DataError, fetch_tiktok136, load_folder
 from npcae.data import human_seg
 from npcae.data.fetch import SHA256, default_dest
+from conftest import shared_data
 
 
 @contextlib.contextmanager
@@ -217,3 +218,42 @@ def test_human_seg_url_and_cache_come_from_the_environment(human_remote, tmp_pat
     assert human_seg.fetch_human_seg290() == tmp_path / "cache-root" / "human-seg-290"
     assert human_remote.requests == ["/Ground_Truth/14.png"]
     assert human_seg.BASE_URL.endswith("/fe4efc56003005a58b7d2449aa563a20e3861e24")
+
+
+def test_the_embedded_cityscapes_checksums_are_the_shared_SHA256SUMS():
+    from npcae.data import cityscapes
+    folder = shared_data("cityscapes-pix2pix", inside="val")
+    assert cityscapes.CITYSCAPES_SHA256 == cityscapes._parse_sums((folder / "SHA256SUMS").read_text())
+    assert len(cityscapes.CITYSCAPES_SHA256) == 3475
+    for relative in ("train/1.jpg", "train/2975.jpg", "val/500.jpg"):
+        digest = hashlib.sha256((folder / relative).read_bytes()).hexdigest()
+        assert cityscapes.CITYSCAPES_SHA256[relative] == digest
+    assert cityscapes.BASE_URL.endswith("/69cda8bea4c469bb77bbb4d4920b28a2577315c6/cityscapes")
+
+
+def test_fetch_data_cityscapes_downloads_verifies_and_states_the_terms(tmp_path, monkeypatch, capsys):
+    """Three composites served from a local copy laid out like the pinned commit; the embedded
+    checksums list only those while the test runs."""
+    from npcae.cli import main
+    from npcae.data import cityscapes
+    folder = shared_data("cityscapes-pix2pix", inside="val")
+    served = {r: cityscapes.CITYSCAPES_SHA256[r] for r in ("train/1.jpg", "train/2.jpg", "val/1.jpg")}
+    root = tmp_path / "remote"
+    for relative in served:
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(folder / relative, root / relative)
+    monkeypatch.setattr(cityscapes, "CITYSCAPES_SHA256", served)
+    with serving(root) as server:
+        monkeypatch.setenv("NPCAE_CITYSCAPES_URL", server.url)
+        dest = tmp_path / "data"
+        assert main(["fetch-data", "cityscapes-pix2pix", "--dest", str(dest)]) == 0
+        assert "Cityscapes terms of use apply" in capsys.readouterr().err
+        assert sorted(server.requests) == sorted(f"/{r}" for r in served)
+        for relative in served:
+            assert (dest / relative).read_bytes() == (folder / relative).read_bytes()
+        (dest / "val" / "1.jpg").write_bytes(b"damaged")
+        (root / "val" / "1.jpg").write_bytes(b"not the file either")
+        assert main(["fetch-data", "cityscapes-pix2pix", "--dest", str(dest)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "failed its checksum" in err and "val/1.jpg" in err
+        assert leftovers(dest) == []

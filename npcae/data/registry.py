@@ -139,13 +139,17 @@ def open_frames(spec, size=None, cache_mb=DEFAULT_CACHE_MB, part=None, **options
     synthetic renders an in-memory Record (default 128x64); folder sets are FolderFrames, read
     on demand and kept under `cache_mb` (see FolderFrames). Without a size a registered folder
     set opens at its default size (human-seg-290: 256x256), and a folder path keeps its native
-    size, which all its frames must share (DataError otherwise).
+    size, which all its frames must share (DataError otherwise). With multi-class options
+    (palette, classes) a folder without images/ and masks/ is a folder of composites
+    (CompositeFrames, default 256x256).
     """
     if isinstance(spec, str) and spec in DATASETS:
         return DATASETS[spec].open(size, cache_mb, part, **options)
     path = Path(spec).expanduser()
     if not path.is_dir():
         raise DataError(f"data set or folder not found: {spec} (registered data sets: {', '.join(DATASETS)})")
+    if options and not (path / "images").is_dir() and not (path / "masks").is_dir():
+        return CompositeFrames(path, size or (256, 256), cache_mb=cache_mb, **options)
     return FolderFrames(path, size, cache_mb=cache_mb, **options)
 
 

@@ -1,0 +1,166 @@
+"""Class ids from the command line: train on synthetic-streets and on a folder of composites,
+resume, evaluate, predict, inspect, and the wrong inputs that get one line."""
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from npcae.cli import main
+from npcae.data.synthetic_streets import render_street, street_composite
+from test_cli import TINY, error_line, history
+
+SMALL = ["--size", "32x32", "--filters", "4,8", "--epochs", "1", "--batch-size", "4",
+         "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def street_run(tmp_path_factory):
+    """One epoch of the U-Net on 12 rendered street frames at 32x32 (class weights auto)."""
+    out = tmp_path_factory.mktemp("streets") / "run"
+    assert main(["train", "--data", "synthetic-streets", "--n-train", "12", "--class-weights",
+                 "auto", "--out", str(out), *SMALL]) == 0
+    return out
+
+
+def test_a_street_run_writes_the_multiclass_figures_and_report(street_run):
+    report = json.loads((street_run / "metrics.json").read_text())
+    assert 0 <= report["heldout_miou"] <= 1 and 0 <= report["heldout_pixel_accuracy"] <= 1
+    assert len(report["heldout_per_image"]) == 288
+    for name in ("class_iou.png", "confusion.png", "overlays.png", "miou.png", "accuracy.png",
+                 "evolution.png", "weights.npz"):
+        assert (street_run / name).stat().st_size > 0, name
+    row = history(street_run)[-1]
+    assert float(row["heldout_iou_road"]) >= 0 and "heldout_iou_traffic_light" in row
+
+
+def test_auto_class_weights_are_stored_with_the_run_and_the_model(street_run):
+    from npcae.checkpoint import read_checkpoint
+    run = read_checkpoint(street_run / "checkpoint.npz")["run"]
+    weights = run["class_weights"]
+    assert len(weights) == 19 and run["task"] == "multiclass" and run["classes"] == 19
+    # synthetic-streets draws 8 of the 19 classes; the others never occur and weigh 0.
+    assert sum(w > 0 for w in weights) == 8 and weights[6] == 0          # traffic light
+
+
+def test_a_street_run_resumes(street_run, tmp_path, capsys):
+    assert main(["train", "--resume", str(street_run), "--epochs", "2", "--no-progress"]) == 0
+    assert [int(r["epoch"]) for r in history(street_run)] == [1, 2]
+
+
+def test_evaluate_prints_the_per_class_table(street_run, capsys):
+    assert main(["evaluate", "--weights", str(street_run), "--data", "synthetic-streets",
+                 "--size", "32x32"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].split() == ["class", "pixels", "accuracy", "IoU"] and len(out) == 21
+    assert out[-1].startswith("300 images") and "mIoU" in out[-1]
+
+
+def test_predict_writes_ids_colours_and_overlay(street_run, tmp_path):
+    photo = tmp_path / "street.png"
+    Image.fromarray(render_street(3, 1, (48, 40)).image).save(photo)
+    assert main(["predict", str(photo), "--weights", str(street_run), "--out", str(tmp_path / "o")]) == 0
+    ids = np.asarray(Image.open(tmp_path / "o" / "street_classes.png"))
+    assert ids.shape == (48, 40) and ids.max() < 19
+    for kind in ("colour", "overlay"):
+        assert Image.open(tmp_path / "o" / f"street_{kind}.png").size == (40, 48)
+
+
+def test_a_binary_model_is_refused_by_a_multiclass_evaluation(tmp_path, capsys):
+    out = tmp_path / "binary"
+    assert main(["train", "--epochs", "1", "--out", str(out), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "--weights", str(out), "--data", "synthetic-streets"]) == 2
+    assert "not classes: a multi-class evaluation of synthetic-streets" in error_line(capsys)
+
+
+def test_a_multiclass_model_is_refused_by_a_binary_evaluation(street_run, capsys):
+    assert main(["evaluate", "--weights", str(street_run), "--data", "synthetic"]) == 2
+    assert "multi-class model (19 classes) but synthetic holds binary masks" in error_line(capsys)
+
+
+def composites(folder, count=6, width_cut=0):
+    folder.mkdir(parents=True)
+    for i in range(count):
+        picture = street_composite(render_street(1, i, (32, 32)))
+        Image.fromarray(picture[:, :picture.shape[1] - width_cut]).save(folder / f"{i + 1}.png")
+    return folder
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--classes", "5"], "--classes 5 does not match the palette: 19 or 7"),
+    (["--palette", "no/such/palette.txt"], "cannot read the palette file"),
+    (["--data", "synthetic", "--classes", "19"], "--classes is for multi-class masks, but synthetic holds binary"),
+    (["--model", "cae", "--classes", "19"], "--model cae predicts one mask"),
+    (["--class-weights", "1,2"], "--class-weights must be 'auto' or 19 non-negative numbers"),
+])
+def test_wrong_multiclass_settings_get_one_line(tmp_path, capsys, args, message):
+    base = ["train", "--data", "synthetic-streets", "--out", str(tmp_path / "run"), *SMALL]
+    assert main(base + args) == 2
+    assert message in error_line(capsys)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_palette_file_that_does_not_fit_and_an_odd_composite(tmp_path, capsys):
+    palette = tmp_path / "palette.txt"
+    palette.write_text("road, 128, 64, 128\nsky, 70, 130, 180\nvoid, 0, 0, 0\n")
+    folder = composites(tmp_path / "streets")
+    assert main(["train", "--data", str(folder), "--palette", str(palette), "--classes", "3",
+                 "--out", str(tmp_path / "a"), *SMALL]) == 2
+    assert "--classes 3 does not match the palette: 2" in error_line(capsys)
+    bad = tmp_path / "bad-palette.txt"
+    bad.write_text("road, 128, 64\n")
+    assert main(["train", "--data", str(folder), "--palette", str(bad), "--out",
+                 str(tmp_path / "b"), *SMALL]) == 2
+    assert "bad-palette.txt:1: expected 'name, R, G, B'" in error_line(capsys)
+    odd = composites(tmp_path / "odd", count=2, width_cut=1)
+    assert main(["train", "--data", str(odd), "--classes", "19", "--out", str(tmp_path / "c"), *SMALL]) == 2
+    assert "63 pixels wide: an odd width has no middle" in error_line(capsys)
+
+
+def test_a_folder_of_composites_trains_with_a_palette_file(tmp_path, capsys):
+    palette = tmp_path / "palette.txt"
+    lines = ["road, 128, 64, 128", "sidewalk, 244, 35, 232", "building, 70, 70, 70",
+             "pole, 153, 153, 153", "vegetation, 107, 142, 35", "sky, 70, 130, 180",
+             "person, 220, 20, 60", "car, 0, 0, 142"]
+    palette.write_text("\n".join(lines) + "\n")
+    folder = composites(tmp_path / "streets", count=8)
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(folder), "--palette", str(palette), "--val-split", "0.25",
+                 "--out", str(out), *SMALL]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert set(k for k in report if k.startswith("heldout_iou_")) == {f"heldout_iou_{n.split(',')[0]}"
+                                                                      for n in lines}
+
+
+def test_inspect_names_broken_files_odd_sizes_and_far_colours(tmp_path, capsys):
+    pairs = tmp_path / "pairs"
+    (pairs / "images").mkdir(parents=True)
+    (pairs / "masks").mkdir()
+    for name, size, mask_size in (("a", (40, 30), (40, 30)), ("b", (40, 30), (20, 15)),
+                                  ("c", (40, 30), (30, 30))):
+        Image.new("RGB", size, (9, 9, 9)).save(pairs / "images" / f"{name}.png")
+        Image.new("L", mask_size, 255).save(pairs / "masks" / f"{name}.png")
+    (pairs / "images" / "d.png").write_bytes(b"not a png")
+    Image.new("L", (40, 30)).save(pairs / "masks" / "d.png")
+    Image.new("L", (40, 30)).save(pairs / "masks" / "e.png")
+    assert main(["inspect", str(pairs)]) == 1
+    out = capsys.readouterr().out
+    assert "3 pairs" in out and "3 problems:" in out
+    assert "masks/c.png: is 30x30 but its image is 30x40: another aspect ratio" in out
+    assert "images/d.png" in out and "masks/e.png: has no image" in out
+    assert "1 masks differ in size from their images with the same aspect ratio (b.png)" in out
+    folder = composites(tmp_path / "streets", count=3)
+    picture = np.asarray(Image.open(folder / "2.png")).copy()
+    picture[:, 32:] = [0, 255, 0]                      # labels in a colour of no palette
+    Image.fromarray(picture).save(folder / "2.png")
+    assert main(["inspect", str(folder), "--classes", "19"]) == 1
+    out = capsys.readouterr().out
+    assert "3 composites" in out and "2.png: 100% of its label pixels are far from every palette" in out
+
+
+def test_inspect_reports_the_real_sets(capsys, human_seg_dir, tiktok_dir):
+    for folder, expected in ((tiktok_dir, "10 pairs"), (human_seg_dir, "290 pairs")):
+        assert main(["inspect", str(folder)]) == 0
+        out = capsys.readouterr().out
+        assert expected in out and "no problems found" in out and "mask values: 2 gray levels" in out

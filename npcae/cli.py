@@ -229,6 +229,8 @@ def resumed_settings(args, given):
         raise UsageError(f"--out {args.out} differs from --resume {args.resume}: a resumed run "
                          "stays in its folder")
     stored = settings(state["run"], name=option)
+    if given.get("class_weights") == "auto" and isinstance(stored["class_weights"], list):
+        del given["class_weights"]                  # "auto" is what the stored weights came from
     changed = sorted(key for key, value in given.items()
                      if key not in RESUMABLE and settings({**state["run"], key: value})[key] != stored[key])
     if changed:
@@ -338,7 +340,7 @@ def cmd_evaluate(args):
 def evaluation_data(task, data, args):
     """The options the evaluated frames open with, for the model's task; UsageError when the
     data's masks are not the kind the model predicts (a binary model and class ids, say)."""
-    from .data.palette import CITYSCAPES_7, CITYSCAPES_19, read_palette
+    from .data.palette import CITYSCAPES_7, CITYSCAPES_19, palette_file
     entry = DATASETS.get(data)
     data_task = entry.task if entry else ("multiclass" if args.palette else None)
     if task.name == "multiclass":
@@ -347,11 +349,9 @@ def evaluation_data(task, data, args):
                              f"{data} holds binary masks")
         if args.palette:
             try:
-                palette = read_palette(args.palette)
-            except OSError as error:
-                raise UsageError(f"--palette {args.palette}: {error.strerror or error}") from None
+                palette = palette_file(args.palette)
             except ValueError as error:
-                raise UsageError(f"--palette: {error}") from None
+                raise UsageError(str(error)) from None
         elif task.palette.names == CITYSCAPES_7.names:
             palette = CITYSCAPES_19                     # snapped to the 19 classes, then grouped
         else:
@@ -366,15 +366,13 @@ def evaluation_data(task, data, args):
 
 def cmd_inspect(args):
     from .data.inspection import inspect_data
-    from .data.palette import read_palette
+    from .data.palette import palette_file
     palette = None
     if args.palette:
         try:
-            palette = read_palette(args.palette)
-        except OSError as error:
-            raise UsageError(f"--palette {args.palette}: {error.strerror or error}") from None
+            palette = palette_file(args.palette)
         except ValueError as error:
-            raise UsageError(f"--palette: {error}") from None
+            raise UsageError(str(error)) from None
     report = inspect_data(args.data, classes=args.classes, palette=palette)
     print("\n".join(report.lines()))
     return 1 if report.problems else 0

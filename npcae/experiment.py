@@ -100,7 +100,8 @@ def model_and_data_defaults(given):
     model = given.get("model")
     data = given.get("data") or MODEL_DEFAULTS.get(model or DEFAULTS["model"], {}).get("data") or DEFAULTS["data"]
     data_defaults = dict(dataset_defaults(data).run_defaults)
-    class_ids = given.get("classes") or given.get("palette") or given.get("task") == "multiclass"
+    class_ids = (given.get("classes") is not None or given.get("palette") is not None
+                 or given.get("task") == "multiclass")
     model = model or data_defaults.get("model") or ("unet" if class_ids else DEFAULTS["model"])
     return {**MODEL_DEFAULTS.get(model, {}), **data_defaults, "model": model, "data": data}
 

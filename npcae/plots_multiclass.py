@@ -1,15 +1,9 @@
-"""Figures of multi-class masks: each class's IoU and accuracy, the confusion matrix, and a legend
-of the palette for the pictures of predictions (matplotlib's object API, written atomically)."""
+"""Figures of multi-class masks: each class's IoU and accuracy, and the confusion matrix
+(matplotlib's object API, written atomically; the palette's legend is plots.plot_overlays')."""
 import numpy as np
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
 
 from .plots import save_figure
-
-
-def legend_handles(palette):
-    return [Patch(facecolor=np.asarray(c) / 255, edgecolor="0.5", label=name)
-            for name, c in zip(palette.names, palette.colours)]
 
 
 def plot_class_iou(palette, iou, accuracy, path, title=""):

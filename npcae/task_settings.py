@@ -11,7 +11,7 @@ run gives --classes or --palette. Multi-class data takes the Cityscapes palette 
 --palette file names the classes and colours; --classes 7 groups Cityscapes' 19 classes into
 its 7 categories.
 """
-from .data.palette import CITYSCAPES_7, CITYSCAPES_19, read_palette
+from .data.palette import CITYSCAPES_7, CITYSCAPES_19, palette_file
 from .data.registry import DATASETS
 
 DEFAULT_LOSS = {"binary": "dice+focal", "image": "mse", "multiclass": "ce"}
@@ -26,12 +26,9 @@ def data_palette(run):
     if run["palette"] is None:
         return CITYSCAPES_19
     try:
-        return read_palette(run["palette"])
-    except OSError as error:
-        raise TaskSettingsError(f"--palette {run['palette']}: cannot read the palette file "
-                                f"({error.strerror or error})") from None
+        return palette_file(run["palette"])
     except ValueError as error:
-        raise TaskSettingsError(f"--palette: {error}") from None
+        raise TaskSettingsError(str(error)) from None
 
 
 def task_palette(run):
@@ -45,7 +42,8 @@ def resolve_task(run, name=str):
     do not fit the data or each other."""
     run = dict(run)
     entry = DATASETS.get(run["data"])
-    data_task = entry.task if entry else ("multiclass" if run["classes"] or run["palette"] else "binary")
+    class_ids = run["classes"] is not None or run["palette"] is not None
+    data_task = entry.task if entry else ("multiclass" if class_ids else "binary")
     run["task"] = run["task"] or data_task
     run["loss"] = run["loss"] or DEFAULT_LOSS.get(run["task"], "dice+focal")
     if run["task"] != "multiclass":
@@ -82,7 +80,7 @@ def task_config(run):
     palette = task_palette(run)
     weights = run["class_weights"]
     return {"task": "multiclass", "loss": run["loss"], "names": list(palette.names),
-            "colours": palette.colours.tolist(),
+            "colours": palette.colours.tolist(), "void": palette.void.tolist(),
             "class_weights": None if weights in (None, "auto") else list(weights)}
 
 

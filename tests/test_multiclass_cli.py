@@ -44,7 +44,9 @@ def test_auto_class_weights_are_stored_with_the_run_and_the_model(street_run):
 
 
 def test_a_street_run_resumes(street_run, tmp_path, capsys):
-    assert main(["train", "--resume", str(street_run), "--epochs", "2", "--no-progress"]) == 0
+    # "auto" again is no change: the stored weights are what it computed.
+    assert main(["train", "--resume", str(street_run), "--epochs", "2", "--class-weights", "auto",
+                 "--no-progress"]) == 0
     assert [int(r["epoch"]) for r in history(street_run)] == [1, 2]
 
 
@@ -164,3 +166,40 @@ def test_inspect_reports_the_real_sets(capsys, human_seg_dir, tiktok_dir):
         assert main(["inspect", str(folder)]) == 0
         out = capsys.readouterr().out
         assert expected in out and "no problems found" in out and "mask values: 2 gray levels" in out
+
+
+def test_class_id_masks_in_a_folder_train_and_group_into_the_7_categories(tmp_path, capsys):
+    from npcae.data import open_frames
+    from npcae.data.palette import CITYSCAPES_19, to_categories
+    folder = tmp_path / "ids"
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    frames = [render_street(2, i, (32, 32)) for i in range(6)]
+    for i, frame in enumerate(frames):
+        Image.fromarray(frame.image).save(folder / "images" / f"{i}.png")
+        Image.fromarray(frame.ids).save(folder / "masks" / f"{i}.png")       # gray ids 0..18
+    read = open_frames(str(folder), (32, 32), palette=CITYSCAPES_19, classes=7)
+    _, masks = read.read([0, 1])
+    assert np.array_equal(masks[..., 0], to_categories(np.stack([frames[0].ids, frames[1].ids])))
+    out = tmp_path / "run"
+    assert main(["train", "--data", str(folder), "--classes", "7", "--val-split", "0.34",
+                 "--out", str(out), *SMALL]) == 0
+    report = json.loads((out / "metrics.json").read_text())
+    assert "heldout_iou_vehicle" in report and "heldout_iou_car" not in report
+    assert main(["inspect", str(folder), "--classes", "7"]) == 0
+    assert "vehicle" in capsys.readouterr().out
+
+
+def test_a_palette_file_of_seven_classes_and_its_void_colours_reach_evaluation(tmp_path):
+    from npcae.data.composites import CompositeFrames
+    from npcae.data.palette import read_palette
+    from npcae.tasks import make_task
+    from npcae.task_settings import resolve_task, task_config
+    from npcae.defaults import DEFAULTS
+    palette = tmp_path / "seven.txt"
+    palette.write_text("".join(f"c{k}, {10 * k}, 0, 0\n" for k in range(7)) + "void, 0, 0, 200\n")
+    folder = composites(tmp_path / "streets", count=2)
+    assert CompositeFrames(folder, (32, 32), read_palette(palette), classes=7).classes == 7
+    run = resolve_task({**DEFAULTS, "data": str(folder), "palette": str(palette)})
+    task = make_task(task_config(run))
+    assert run["classes"] == 7 and task.palette.void.tolist() == [[0, 0, 200]]

@@ -40,8 +40,7 @@ class CompositeFrames(CachedFrames):
         self.size_hw = check_size(size)
         self.palette, self.split_at, self.labels = palette, split_at, labels
         self.classes = len(palette.names) if classes is None else int(classes)
-        if self.classes not in (len(palette.names), 7) or (
-                self.classes == 7 and palette is not CITYSCAPES_19):
+        if self.classes != len(palette.names) and not (self.classes == 7 and palette is CITYSCAPES_19):
             raise DataError(f"--classes {self.classes} does not match the palette's "
                             f"{len(palette.names)} classes (7 is Cityscapes' categories)")
         folder = Path(folder)

@@ -182,7 +182,12 @@ def read_pixels(pair, size=None, classes=None, palette=None):
     """One frame's pixels: image (H, W, 3) uint8 and mask (H, W) uint8 0/1, at `size` or native.
     With `classes`, the mask holds class ids (open_class_ids), resized by nearest neighbour."""
     if classes is not None:
-        image, mask = open_image(pair.image), open_class_ids(pair.mask, classes, palette)
+        from .palette import CITYSCAPES_19, to_categories
+        categories = classes == 7 and palette is CITYSCAPES_19       # Cityscapes' 19 ids -> its 7
+        image = open_image(pair.image)
+        mask = open_class_ids(pair.mask, 19 if categories else classes, palette)
+        if categories:
+            mask = Image.fromarray(to_categories(np.asarray(mask)))
         if mask.size != image.size:
             mask = mask.resize(image.size, Image.NEAREST)
         if size is not None and image.size != (size[1], size[0]):

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 from ..losses_multiclass import IGNORE, median_frequency_weights
 from .composites import IMAGE_SUFFIXES, _order
@@ -24,7 +25,7 @@ from .folder import (ASPECT_TOLERANCE, _decode, is_hidden, open_class_ids, open_
                      resolve_root)
 from .frames import DataError
 from .image_modes import to_rgb
-from .palette import CITYSCAPES_19, snap, split_composite, to_categories
+from .palette import CITYSCAPES_7, CITYSCAPES_19, snap, split_composite, to_categories
 
 # A composite whose label half has more than this share of pixels far from every palette colour
 # is named: on cityscapes-pix2pix 3-10% do not snap (JPEG-blurred boundaries), so a quarter
@@ -181,7 +182,12 @@ def inspect_pairs(root, name, classes, palette, problems):
     for stem in sorted(set(images) & set(masks), key=lambda s: _order(Path(s))):
         try:
             image = open_image(images[stem])
-            mask = open_mask(masks[stem]) if classes is None else open_class_ids(masks[stem], classes, palette)
+            if classes is None:
+                mask = open_mask(masks[stem])
+            elif classes == 7 and palette is CITYSCAPES_19:                # 19 ids, grouped
+                mask = Image.fromarray(to_categories(np.asarray(open_class_ids(masks[stem], 19, palette))))
+            else:
+                mask = open_class_ids(masks[stem], classes, palette)
         except DataError as error:
             problems.append(_named(error, images[stem], masks[stem]))
             continue
@@ -221,17 +227,20 @@ def inspect_data(spec, classes=None, palette=None):
     multiclass = (entry is not None and entry.task == "multiclass") or classes is not None or palette is not None
     palette = palette or CITYSCAPES_19
     classes = classes if classes is not None else (len(palette.names) if multiclass else None)
+    if classes is not None and classes != len(palette.names) and not (classes == 7 and palette is CITYSCAPES_19):
+        raise DataError(f"--classes {classes} does not match the palette's {len(palette.names)} classes"
+                        + (" (or 7, its categories)" if palette is CITYSCAPES_19 else ""))
     folder = dataset(spec).folder() if entry is not None else Path(spec).expanduser()
     if not folder.is_dir():
         raise DataError(f"no folder for {spec} at {folder}" + (" (fetch it: npcae fetch-data "
                                                                 f"{spec}, or set NPCAE_DATA)" if entry else ""))
-    names = (("flat", "construction", "object", "nature", "sky", "human", "vehicle")
-             if classes == 7 and palette is CITYSCAPES_19 else palette.names)
+    names = CITYSCAPES_7.names if classes == 7 and palette is CITYSCAPES_19 else palette.names
     if (folder / "images").is_dir() or (folder / "masks").is_dir():
         parts = [inspect_pairs(resolve_root(folder), folder.name, classes, palette, problems)]
     else:
         subfolders = [sub for sub in (folder / "train", folder / "val", folder / "test") if sub.is_dir()]
-        parts = [inspect_composites(sub, sub.name, palette, classes or len(palette.names), problems)
+        count = len(palette.names) if classes is None else classes
+        parts = [inspect_composites(sub, sub.name, palette, count, problems)
                  for sub in subfolders or [folder]]
         if not any(part.pairs for part in parts) and not problems:
             raise DataError(f"{folder} holds neither images/ and masks/ nor composite images")

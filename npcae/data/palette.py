@@ -111,6 +111,17 @@ def split_composite(image, at=None, labels="right"):
     return (left, right) if labels == "right" else (right, left)
 
 
+def palette_file(path, option="--palette"):
+    """read_palette, its failures (a missing file, a bad line) as one ValueError naming `option`."""
+    try:
+        return read_palette(path)
+    except OSError as error:
+        raise ValueError(f"{option} {path}: cannot read the palette file "
+                         f"({error.strerror or error})") from None
+    except ValueError as error:
+        raise ValueError(f"{option}: {error}") from None
+
+
 def read_palette(path):
     """A palette file: one class per line, "name, R, G, B" (0-255); a line named "void" is an
     ignore colour; blank lines and lines starting with # are skipped. Errors name the line."""
@@ -133,8 +144,9 @@ def read_palette(path):
             (void if fields[0].lower() == "void" else colours).append(rgb)
             if fields[0].lower() != "void":
                 names.append(fields[0])
-    if not names:
-        raise ValueError(f"{path}: no classes (lines 'name, R, G, B')")
+    if len(names) < 2 or len(names) > IGNORE:
+        raise ValueError(f"{path}: {len(names)} classes; a palette needs 2 to {IGNORE} (lines "
+                         f"'name, R, G, B'; id {IGNORE} is the ignore label)")
     if len(set(colours)) != len(colours):
         raise ValueError(f"{path}: two classes share a colour")
     return Palette(tuple(names), _colours(colours), _colours(void))

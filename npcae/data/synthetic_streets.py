@@ -17,18 +17,17 @@ from collections import namedtuple
 
 import numpy as np
 
+from .cityscapes import CITYSCAPES_RUN
 from .frames import DataError, RenderedFrames, check_size
 from .palette import CITYSCAPES_19, colourise, to_categories
 
 ROAD, SIDEWALK, BUILDING, POLE, VEGETATION, SKY, PERSON, CAR = 0, 1, 2, 5, 8, 10, 11, 13
 STREET_FRAMES = 300
 STREET_TRAIN = 270              # the first 270 train, the last 30 are held out
-# What training on it changes in the run defaults (npcae.defaults), when not given: the U-Net
-# in batches of 8, as on Cityscapes, for a run of a few minutes.
-STREETS_RUN = dict(model="unet", batch_size=8, epochs=6, lr=1e-3, lr_schedule="cosine",
-                   loss="ce+dice", augment=True,
-                   augment_args=dict(scale=0.15, shift=0.05, brightness=0.2, contrast=0.2),
-                   val_every=1, checkpoint_every=1, snapshot_every=2, grad_every=1)
+# What training on it changes in the run defaults (npcae.defaults), when not given: the recipe
+# of cityscapes-pix2pix, over fewer epochs (a run of a few minutes), with the default cache.
+STREETS_RUN = {**CITYSCAPES_RUN, "epochs": 6}
+del STREETS_RUN["cache_mb"]
 StreetFrame = namedtuple("StreetFrame", "image ids")    # (H, W, 3) uint8, (H, W) uint8
 
 

@@ -63,6 +63,7 @@ class MultiClassMask(Task):
     """Targets (N, H, W, 1) class ids (IGNORE: no class); outputs (N, H, W, K) logits.
 
     names, colours: the classes and their palette colours (what predict and the figures draw);
+    void: the colours the data's labels mark ignored pixels with (for evaluating colour labels);
     loss: "ce" (softmax cross-entropy, the default), "dice" or "ce+dice"; class_weights: K
     weights of the cross-entropy (None: all 1), as `--class-weights auto` computes them.
     """
@@ -79,9 +80,9 @@ class MultiClassMask(Task):
                              ("train_pixel_accuracy", "training pixel accuracy")),
                 "accuracy", "Accuracy per epoch"))
 
-    def __init__(self, names, colours, loss="ce", class_weights=None):
+    def __init__(self, names, colours, loss="ce", class_weights=None, void=()):
         self.palette = Palette(tuple(names), np.asarray(colours, np.uint8).reshape(-1, 3),
-                               np.zeros((0, 3), np.uint8))
+                               np.asarray(void, np.uint8).reshape(-1, 3))
         if len(self.palette.names) < 2 or len(self.palette.colours) != len(self.palette.names):
             raise ValueError(f"a multi-class task needs 2 or more classes, each with a colour; got "
                              f"{len(self.palette.names)} names and {len(self.palette.colours)} colours")
@@ -97,7 +98,8 @@ class MultiClassMask(Task):
     @property
     def config(self):
         return {"task": self.name, "loss": self.loss_spec, "names": list(self.palette.names),
-                "colours": self.palette.colours.tolist(), "class_weights": self.class_weights}
+                "colours": self.palette.colours.tolist(), "void": self.palette.void.tolist(),
+                "class_weights": self.class_weights}
 
     @property
     def legend(self):

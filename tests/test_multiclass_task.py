@@ -99,8 +99,21 @@ def test_the_kernels_match_the_numpy_reference(rng, make, dtype):
                                atol=1e-15 if dtype == np.float64 else 1e-9)
 
 
+def test_the_parallel_and_serial_twins_give_the_same_bits(rng):
+    from npcae.kernels import softmax
+    logits, ids = batch(rng, (1, 300, 200, 19))                 # above SERIAL_BELOW
+    z, y = logits.reshape(-1, 19), ids.reshape(-1).astype(np.int64)
+    weights = rng.uniform(0.1, 3, 19)
+    results = []
+    for kernel in (softmax._softmax_ce_parallel, softmax._softmax_ce_serial):
+        p, partial = np.empty(z.shape), np.zeros((softmax.LOSS_BLOCKS, 2))
+        kernel(z, y, weights, IGNORE, p, partial)
+        results.append((p, partial))
+    assert np.array_equal(results[0][0], results[1][0]) and np.array_equal(results[0][1], results[1][1])
+
+
 def test_the_kernels_do_not_depend_on_the_thread_count(rng):
-    logits, ids = batch(rng, (2, 40, 30, 19))
+    logits, ids = batch(rng, (2, 120, 240, 19))                  # above SERIAL_BELOW: in parallel
     loss = multiclass_loss("ce+dice", class_weights=rng.uniform(0.1, 3, 19))
     results = []
     for threads in (1, numba.config.NUMBA_NUM_THREADS):

@@ -85,8 +85,10 @@ def plot_evolution(snapshots, record, path, draw=BINARY.draw):
 def plot_overlays(images, masks, preds, names, heldout_names, path, draw=BINARY.draw,
                   title=BINARY.caption, legend=None):
     """draw(image, target, output) for every frame (by default the true mask in green and the
-    predicted one in magenta); held-out frames are marked. legend: [(name, RGB in [0, 1])], the
-    colours of the pictures (a multi-class task's palette), drawn beneath them."""
+    predicted one in magenta); held-out frames are marked: heldout_names is a set of names, or
+    one flag per frame where the two parts share names (cityscapes-pix2pix: train/1.jpg and
+    val/1.jpg). legend: [(name, RGB in [0, 1])], the colours of the pictures (a multi-class
+    task's palette), drawn beneath them."""
     n = len(names)
     wide = draw(images[0], masks[0], preds[0]).shape[1] / images.shape[2]    # panels per picture
     cols = max(1, min(n, round(5 / wide)))
@@ -98,12 +100,14 @@ def plot_overlays(images, masks, preds, names, heldout_names, path, draw=BINARY.
     for k, name in enumerate(names):
         ax = axes.flat[k]
         ax.imshow(np.clip(draw(images[k], masks[k], preds[k]), 0, 1))
-        ax.set_title(f"{name}{' (held out)' if name in heldout_names else ' (train)'}", fontsize=7)
+        held = heldout_names[k] if isinstance(heldout_names, (list, tuple)) else name in heldout_names
+        ax.set_title(f"{name}{' (held out)' if held else ' (train)'}", fontsize=7)
     if legend:
         from matplotlib.patches import Patch
         fig.legend(handles=[Patch(facecolor=rgb, edgecolor="0.5", label=label) for label, rgb in legend],
-                   loc="lower center", ncol=min(len(legend), 7), fontsize=7, frameon=False,
-                   bbox_to_anchor=(0.5, -0.02 - 0.035 * (-(-len(legend) // 7))))
+                   loc="upper center", ncol=min(len(legend), 7), fontsize=7, frameon=False,
+                   bbox_to_anchor=(0.5, 0.06))
+        fig.subplots_adjust(bottom=0.08)
     fig.suptitle(title)
     save_figure(fig, path)
 
@@ -187,7 +191,8 @@ def write_all(exp):
     images, targets = np.concatenate([train[0], held[0]]), np.concatenate([train[1], held[1]])
     preds = predict(trainer.model, images, trainer.callback(Validation).batch_size)
     paths["overlays"] = os.path.join(out, "overlays.png")
-    plot_overlays(images, targets, preds, train[2] + held[2], set(held[2]), paths["overlays"],
+    flags = [False] * len(train[2]) + [True] * len(held[2])
+    plot_overlays(images, targets, preds, train[2] + held[2], flags, paths["overlays"],
                   draw=task.draw, title=task.caption, legend=getattr(task, "legend", None))
     tallies = trainer.callback(Validation).last_tallies
     if hasattr(task, "write_figures") and "heldout" in tallies:

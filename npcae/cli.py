@@ -16,6 +16,7 @@ from .experiment import DEFAULTS, SettingsError, assemble, finish, settings
 from .memory import MemoryTooSmall, check_inference
 from .models import UnknownModel, WeightsMismatch
 from .runlock import RunFolderBusy, RunLock
+from .task_settings import TaskSettingsError, evaluation_options
 from .training import TrainingDiverged
 
 BENCHMARKS = ("kernels", "conv", "step", "unet", "memory")
@@ -316,7 +317,10 @@ def cmd_evaluate(args):
     model, size, task = load_model(args.weights)
     size = args.size or size
     data = args.data or ("synthetic-streets" if task.name == "multiclass" else DEFAULTS["data"])
-    options = evaluation_data(task, data, args)
+    try:
+        options = evaluation_options(task, data, args.palette, args.weights)
+    except TaskSettingsError as error:
+        raise UsageError(str(error)) from None
     try:
         model.output_shape((1, *size, 3))
     except ValueError as error:
@@ -335,33 +339,6 @@ def cmd_evaluate(args):
         print(f"{image:<24}" + "".join(f"{values[name]:>10.4f}" for name in names))
     print(f"{'total':<24}" + "".join(f"{total.result()[name]:>10.4f}" for name in names))
     return 0
-
-
-def evaluation_data(task, data, args):
-    """The options the evaluated frames open with, for the model's task; UsageError when the
-    data's masks are not the kind the model predicts (a binary model and class ids, say)."""
-    from .data.palette import CITYSCAPES_7, CITYSCAPES_19, palette_file
-    entry = DATASETS.get(data)
-    data_task = entry.task if entry else ("multiclass" if args.palette else None)
-    if task.name == "multiclass":
-        if data_task not in (None, "multiclass"):
-            raise UsageError(f"{args.weights} is a multi-class model ({task.classes} classes) but "
-                             f"{data} holds binary masks")
-        if args.palette:
-            try:
-                palette = palette_file(args.palette)
-            except ValueError as error:
-                raise UsageError(str(error)) from None
-        elif task.palette.names == CITYSCAPES_7.names:
-            palette = CITYSCAPES_19                     # snapped to the 19 classes, then grouped
-        else:
-            palette = CITYSCAPES_19 if task.palette.names == CITYSCAPES_19.names else task.palette
-        return {"palette": palette, "classes": task.classes}
-    if data_task == "multiclass":
-        raise UsageError(f"{args.weights} predicts {task.name} masks, not classes: a multi-class "
-                         f"evaluation of {data} needs a model trained with classes "
-                         f"(npcae train --data {data})")
-    return {}
 
 
 def cmd_inspect(args):

@@ -4,6 +4,7 @@ count of multi-class data, the options its frames are opened with, and the model
     run = resolve_task(run)          # task, loss, classes filled in and checked
     task_config(run)                 # make_task's config: {"task": "multiclass", "names": ...}
     data_options(run)                # open_frames options: {"palette": ..., "classes": 19}
+    evaluation_options(task, data)   # the same for a trained model's task (npcae evaluate)
     model_args(run)                  # the builder's arguments, with classes=K for class ids
 
 A data set says what its masks hold (Dataset.task); a folder holds binary masks unless the
@@ -11,7 +12,7 @@ run gives --classes or --palette. Multi-class data takes the Cityscapes palette 
 --palette file names the classes and colours; --classes 7 groups Cityscapes' 19 classes into
 its 7 categories.
 """
-from .data.palette import CITYSCAPES_7, CITYSCAPES_19, palette_file
+from .data.palette import CITYSCAPES_7, CITYSCAPES_19, fits, palette_file, predicted_palette
 from .data.registry import DATASETS
 
 DEFAULT_LOSS = {"binary": "dice+focal", "image": "mse", "multiclass": "ce"}
@@ -33,8 +34,7 @@ def data_palette(run):
 
 def task_palette(run):
     """The Palette of the classes the model predicts (the 7 categories for --classes 7)."""
-    palette = data_palette(run)
-    return CITYSCAPES_7 if run["classes"] == 7 and palette is CITYSCAPES_19 else palette
+    return predicted_palette(data_palette(run), run["classes"])
 
 
 def resolve_task(run, name=str):
@@ -57,8 +57,7 @@ def resolve_task(run, name=str):
                                 f"run needs multi-class data (cityscapes-pix2pix, synthetic-streets)")
     palette = data_palette(run)
     classes = run["classes"] if run["classes"] is not None else len(palette.names)
-    if isinstance(classes, bool) or not isinstance(classes, int) or not (
-            classes == len(palette.names) or (classes == 7 and palette is CITYSCAPES_19)):
+    if isinstance(classes, bool) or not isinstance(classes, int) or not fits(palette, classes):
         allowed = "19 or 7 (its categories)" if palette is CITYSCAPES_19 else str(len(palette.names))
         raise TaskSettingsError(f"{name('classes')} {classes!r} does not match the palette: "
                                 f"{allowed} for {'Cityscapes' if palette is CITYSCAPES_19 else run['palette']}")
@@ -97,3 +96,31 @@ def model_args(run):
     if run["task"] == "multiclass":
         args["classes"] = run["classes"]
     return args
+
+
+def evaluation_options(task, data, palette=None, weights="the model"):
+    """The options that `data` opens with to evaluate a trained model's `task`: the palette its
+    labels are snapped to (a palette file, else the model's own, Cityscapes' 19 for its 7
+    categories) and the class count. TaskSettingsError when the data's masks are not the kind
+    the model predicts (a binary model and class ids, or the reverse)."""
+    entry = DATASETS.get(data)
+    data_task = entry.task if entry else ("multiclass" if palette else None)
+    if task.name != "multiclass":
+        if data_task == "multiclass":
+            raise TaskSettingsError(f"{weights} predicts {task.name} masks, not classes: a multi-class "
+                                    f"evaluation of {data} needs a model trained with classes "
+                                    f"(npcae train --data {data})")
+        return {}
+    if data_task not in (None, "multiclass"):
+        raise TaskSettingsError(f"{weights} is a multi-class model ({task.classes} classes) but "
+                                f"{data} holds binary masks")
+    if palette:
+        try:
+            labels = palette_file(palette)
+        except ValueError as error:
+            raise TaskSettingsError(str(error)) from None
+    elif task.palette.names in (CITYSCAPES_19.names, CITYSCAPES_7.names):
+        labels = CITYSCAPES_19                  # the 7 categories: snapped to the 19, then grouped
+    else:
+        labels = task.palette
+    return {"palette": labels, "classes": task.classes}

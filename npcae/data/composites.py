@@ -22,7 +22,7 @@ from PIL import Image
 from .folder import _decode, header_size, is_hidden
 from .frames import CachedFrames, DataError, check_size
 from .image_modes import to_rgb
-from .palette import CITYSCAPES_19, snap, split_composite, to_categories
+from .palette import CITYSCAPES_19, as_classes, fits, snap, split_composite
 
 DEFAULT_CACHE_MB = 256
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -40,7 +40,7 @@ class CompositeFrames(CachedFrames):
         self.size_hw = check_size(size)
         self.palette, self.split_at, self.labels = palette, split_at, labels
         self.classes = len(palette.names) if classes is None else int(classes)
-        if self.classes != len(palette.names) and not (self.classes == 7 and palette is CITYSCAPES_19):
+        if not fits(palette, self.classes):
             raise DataError(f"--classes {self.classes} does not match the palette's "
                             f"{len(palette.names)} classes (7 is Cityscapes' categories)")
         folder = Path(folder)
@@ -68,9 +68,7 @@ class CompositeFrames(CachedFrames):
             raise
         except ValueError as error:                # a column or side that does not fit
             raise DataError(f"composite {path}: {error}") from None
-        ids = snap(labels, self.palette)
-        if self.classes == 7 and len(self.palette.names) != 7:
-            ids = to_categories(ids)
+        ids = as_classes(snap(labels, self.palette), self.palette, self.classes)
         height, width = self.size_hw
         if photo.shape[:2] != (height, width):
             photo = np.asarray(Image.fromarray(photo).resize((width, height), Image.BOX))

@@ -157,10 +157,11 @@ def read_headers(root, pairs, size=None):
 
 def open_class_ids(path, classes, palette=None):
     """A mask of class ids as an 8-bit "L" image: a gray PNG's values, a palette PNG's indices
-    (mode "P", as Pascal VOC stores them), or an RGB label image's colours snapped to `palette`.
+    (mode "P", as Pascal VOC stores them), or an RGB label image's colours snapped to `palette`;
+    Cityscapes' 19 classes grouped into its 7 categories when classes is 7 (palette.grouped).
     Every id must be below `classes` or be IGNORE (255): DataError naming the file otherwise."""
     from ..losses_multiclass import IGNORE
-    from .palette import snap
+    from .palette import as_classes, grouped, snap
 
     def convert(im):
         if im.mode in ("L", "P"):
@@ -171,23 +172,19 @@ def open_class_ids(path, classes, palette=None):
                         f"palette PNG (or RGB label colours with a palette)")
     mask = _decode(path, convert)
     ids = np.asarray(mask)
-    bad = (ids >= classes) & (ids != IGNORE)
+    stored = len(palette.names) if grouped(palette, classes) else classes
+    bad = (ids >= stored) & (ids != IGNORE)
     if bad.any():
-        raise DataError(f"mask {path} holds class id {int(ids[bad][0])}: outside 0..{classes - 1} "
+        raise DataError(f"mask {path} holds class id {int(ids[bad][0])}: outside 0..{stored - 1} "
                         f"and not the ignore label {IGNORE}")
-    return mask
+    return Image.fromarray(as_classes(ids, palette, classes)) if grouped(palette, classes) else mask
 
 
 def read_pixels(pair, size=None, classes=None, palette=None):
     """One frame's pixels: image (H, W, 3) uint8 and mask (H, W) uint8 0/1, at `size` or native.
     With `classes`, the mask holds class ids (open_class_ids), resized by nearest neighbour."""
     if classes is not None:
-        from .palette import CITYSCAPES_19, to_categories
-        categories = classes == 7 and palette is CITYSCAPES_19       # Cityscapes' 19 ids -> its 7
-        image = open_image(pair.image)
-        mask = open_class_ids(pair.mask, 19 if categories else classes, palette)
-        if categories:
-            mask = Image.fromarray(to_categories(np.asarray(mask)))
+        image, mask = open_image(pair.image), open_class_ids(pair.mask, classes, palette)
         if mask.size != image.size:
             mask = mask.resize(image.size, Image.NEAREST)
         if size is not None and image.size != (size[1], size[0]):

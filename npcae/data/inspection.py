@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ..losses_multiclass import IGNORE, median_frequency_weights
 from .composites import IMAGE_SUFFIXES, _order
@@ -25,7 +24,7 @@ from .folder import (ASPECT_TOLERANCE, _decode, is_hidden, open_class_ids, open_
                      resolve_root)
 from .frames import DataError
 from .image_modes import to_rgb
-from .palette import CITYSCAPES_7, CITYSCAPES_19, snap, split_composite, to_categories
+from .palette import CITYSCAPES_19, as_classes, fits, predicted_palette, snap, split_composite
 
 # A composite whose label half has more than this share of pixels far from every palette colour
 # is named: on cityscapes-pix2pix 3-10% do not snap (JPEG-blurred boundaries), so a quarter
@@ -162,8 +161,7 @@ def inspect_composites(folder, name, palette, classes, problems):
             problems.append((path, f"{100 * far:.0f}% of its label pixels are far from every palette "
                                    f"colour (over {100 * UNSNAPPED_LIMIT:.0f}%): another palette, or "
                                    f"the labels on the other side?"))
-        if classes == 7 and len(palette.names) != 7:
-            ids = to_categories(ids)
+        ids = as_classes(ids, palette, classes)
         _add_ids(part, ids, classes)
     return part
 
@@ -182,12 +180,7 @@ def inspect_pairs(root, name, classes, palette, problems):
     for stem in sorted(set(images) & set(masks), key=lambda s: _order(Path(s))):
         try:
             image = open_image(images[stem])
-            if classes is None:
-                mask = open_mask(masks[stem])
-            elif classes == 7 and palette is CITYSCAPES_19:                # 19 ids, grouped
-                mask = Image.fromarray(to_categories(np.asarray(open_class_ids(masks[stem], 19, palette))))
-            else:
-                mask = open_class_ids(masks[stem], classes, palette)
+            mask = open_mask(masks[stem]) if classes is None else open_class_ids(masks[stem], classes, palette)
         except DataError as error:
             problems.append(_named(error, images[stem], masks[stem]))
             continue
@@ -227,14 +220,14 @@ def inspect_data(spec, classes=None, palette=None):
     multiclass = (entry is not None and entry.task == "multiclass") or classes is not None or palette is not None
     palette = palette or CITYSCAPES_19
     classes = classes if classes is not None else (len(palette.names) if multiclass else None)
-    if classes is not None and classes != len(palette.names) and not (classes == 7 and palette is CITYSCAPES_19):
+    if classes is not None and not fits(palette, classes):
         raise DataError(f"--classes {classes} does not match the palette's {len(palette.names)} classes"
                         + (" (or 7, its categories)" if palette is CITYSCAPES_19 else ""))
     folder = dataset(spec).folder() if entry is not None else Path(spec).expanduser()
     if not folder.is_dir():
         raise DataError(f"no folder for {spec} at {folder}" + (" (fetch it: npcae fetch-data "
                                                                 f"{spec}, or set NPCAE_DATA)" if entry else ""))
-    names = CITYSCAPES_7.names if classes == 7 and palette is CITYSCAPES_19 else palette.names
+    names = predicted_palette(palette, classes).names
     if (folder / "images").is_dir() or (folder / "masks").is_dir():
         parts = [inspect_pairs(resolve_root(folder), folder.name, classes, palette, problems)]
     else:

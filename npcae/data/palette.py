@@ -85,6 +85,26 @@ def to_categories(ids):
     return np.where(ids == IGNORE, IGNORE, CATEGORY_OF_CLASS[np.minimum(ids, 18)]).astype(np.uint8)
 
 
+def grouped(palette, classes):
+    """Whether `classes` asks for Cityscapes' 7 categories of its 19 classes' ids."""
+    return classes == 7 and palette is CITYSCAPES_19
+
+
+def fits(palette, classes):
+    """Whether labels in `palette` give `classes` ids: its own count, or 7 grouped (grouped)."""
+    return classes == len(palette.names) or grouped(palette, classes)
+
+
+def predicted_palette(palette, classes):
+    """The palette of the `classes` ids read from labels in `palette` (the 7 categories' if grouped)."""
+    return CITYSCAPES_7 if grouped(palette, classes) else palette
+
+
+def as_classes(ids, palette, classes):
+    """ids of the palette's classes as the `classes` ids asked for (grouped: the categories)."""
+    return to_categories(ids) if grouped(palette, classes) else ids
+
+
 def colourise(ids, palette=CITYSCAPES_19, ignore_colour=(0, 0, 0)):
     """(H, W) class ids -> (H, W, 3) uint8: each class in its palette colour."""
     table = np.zeros((256, 3), np.uint8)

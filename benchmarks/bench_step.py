@@ -30,7 +30,7 @@ def worker(size, batch, steps):
 
     import numpy as np
 
-    from npcae.losses import DiceFocalLoss
+    from npcae.losses.binary import DiceFocalLoss
     from npcae.models import cae
     from npcae.optim import Adam
     height, width = (int(v) for v in size.split("x"))

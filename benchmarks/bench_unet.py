@@ -26,7 +26,7 @@ def worker(size, batch, steps, photo):
 
     import numpy as np
 
-    from npcae.losses import DiceFocalLoss
+    from npcae.losses.binary import DiceFocalLoss
     from npcae.models import create
     from npcae.optim import Adam
     height, width = (int(v) for v in size.split("x"))

@@ -1,6 +1,6 @@
-"""npcae.memory's estimate against the memory real training steps take, each in its own process.
+"""npcae.diagnostics.memory's estimate against the memory real training steps take, each in its own process.
 
-    python benchmarks/calibrate_memory.py                    # the table in npcae/memory.py
+    python benchmarks/calibrate_memory.py                    # the table in npcae/diagnostics/memory.py
     python benchmarks/calibrate_memory.py --cases 256x128:3:4,32,256 512x256:8:4,32,256
 
 A child process loads the kernels on a tiny model first, then resets its peak RSS
@@ -22,7 +22,8 @@ CASES = ("256x128:3:4,32,256", "512x256:3:4,32,256", "1024x512:3:4,32,256",
 CHILD = r"""
 import json, sys, tracemalloc
 import numpy as np
-from npcae import memory, models
+from npcae import models
+from npcae.diagnostics import memory
 from npcae.kernels import workspace
 from npcae.optim import Adam
 from npcae.tasks import make_task

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import npcae  # noqa: F401  (before numpy: it sets OpenBLAS's thread timeout)
 import numpy as np
-from npcae.blas_threads import environment_as_given
+from npcae.system.blas_threads import environment_as_given
 
 PEER_ENV = environment_as_given()   # for every worker: npcae's set their own on import
 

@@ -22,10 +22,10 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from npcae.cli import parse_size
-from npcae.gradcheck import numerical_gradient, relative_error
+from npcae.gradcheck.core import numerical_gradient, relative_error
 from npcae.kernels import reference
 from npcae.layers import Conv2D
-from npcae.plots import save_figure
+from npcae.plots.figures import save_figure
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--size", type=parse_size, default=(7, 6), help="input HxW (default 7x6)")

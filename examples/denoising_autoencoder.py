@@ -27,17 +27,17 @@ from matplotlib.figure import Figure
 
 from npcae.cli import parse_size
 from npcae.data import DataError, synthetic_record
-from npcae.gradcheck import check_loss
+from npcae.gradcheck.core import check_loss
 from npcae.layers import Conv2D, Sigmoid, Swish, UpConv2D, UpSampling2D
-from npcae.losses import MSELoss
+from npcae.losses.binary import MSELoss
 from npcae.models import Sequential
 from npcae.optim import Adam
-from npcae.plots import save_figure
+from npcae.plots.figures import save_figure
 from npcae.tasks import ImageToImage
 
 
 # The image-to-image task: MSE as the loss, PSNR = 10 log10(1 / MSE) dB as the metric (images in
-# [0, 1]). `npcae.training.Trainer` takes the same object; here the loop is written out.
+# [0, 1]). `npcae.train.trainer.Trainer` takes the same object; here the loop is written out.
 TASK = ImageToImage(loss="mse")
 
 

@@ -29,12 +29,13 @@ from npcae import metrics
 from npcae.cli import parse_size
 from npcae.data import SYNTHETIC_TRAIN, DataError, split, synthetic_record
 from npcae.layers import Conv2D, UpConv2D, UpSampling2D
-from npcae.losses import DiceLoss, FocalLoss
-from npcae.models import WeightsMismatch, atomic_write, cae
+from npcae.losses.binary import DiceLoss, FocalLoss
+from npcae.models import WeightsMismatch, cae
+from npcae.system.files import atomic_write
 from npcae.optim import Adam
-from npcae.plots import save_figure
-from npcae.predict import load_model
-from npcae.evaluation import predict
+from npcae.plots.figures import save_figure
+from npcae.predict.core import load_model
+from npcae.train.evaluation import forward_batches as predict
 
 GAP = 2               # pixels between tiles
 TILES_PER_ROW = 8

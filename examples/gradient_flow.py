@@ -22,11 +22,11 @@ from matplotlib.figure import Figure
 
 from npcae.data import DEFAULT_TRAIN, load_dataset, split
 from npcae.layers import ACTIVATIONS
-from npcae.losses import DiceLoss, FocalLoss
+from npcae.losses.binary import DiceLoss, FocalLoss
 from npcae.models import cae
 from npcae.optim import Adam
-from npcae.plots import plot_gradient_flow, save_figure
-from npcae.trace import l2_norm
+from npcae.plots.figures import plot_gradient_flow, save_figure
+from npcae.diagnostics.trace import l2_norm
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--size", default="64x32", help="HxW of the synthetic frames, divisible by 8")

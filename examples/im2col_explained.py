@@ -27,7 +27,7 @@ from npcae.cli import parse_size
 from npcae.data import synthetic_record
 from npcae.kernels import col2im, conv_geometry, im2col, reference
 from npcae.layers import Conv2D
-from npcae.plots import save_figure
+from npcae.plots.figures import save_figure
 
 MAX_DRAWN = (64, 75)     # rows, columns of the largest matrix drawn
 

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from npcae.data import save_record, synthetic_record
-from npcae.predict import list_images, load_model, predict_files
+from npcae.predict.core import list_images, load_model, predict_files
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("weights", help="a run folder, weights.npz or checkpoint.npz")

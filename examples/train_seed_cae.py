@@ -4,7 +4,7 @@
     python examples/train_seed_cae.py --size 256x128           # a quarter per side, ~10 min
     python examples/train_seed_cae.py --data synthetic --size 128x64 --epochs 100
 
-The loop is written out here instead of calling npcae.training.Trainer (which adds
+The loop is written out here instead of calling npcae.train.trainer.Trainer (which adds
 checkpoints, resume and Ctrl-C handling) so that every step of the experiment is visible.
 The data: tiktok-136 is read from $NPCAE_TIKTOK_DIR, or downloaded once (`npcae fetch-data`).
 """
@@ -15,11 +15,12 @@ import numpy as np
 
 from npcae import metrics
 from npcae.data import DEFAULT_TRAIN, load_dataset, split
-from npcae.losses import DiceLoss, FocalLoss
+from npcae.losses.binary import DiceLoss, FocalLoss
 from npcae.models import cae
 from npcae.optim import Adam
-from npcae.plots import plot_evolution, plot_loss, plot_overlays
-from npcae.evaluation import predict  # inference 3 images at a time, to bound memory
+from npcae.tasks import BinaryMask
+from npcae.plots.figures import plot_evolution, plot_loss, plot_overlays
+from npcae.train.evaluation import forward_batches as predict  # inference 3 images at a time, to bound memory
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--data", default="tiktok-136", help="tiktok-136, synthetic or a folder")
@@ -74,11 +75,12 @@ for epoch in range(1, args.epochs + 1):
 #    and true-vs-predicted overlays of every frame.
 pred_train, pred_held = predict(model, train.images), predict(model, heldout.images)
 plot_loss(history, f"{args.out}_loss.png", ylabel="Dice + focal loss")
-plot_evolution(snapshots, train, f"{args.out}_evolution.png")
+masks = BinaryMask()                      # how a binary mask is drawn: truth green, prediction magenta
+plot_evolution(snapshots, train, f"{args.out}_evolution.png", draw=masks.draw)
 images = np.concatenate([train.images, heldout.images])
 plot_overlays(images, np.concatenate([train.masks, heldout.masks]),
               np.concatenate([pred_train, pred_held]), train.names + heldout.names,
-              set(heldout.names), f"{args.out}_overlays.png")
+              set(heldout.names), f"{args.out}_overlays.png", draw=masks.draw, title=masks.caption)
 
 # 6. The numbers: held-out frames alone, and all ten (the original reported 0.9931 accuracy).
 for name, pred, true in (("train", pred_train, train.masks), ("held-out", pred_held, heldout.masks),

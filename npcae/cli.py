@@ -9,27 +9,31 @@ import sys
 import time
 from pathlib import Path
 
-from .callbacks import SCHEDULES
-from .checkpoint import CHECKPOINT, Checkpoint, CheckpointError, read_checkpoint, restore
+from .errors import InputError, NpcaeError
+from .train.callbacks import SCHEDULES
+from .train.callbacks import Checkpoint
+from .train.checkpoint import CHECKPOINT, CheckpointError, read_checkpoint, restore_trainer
 from .data import DATASETS, DataError
-from .experiment import DEFAULTS, SettingsError, assemble, finish, settings
-from .memory import MemoryTooSmall, check_inference
-from .models import UnknownModel, WeightsMismatch
-from .runlock import RunFolderBusy, RunLock
-from .task_settings import TaskSettingsError, evaluation_options
-from .training import TrainingDiverged
+from .train.experiment import DEFAULTS, assemble, settings
+from .train.report import finish
+from .diagnostics.memory import check_inference
+from .system.runlock import RunLock
+from .train.task_settings import TaskSettingsError, evaluation_options
+from .train.trainer import TrainingDiverged
+from .system.files import ensure_writable
 
 BENCHMARKS = ("kernels", "conv", "step", "unet", "memory")
 DEFAULT_BENCHMARKS = ("kernels", "conv", "step", "unet")   # memory trains for ~15 min: by name
 LABELS = {"iou": "IoU", "dice": "Dice", "psnr": "PSNR", "mse": "MSE"}     # metric names, printed
 
 
-class UsageError(ValueError):
+class UsageError(InputError):
     """A command-line value that cannot be used."""
 
 
-class DiskFault(Exception):
-    """An OSError of a training run, with where the run stands (exit status 4)."""
+class DiskFault(NpcaeError):
+    """An OSError of a training run, with where the run stands."""
+    exit_status = 4
 
 
 def parse_size(text):
@@ -76,7 +80,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="train a model (the original CAE experiment by default)",
-                       description="Options left out take the defaults below (npcae.defaults."
+                       description="Options left out take the defaults below (npcae.train.defaults."
                                    "DEFAULTS; a --model may change some: MODEL_DEFAULTS, e.g. the "
                                    "U-Net trains on synthetic-people in batches of 8); with "
                                    "--resume, only the options given change the run.")
@@ -245,7 +249,6 @@ def resumed_settings(args, given):
 
 
 def cmd_train(args):
-    from .predict import ensure_writable
     given = given_settings(args)
     if args.resume:
         run, state = resumed_settings(args, given)
@@ -264,7 +267,7 @@ def cmd_train(args):
     exp = assemble(settings(run, name=option), out, progress=not args.no_progress,
                    trace=args.trace, log=lambda text: print(text, file=sys.stderr))
     if state is not None:
-        restore(state, exp.trainer)
+        restore_trainer(state, exp.trainer)
     ensure_writable(out)
     with RunLock(out):
         if state is None and (out / CHECKPOINT).exists():    # another run got there first
@@ -301,7 +304,7 @@ def train_in(out, exp):
 
 
 def cmd_predict(args):
-    from .predict import list_images, load_model, parse_background, predict_files
+    from .predict.core import list_images, load_model, parse_background, predict_files
     background = None if args.background is None else parse_background(args.background)
     model, size, task = load_model(args.weights)
     files = list_images(args.inputs)
@@ -312,8 +315,8 @@ def cmd_predict(args):
 
 def cmd_evaluate(args):
     from .data import open_frames
-    from .evaluation import evaluate
-    from .predict import load_model
+    from .train.evaluation import evaluate
+    from .predict.core import load_model
     model, size, task = load_model(args.weights)
     size = args.size or size
     data = args.data or ("synthetic-streets" if task.name == "multiclass" else DEFAULTS["data"])
@@ -364,7 +367,7 @@ def cmd_fetch(args):
 def cmd_bench(args):
     import subprocess
 
-    from .blas_threads import environment_as_given
+    from .system.blas_threads import environment_as_given
     folder = Path(__file__).resolve().parents[1] / "benchmarks"
     if not (folder / "bench_step.py").exists():
         raise UsageError(f"no benchmarks/ folder beside the package ({folder}); "
@@ -387,7 +390,7 @@ def cmd_bench(args):
 
 
 def cmd_gradcheck(args):
-    from . import gradcheck_suite
+    from .gradcheck import suite as gradcheck_suite
     if args.tolerance is not None and not args.tolerance > 0:
         raise UsageError(f"--tolerance must be positive, got {args.tolerance}")
     try:
@@ -405,20 +408,13 @@ def main(argv=None):
     try:
         args = build_parser().parse_args(argv)
         return COMMANDS[args.command](args)
-    except (DataError, UsageError, SettingsError, UnknownModel, WeightsMismatch,
-            CheckpointError, RunFolderBusy, MemoryTooSmall) as error:
+    except NpcaeError as error:             # bad input 2, a diverged run 3, the disk 4
         print(f"npcae: error: {error}", file=sys.stderr)
-        return 2
-    except TrainingDiverged as error:
-        print(f"npcae: error: {error}", file=sys.stderr)
-        return 3
+        return error.exit_status
     except KeyboardInterrupt:               # a second Ctrl-C, or one after training ended
         print("npcae: error: interrupted; a stopped run resumes from its last checkpoint "
               "with --resume", file=sys.stderr)
         return 130
-    except DiskFault as error:
-        print(f"npcae: error: {error}", file=sys.stderr)
-        return 4
     except OSError as error:                # the disk, not the input: full, read-only, gone
         print(f"npcae: error: {describe(error)}; nothing half-written was left", file=sys.stderr)
         return 4

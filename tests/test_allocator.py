@@ -28,7 +28,8 @@ def test_freed_activation_memory_is_reused_without_page_faults():
     tuned, tuned_faults = faults({})
     untouched, system_faults = faults({"NPCAE_MALLOC": "system"})
     assert tuned and not untouched
-    # Untouched, each 64 MB array is mapped and faulted in again (16,384 faults of 4 kB pages,
-    # fewer where the kernel maps huge pages: 2,720 for the five here).
-    assert system_faults > 500
+    # Untouched, each 64 MB array is mapped and faulted in again: 16,384 faults of 4 kB pages,
+    # or as few as 32 where the kernel maps 2 MB huge pages (2,720 seen for the five, and once
+    # 165 when transparent huge pages took nearly all of them).
+    assert system_faults >= 5 * 32
     assert tuned_faults < system_faults / 10

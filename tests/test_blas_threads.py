@@ -27,7 +27,7 @@ def test_the_blas_thread_timeout_is_set_only_where_it_takes_effect(first, env_ex
 
 def test_child_processes_can_have_the_environment_as_given():
     code = ("import os; os.environ.pop('OPENBLAS_THREAD_TIMEOUT', None); import npcae; "
-            "from npcae.blas_threads import environment_as_given as given; "
+            "from npcae.system.blas_threads import environment_as_given as given; "
             "print(os.environ['OPENBLAS_THREAD_TIMEOUT'], 'OPENBLAS_THREAD_TIMEOUT' in given())")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["4", "False"]

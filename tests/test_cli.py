@@ -179,12 +179,12 @@ def test_resume_from_a_missing_or_foreign_checkpoint(tmp_path, capsys):
 def test_output_folder_that_cannot_be_written(tmp_path, capsys):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
-    assert main(["train", "--out", str(blocker / "run"), *TINY]) == 2
+    assert main(["train", "--out", str(blocker / "run"), *TINY]) == 4     # the disk's, as README says
     assert "cannot write to output folder" in error_line(capsys)
     if os.geteuid() != 0:                                  # root ignores permission bits
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o500)
-        assert main(["train", "--out", str(locked), *TINY]) == 2
+        assert main(["train", "--out", str(locked), *TINY]) == 4
         assert "cannot write to output folder" in error_line(capsys)
 
 
@@ -197,7 +197,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     assert code == 3
     line = error_line(capsys)
     assert "loss became nan" in line and "last good checkpoint" in line
-    from npcae.checkpoint import read_checkpoint
+    from npcae.train.checkpoint import read_checkpoint
     state = read_checkpoint(out / "checkpoint.npz")
     assert all(np.isfinite(v).all() for v in state["model"].values())
     assert not (out / "weights.npz").exists()

@@ -45,10 +45,10 @@ def test_a_layer_shows_the_roads_it_takes(rng):
     wide.forward(x, training=True)
     assert wide.last_plan == wide.plan()
     from npcae.layers import Sigmoid
-    from npcae.losses import MSELoss
+    from npcae.losses.binary import MSELoss
     from npcae.models import Sequential
     from npcae.optim import Adam
-    from npcae.trace import trace_step
+    from npcae.diagnostics.trace import trace_step
     model = Sequential(Conv2D(3, 1, 3, rng=rng), Sigmoid())
     trace = trace_step(model, MSELoss(), Adam(model.named_parameters()), x, np.zeros((1, 8, 6, 1), np.float32))
     assert trace.layers[0].plan == "kept columns / kept columns / flipped kernel"

@@ -186,7 +186,7 @@ def test_architecture_md_example_callback_runs(tmp_path):
     block = re.search(r"```python\n(.*?)```", ARCHITECTURE.read_text(), re.S).group(1)
     namespace = {}
     exec(block.replace("0.9", "-1.0"), namespace)         # any IoU passes: stop at the first
-    from npcae.experiment import assemble
+    from npcae.train.experiment import assemble
     exp = assemble(dict(size=[16, 8], epochs=5, val_every=1, model_args={"filters": [2, 2, 2]}),
                    tmp_path, progress=False, log=lambda *_: None)
     exp.trainer.callbacks.insert(1, namespace["StopWhenGood"]())

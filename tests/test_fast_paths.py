@@ -1,11 +1,11 @@
 """Every fast path against the plain path it replaces. Their gradient checks (fused UpConv2D with
-kept and shared columns, Numba swish, ...) are cases of npcae/gradcheck_cases.py: CASES."""
+kept and shared columns, Numba swish, ...) are cases of npcae/gradcheck/cases.py: CASES."""
 import importlib
 
 import numpy as np
 import pytest
 
-from npcae.gradcheck import check_layer
+from npcae.gradcheck.core import check_layer
 from npcae.kernels import subpixel
 from npcae.layers import Conv2D, Swish, UpConv2D, UpSampling2D
 from npcae.models import cae

@@ -1,10 +1,10 @@
-"""Every case of the gradient-check catalogue (npcae/gradcheck_cases.py: CASES) passes in float64,
+"""Every case of the gradient-check catalogue (npcae/gradcheck/cases.py: CASES) passes in float64,
 and the checker itself: it fails a wrong backward, refuses float32, keeps random layers fixed."""
 import numpy as np
 import pytest
 
-from npcae import gradcheck_suite
-from npcae.gradcheck import check_layer, fixed_state, numerical_gradient, relative_error
+from npcae.gradcheck import suite as gradcheck_suite
+from npcae.gradcheck.core import check_layer, fixed_state, numerical_gradient, relative_error
 from npcae.layers import Conv2D, Dropout, Identity, Layer
 from npcae.models import Sequential, cae
 

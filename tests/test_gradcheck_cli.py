@@ -6,9 +6,10 @@ import io
 import numpy as np
 import pytest
 
-from npcae import gradcheck_suite, layers, losses
+from npcae import layers, losses
+from npcae.gradcheck import suite as gradcheck_suite
 from npcae.cli import main
-from npcae.gradcheck_suite import CASES, Case, array_names, run
+from npcae.gradcheck.suite import CASES, Case, array_names, run
 
 N_CAE_ARRAYS = 1 + 2 * 13            # input, then W and b of its 13 convolutions
 

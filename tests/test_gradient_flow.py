@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from npcae.callbacks import GradientNorms
-from npcae.checkpoint import read_checkpoint, restore
-from npcae.experiment import assemble
-from npcae.plots import gradient_matrix, plot_gradient_flow, write_all
+from npcae.train.callbacks import GradientNorms
+from npcae.train.checkpoint import read_checkpoint, restore_trainer
+from npcae.train.experiment import assemble
+from npcae.plots.figures import gradient_matrix, plot_gradient_flow
+from npcae.train.report import write_figures
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 TINY_RUN = dict(data="synthetic", size=[16, 8], n_train=2, model_args={"filters": [2, 3, 4]},
@@ -23,7 +24,7 @@ GRADIENT_NORMS = GradientNorms.FILE
 def experiment(out, resume=False, **run):
     exp = assemble({**TINY_RUN, **run}, out, progress=False, log=lambda *a: None)
     if resume:
-        restore(read_checkpoint(out / "checkpoint.npz"), exp.trainer)
+        restore_trainer(read_checkpoint(out / "checkpoint.npz"), exp.trainer)
     return exp
 
 
@@ -42,7 +43,7 @@ def test_two_epochs_write_every_parameters_norm_and_the_plot(tmp_path):
     for (_, name, norm), (_, _, grad) in zip(rows[len(names):], exp.trainer.model.named_parameters()):
         assert norm == pytest.approx(np.linalg.norm(grad.astype(np.float64)), rel=1e-7), name
     assert all(norm > 0 for _, _, norm in rows)
-    paths = write_all(exp)
+    paths = write_figures(exp)
     assert Path(paths["gradient_flow"]) == tmp_path / "gradient_flow.png"
     assert (tmp_path / "gradient_flow.png").stat().st_size > 0
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]
@@ -55,7 +56,7 @@ def test_recorded_epochs_follow_grad_every_and_zero_disables(tmp_path):
     exp.trainer.fit()
     assert not (tmp_path / "b" / GRADIENT_NORMS).exists()
     assert exp.trainer.callback(GradientNorms).rows == []
-    assert "gradient_flow" not in write_all(exp)
+    assert "gradient_flow" not in write_figures(exp)
 
 
 def test_resume_keeps_the_rows_consistent(tmp_path):

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from npcae.losses import (BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss,
+from npcae.losses.binary import (BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss,
                           SumLoss, get_loss)
 
 PRED = np.array([0.5, 1.0, 0.0, 0.25]).reshape(1, 2, 2, 1)

@@ -4,7 +4,7 @@ catalogue (gradcheck_cases.py: softmax_ce_case)."""
 import numpy as np
 import pytest
 
-from npcae.losses_multiclass import IGNORE, SoftmaxCrossEntropy, class_ids
+from npcae.losses.multiclass import IGNORE, SoftmaxCrossEntropy, class_ids
 
 
 def loop_loss(logits, ids, weights):
@@ -63,7 +63,7 @@ def test_bad_ids_shapes_and_weights_are_one_clear_error():
 
 
 def test_median_frequency_weights_by_hand():
-    from npcae.losses_multiclass import median_frequency_weights
+    from npcae.data.labels import median_frequency_weights
     masks = [np.array([[0, 0, 0, 1]]), np.array([[0, 0, 2, IGNORE]])]
     # freq: class 0: 5 of the 7 labelled pixels of the images where it occurs; class 1: 1 of 4;
     # class 2: 1 of 3; class 3 never occurs. Median of (5/7, 1/4, 1/3) is 1/3.

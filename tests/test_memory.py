@@ -1,4 +1,4 @@
-"""npcae.memory: a step's memory, estimated before anything is allocated, and the check that
+"""npcae.diagnostics.memory: a step's memory, estimated before anything is allocated, and the check that
 refuses a --size or --filters the machine cannot hold (one line, exit 2, no run folder)."""
 import os
 import tracemalloc
@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 import npcae.layers
-from npcae import memory, models
+from npcae import models
+from npcae.diagnostics import memory
 from npcae.cli import main
-from npcae.experiment import SettingsError, build_model, settings
-from npcae.footprints import RULES, footprint
+from npcae.train.experiment import SettingsError, build_model, settings
+from npcae.diagnostics.footprints import RULES, footprint
 from npcae.kernels.workspace import KeptColumns
 from npcae.layers import Conv2D, Layer, ReLU, Sigmoid
 from npcae.layers.placeholder import ShapeOnly, shapes_only

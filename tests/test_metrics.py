@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from npcae.metrics import dice, iou, per_image, pixel_accuracy
+from npcae.metrics.binary import dice, iou, per_image, pixel_accuracy
 
 
 def test_metrics_by_hand():

@@ -3,8 +3,8 @@ label, pooling over batches, and classes that never occur."""
 import numpy as np
 import pytest
 
-from npcae.losses_multiclass import IGNORE
-from npcae.metrics_multiclass import confusion_matrix, predicted_ids, scores
+from npcae.data.labels import IGNORE
+from npcae.metrics.multiclass import confusion_matrix, predicted_ids, scores
 
 
 def test_a_small_case_by_hand():

@@ -35,7 +35,7 @@ def test_a_street_run_writes_the_multiclass_figures_and_report(street_run):
 
 
 def test_auto_class_weights_are_stored_with_the_run_and_the_model(street_run):
-    from npcae.checkpoint import read_checkpoint
+    from npcae.train.checkpoint import read_checkpoint
     run = read_checkpoint(street_run / "checkpoint.npz")["run"]
     weights = run["class_weights"]
     assert len(weights) == 19 and run["task"] == "multiclass" and run["classes"] == 19
@@ -194,8 +194,8 @@ def test_a_palette_file_of_seven_classes_and_its_void_colours_reach_evaluation(t
     from npcae.data.composites import CompositeFrames
     from npcae.data.palette import read_palette
     from npcae.tasks import make_task
-    from npcae.task_settings import resolve_task, task_config
-    from npcae.defaults import DEFAULTS
+    from npcae.train.task_settings import resolve_task, task_config
+    from npcae.train.defaults import DEFAULTS
     palette = tmp_path / "seven.txt"
     palette.write_text("".join(f"c{k}, {10 * k}, 0, 0\n" for k in range(7)) + "void, 0, 0, 200\n")
     folder = composites(tmp_path / "streets", count=2)

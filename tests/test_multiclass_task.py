@@ -6,9 +6,9 @@ import pytest
 from PIL import Image
 
 from npcae.data.palette import CITYSCAPES_19, colourise
-from npcae.losses_multiclass import IGNORE, MultiClassDice, SoftmaxCrossEntropy, multiclass_loss
-from npcae.metrics_multiclass import confusion_matrix
-from npcae.predict import _save_png
+from npcae.losses.multiclass import IGNORE, MultiClassDice, SoftmaxCrossEntropy, multiclass_loss
+from npcae.metrics.multiclass import confusion_matrix
+from npcae.predict.core import _save_png
 from npcae.tasks import ConfusionTally, MultiClassMask, make_task
 
 NAMES, COLOURS = ("road", "car", "sky"), [(128, 64, 128), (0, 0, 142), (70, 130, 180)]

@@ -1,5 +1,5 @@
 """MaxPool2D and BatchNormalization beyond their gradient checks (those are rows of
-npcae/gradcheck_cases.py: CASES): Keras's output sizes and values, the tie rule, the Numba
+npcae/gradcheck/cases.py: CASES): Keras's output sizes and values, the tie rule, the Numba
 kernels against the NumPy reference, moving statistics by hand, state through save/load, and
 the memory rules against the arrays the layers really hold."""
 import itertools
@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from npcae.footprints import footprint
-from npcae.gradcheck import check_layer
+from npcae.diagnostics.footprints import footprint
+from npcae.gradcheck.core import check_layer
 from npcae.kernels import pooling, reference
 from npcae.layers import BatchNormalization, MaxPool2D, ReLU, Sigmoid
 from npcae.layers.base import BackwardOrderError

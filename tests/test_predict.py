@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from npcae import predict
+from npcae.predict import core as predict
 from npcae.cli import main
 from npcae.layers import Conv2D
-from npcae.memory import MemoryTooSmall
+from npcae.diagnostics.memory import MemoryTooSmall
 from npcae.models import Sequential, create
 from npcae.tasks import BinaryMask, ImageToImage
 

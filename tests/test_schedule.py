@@ -4,9 +4,9 @@ import math
 
 import pytest
 
-from npcae.callbacks import Callback, scheduled_lr
-from npcae.checkpoint import read_checkpoint, restore
-from npcae.experiment import SettingsError, assemble, settings
+from npcae.train.callbacks import Callback, scheduled_lr
+from npcae.train.checkpoint import read_checkpoint, restore_trainer
+from npcae.train.experiment import SettingsError, assemble, settings
 from test_training import MINI_BATCH_RUN, StopAfter, assert_same_run
 
 QUIET = dict(progress=False, log=lambda *_: None)
@@ -50,7 +50,7 @@ def test_a_cosine_run_stopped_and_resumed_is_bit_for_bit_the_straight_one(tmp_pa
     assert first.trainer.fit() == "stopped"
     state = read_checkpoint(tmp_path / "b" / "checkpoint.npz")
     resumed = assemble(state["run"], tmp_path / "b", **QUIET)
-    restore(state, resumed.trainer)
+    restore_trainer(state, resumed.trainer)
     assert resumed.trainer.fit() == "finished"
     assert_same_run(straight.trainer, resumed.trainer)
 

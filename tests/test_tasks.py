@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 
 from npcae import metrics
-from npcae.losses import DiceLoss, FocalLoss, MSELoss, SumLoss
+from npcae.losses.binary import DiceLoss, FocalLoss, MSELoss, SumLoss
 from npcae.tasks import BinaryMask, ImageToImage, make_task
-from npcae.training import weighted_mean
+from npcae.train.trainer import weighted_mean
 
 
 @pytest.fixture

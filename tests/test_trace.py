@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 
 from npcae.layers import Conv2D, ReLU, Sigmoid
-from npcae.losses import get_loss
+from npcae.losses.binary import get_loss
 from npcae.models import Sequential, cae
 from npcae.optim import Adam
-from npcae.trace import leaf_layers, trace_step
-from npcae.callbacks import History, TraceFirstStep
-from npcae.experiment import assemble
+from npcae.diagnostics.trace import leaf_layers, trace_step
+from npcae.train.callbacks import History, TraceFirstStep
+from npcae.train.experiment import assemble
 
 LR = 1e-3
 

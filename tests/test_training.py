@@ -5,15 +5,16 @@ import csv
 import numpy as np
 import pytest
 
-from npcae.callbacks import Callback, History, Validation
-from npcae.checkpoint import Checkpoint, read_checkpoint, restore
+from npcae.train.callbacks import Callback, History, Validation
+from npcae.train.callbacks import Checkpoint
+from npcae.train.checkpoint import read_checkpoint, restore_trainer
 from npcae.data import Augmenter, BatchLoader, split_frames, synthetic_record
-from npcae.experiment import assemble
+from npcae.train.experiment import assemble
 from npcae.layers import Conv2D, Dropout, Sigmoid, Swish
 from npcae.models import Sequential
 from npcae.optim import Adam
 from npcae.tasks import BinaryMask
-from npcae.training import Trainer, TrainingDiverged
+from npcae.train.trainer import Trainer, TrainingDiverged
 from test_state import RunningMean
 
 # 7 training frames in batches of 4 (4 + 3), shuffled, augmented; 3 held out.
@@ -70,7 +71,7 @@ def test_a_mini_batch_run_stopped_between_batches_resumes_bit_for_bit(tmp_path, 
     assert (state["epoch"], state["trainer"]["batch"]) == divmod(stop_after, 2)
 
     resumed = assemble(state["run"], out, progress=False, log=lambda *_: None)
-    restore(state, resumed.trainer)
+    restore_trainer(state, resumed.trainer)
     assert resumed.trainer.fit() == "finished"
     assert_same_run(straight.trainer, resumed.trainer)
     with np.load(tmp_path / "a" / "weights.npz") as a, np.load(out / "weights.npz") as b:
@@ -117,7 +118,7 @@ def test_layer_state_goes_through_checkpoint_and_resume(tmp_path):
     state = read_checkpoint(tmp_path / "b" / "checkpoint.npz")
     assert int(state["state"]["2.steps"]) == 3 and "3.rng" in state["state"]
     resumed = stateful_trainer(tmp_path / "b", records, epochs=3)
-    restore(state, resumed)
+    restore_trainer(state, resumed)
     np.testing.assert_array_equal(resumed.model.layers[2].state["mean"], state["state"]["2.mean"])
     resumed.fit()
     assert_same_run(straight, resumed)
@@ -165,7 +166,7 @@ def test_callbacks_must_be_callbacks(tmp_path):
 
 
 def test_a_second_ctrl_c_waits_for_the_final_checkpoint(tmp_path):
-    from npcae.callbacks import StopOnInterrupt
+    from npcae.train.callbacks import StopOnInterrupt
     exp = assemble(MINI_BATCH_RUN, tmp_path, progress=False, log=lambda *_: None)
     trainer, handler = exp.trainer, StopOnInterrupt()
     trainer.status = "running"

@@ -3,8 +3,8 @@ stops between two batches and resumes bit for bit (moving statistics included)."
 import numpy as np
 import pytest
 
-from npcae.checkpoint import read_checkpoint, restore
-from npcae.experiment import assemble
+from npcae.train.checkpoint import read_checkpoint, restore_trainer
+from npcae.train.experiment import assemble
 from npcae.layers import BatchNormalization, Conv2DTranspose, MaxPool2D
 from npcae.models import build, create
 from npcae.models.summary import summary_text
@@ -55,14 +55,14 @@ def test_a_run_with_batch_norm_stopped_between_batches_resumes_bit_for_bit(tmp_p
     state = read_checkpoint(out / "checkpoint.npz")
     assert any(name.endswith("moving_mean") for name in state["state"])
     resumed = assemble(state["run"], out, **quiet)
-    restore(state, resumed.trainer)
+    restore_trainer(state, resumed.trainer)
     assert resumed.trainer.fit() == "finished"
     assert_same_run(straight.trainer, resumed.trainer)                # weights, state, Adam
 
 
 def test_npcae_train_model_unet_runs_offline_on_synthetic_people(tmp_path, capsys):
     from npcae.cli import main
-    from npcae.experiment import settings
+    from npcae.train.experiment import settings
     run = settings({"model": "unet"})
     assert (run["data"], run["batch_size"]) == ("synthetic-people", 8)
     assert settings({"model": "unet", "batch_size": 2})["batch_size"] == 2      # given wins
@@ -95,7 +95,7 @@ def test_predict_writes_the_unets_outputs_at_each_photos_own_size_run_either_way
 
 def test_the_unets_augmentation_can_be_turned_off_on_the_command_line():
     from npcae.cli import build_parser, given_settings
-    from npcae.experiment import settings
+    from npcae.train.experiment import settings
     parse = lambda *args: settings(given_settings(build_parser().parse_args(["train", *args])))
     assert parse("--model", "unet")["augment"] is True
     assert parse("--model", "unet", "--no-augment")["augment"] is False
@@ -103,7 +103,7 @@ def test_the_unets_augmentation_can_be_turned_off_on_the_command_line():
 
 
 def test_augment_args_reach_the_augmenter_and_unknown_amounts_are_one_line(tmp_path):
-    from npcae.experiment import SettingsError, settings
+    from npcae.train.experiment import SettingsError, settings
     run = {**UNET_RUN, "augment": True, "augment_args": {"scale": 0.3, "shift": 0.15}}
     augmenter = assemble(run, tmp_path, progress=False, log=lambda *_: None).trainer.loader.augmenter
     assert (augmenter.scale, augmenter.shift, augmenter.brightness) == (0.3, 0.15, 0.2)

@@ -33,7 +33,7 @@ def _parse_sums(text):
 CITYSCAPES_SHA256 = _parse_sums(resources.files(__package__).joinpath("cityscapes_pix2pix.sha256")
                                 .read_text(encoding="ascii"))
 
-# What training on it changes in the run defaults (npcae.defaults), when not given. Measured on
+# What training on it changes in the run defaults (npcae.train.defaults), when not given. Measured on
 # 2 cores (README, "Street scenes"): one epoch of 2,975 composites at 256x256 in batches of 8
 # takes ~11 minutes with the held-out pass, so the run's 2 hours hold 10 epochs, which a cosine
 # decay spans; validating each epoch costs ~30 s. Class weights: without them (run s8-cityscapes,

@@ -20,11 +20,10 @@ import numpy as np
 from PIL import Image
 
 from .folder import _decode, header_size, is_hidden
-from .frames import CachedFrames, DataError, check_size
+from .frames import DEFAULT_CACHE_MB, CachedFrames, DataError, check_size
 from .image_modes import to_rgb
 from .palette import CITYSCAPES_19, as_classes, fits, snap, split_composite
 
-DEFAULT_CACHE_MB = 256
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 

@@ -15,7 +15,8 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .folder import DataError, atomic_write_bytes
+from ..system.files import atomic_write_bytes
+from .frames import DataError
 
 BASE_URL = ("https://raw.githubusercontent.com/tot-alin/Convolutional_autoencoder_CAE_Segmentation_masks/"
             "7f44d4c97e290c1794279bb6049ec8feadfc5d1d")

@@ -160,7 +160,7 @@ def open_class_ids(path, classes, palette=None):
     (mode "P", as Pascal VOC stores them), or an RGB label image's colours snapped to `palette`;
     Cityscapes' 19 classes grouped into its 7 categories when classes is 7 (palette.grouped).
     Every id must be below `classes` or be IGNORE (255): DataError naming the file otherwise."""
-    from ..losses_multiclass import IGNORE
+    from .labels import IGNORE
     from .palette import as_classes, grouped, snap
 
     def convert(im):
@@ -207,9 +207,3 @@ def read_pair(image_path, mask_path, size=None):
     """Read one frame: image (H, W, 3) float32 in [0, 1] and mask (H, W, 1) float32 0/1."""
     image_path, mask_path = Path(image_path), Path(mask_path)
     return to_float(*read_pixels(FramePair(image_path.stem, image_path, mask_path, None, None), size))
-
-
-def atomic_write_bytes(path, data):
-    """Write bytes through the project's one atomic writer (temporary name, then rename)."""
-    from ..models.io import atomic_write
-    atomic_write(path, lambda f: f.write(data))

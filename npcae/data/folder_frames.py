@@ -6,11 +6,10 @@
 """
 import numpy as np
 
-from ..defaults import DEFAULTS
 from .folder import read_headers, read_pixels, scan
 from .frames import CachedFrames, DataError, check_size, is_count
 
-DEFAULT_CACHE_MB = DEFAULTS["cache_mb"]
+from .frames import DEFAULT_CACHE_MB
 
 
 class FolderFrames(CachedFrames):

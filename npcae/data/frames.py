@@ -23,8 +23,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import InputError
 
-class DataError(ValueError):
+# Decoded frames stay in memory when they fit in this many MB (npcae train --cache-mb).
+DEFAULT_CACHE_MB = 256
+
+
+class DataError(InputError):
     """Bad data on disk or a bad data request; the message is one line naming the culprit."""
 
 

@@ -13,7 +13,7 @@ backdrop), so no stretch of it is held out whole. Measured on the files, the hel
 look like the training ones: 57% landscape (61% in training), person covering 31% of the
 pixels on average (31%), one grayscale photo in each part.
 
-Default size 128x128 (the U-Net's hour on 2 cores; see npcae/defaults.py). The folder reader stretches every photo to the size asked (Pillow BOX,
+Default size 128x128 (the U-Net's hour on 2 cores; see npcae/train/defaults.py). The folder reader stretches every photo to the size asked (Pillow BOX,
 area interpolation, no padding or cropping), so a person is squeezed by the ratio of the
 photo's aspect to the size's: the photos' height/width runs from 0.42 to 1.62 (median 0.75,
 175 landscape, 106 portrait, 9 square), and a square size squeezes the two kinds equally

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..losses_multiclass import IGNORE, median_frequency_weights
+from .labels import IGNORE, median_frequency_weights
 from .composites import IMAGE_SUFFIXES, _order
 from .folder import (ASPECT_TOLERANCE, _decode, is_hidden, open_class_ids, open_image, open_mask,
                      resolve_root)

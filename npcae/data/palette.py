@@ -16,7 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..losses_multiclass import IGNORE
+from .labels import IGNORE
 
 MAX_DISTANCE = 40.0
 

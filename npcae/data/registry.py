@@ -37,6 +37,7 @@ from .synthetic_people import PEOPLE_SIZE, PEOPLE_TRAIN, SyntheticPeople
 from .synthetic_streets import STREET_TRAIN, STREETS_RUN, SyntheticStreets
 from .cityscapes import CITYSCAPES_RUN, CITYSCAPES_SHA256, CITYSCAPES_URL, fetch_cityscapes
 from .composites import CompositeFrames
+from ..system.files import ensure_writable
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,6 @@ def fetch(name, dest=None):
     dest = Path(dest).expanduser() if dest is not None else entry.folder()
     if dest.exists() and not dest.is_dir():
         raise DataError(f"{dest} is a file; give a folder to download {name} into")
-    from ..predict import ensure_writable       # before any download: a read-only cache says so now
     ensure_writable(dest)
     entry.download(dest)
     return dest

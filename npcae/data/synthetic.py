@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .folder import atomic_write_bytes
+from ..system.files import atomic_write_bytes
 from .frames import DataError, Record, check_size, is_count
 
 SYNTHETIC_TRAIN = ("synth_00", "synth_04", "synth_09")

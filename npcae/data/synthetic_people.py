@@ -31,8 +31,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..defaults import DEFAULTS
-from .frames import RenderedFrames, check_size
+from .frames import DEFAULT_CACHE_MB, RenderedFrames, check_size
 from .synthetic import _noise_field, _skeleton
 
 PEOPLE_FRAMES, PEOPLE_TRAIN = 440, 400
@@ -313,7 +312,7 @@ class SyntheticPeople(RenderedFrames):
 
     PREFIX = "people"
 
-    def __init__(self, n_frames=PEOPLE_FRAMES, size=PEOPLE_SIZE, seed=0, cache_mb=DEFAULTS["cache_mb"]):
+    def __init__(self, n_frames=PEOPLE_FRAMES, size=PEOPLE_SIZE, seed=0, cache_mb=DEFAULT_CACHE_MB):
         super().__init__(n_frames, size, seed, cache_mb)
 
     def render(self, number):

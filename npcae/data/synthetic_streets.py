@@ -24,7 +24,7 @@ from .palette import CITYSCAPES_19, colourise, to_categories
 ROAD, SIDEWALK, BUILDING, POLE, VEGETATION, SKY, PERSON, CAR = 0, 1, 2, 5, 8, 10, 11, 13
 STREET_FRAMES = 300
 STREET_TRAIN = 270              # the first 270 train, the last 30 are held out
-# What training on it changes in the run defaults (npcae.defaults), when not given: the recipe
+# What training on it changes in the run defaults (npcae.train.defaults), when not given: the recipe
 # of cityscapes-pix2pix, over fewer epochs (a run of a few minutes), with the default cache.
 STREETS_RUN = {**CITYSCAPES_RUN, "epochs": 6}
 del STREETS_RUN["cache_mb"]

@@ -24,7 +24,7 @@ costs more than the whole pass at a U-Net's 16x16 bottom).
 import numpy as np
 from numba import get_num_threads, njit, prange
 
-from .im2col import SERIAL_BELOW
+from .launch import SERIAL_BELOW
 
 
 def _blocks(rows, size):

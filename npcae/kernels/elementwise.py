@@ -9,7 +9,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .im2col import SERIAL_BELOW    # below it, a parallel launch costs more than the loop
+from .launch import SERIAL_BELOW    # below it, a parallel launch costs more than the loop
 
 
 @njit(inline="always")

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from .im2col import SERIAL_BELOW
+from .launch import SERIAL_BELOW
 
 LOSS_BLOCKS = 32
 

@@ -16,7 +16,7 @@ replaces the arrays (loading writes into them).
 Children's parameters and state are named "<index>.<name>", the index in `sublayers()`:
 "3.W" in a Sequential, "2.1.b" one level deeper.
 
-Any layer, nested or not, takes hooks without being edited (see npcae/hooks.py):
+Any layer, nested or not, takes hooks without being edited (see npcae/layers/hooks.py):
 `layer.register_forward_hook(fn)`, fn(layer, x, y), and `layer.register_backward_hook(fn)`,
 fn(layer, grad_out, grad_in); each returns a handle with `.remove()`.
 """
@@ -25,7 +25,8 @@ import functools
 
 import numpy as np
 
-from .. import hooks
+from ..errors import NpcaeError
+from . import hooks
 from .state import encode, fit, restore
 
 
@@ -182,7 +183,7 @@ class Layer(abc.ABC):
 # made (a wrapper costs ~0.2 us a call, nothing beside a layer's work): forward notes its
 # mode, and backward runs only after a training forward.
 
-class BackwardOrderError(RuntimeError):
+class BackwardOrderError(NpcaeError, RuntimeError):
     """backward() without a training forward() just before it."""
 
 

@@ -1,7 +1,7 @@
 """Weight initialisers, drawn from a numpy Generator so that every model is reproducible.
 
 Each wears @shape_only_aware: under `placeholder.shapes_only()` it returns the kernel's shape
-without drawing it (npcae.memory sizes models too large to build that way).
+without drawing it (npcae.diagnostics.memory sizes models too large to build that way).
 """
 import numpy as np
 

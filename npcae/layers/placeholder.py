@@ -7,7 +7,7 @@
 Inside the block every initialiser of layers/init.py returns a `ShapeOnly` (a shape and a dtype,
 no data) instead of drawing the array; `Layer.add_param` makes its zeroed gradient with
 np.zeros_like, which NumPy hands to `ShapeOnly.__array_function__`, so the gradient is a
-ShapeOnly too. That is what npcae.memory needs to estimate a model too large to build (3x3
+ShapeOnly too. That is what npcae.diagnostics.memory needs to estimate a model too large to build (3x3
 kernels of 8192 -> 16384 filters are 4.8 GB each, their float64 draw 9.7 GB). PyTorch's
 "meta" device (`torch.device("meta")`) plays the same part there.
 

@@ -18,8 +18,10 @@ import json
 
 import numpy as np
 
+from ..errors import InputError
 
-class WeightsMismatch(ValueError):
+
+class WeightsMismatch(InputError):
     """The weights (or state) in a file do not fit the model they are loaded into."""
 
 

@@ -5,7 +5,7 @@
 """
 from .cae import CAE, cae, conv_block
 from .containers import Add, Concatenate, Container, Sequential
-from .io import WeightsMismatch, atomic_write, load_weights, read_config, save_weights
+from .io import WeightsMismatch, load_weights, read_config, save_weights
 from .registry import BUILDERS, UnknownModel, build, create, register
 from .unet import UNet, unet
 
@@ -15,4 +15,4 @@ register("unet", unet)
 __all__ = ["Sequential", "Add", "Concatenate", "Container", "cae", "CAE", "conv_block", "unet",
            "UNet", "build",
            "create", "register", "BUILDERS", "UnknownModel", "save_weights", "load_weights",
-           "read_config", "atomic_write", "WeightsMismatch"]
+           "read_config", "WeightsMismatch"]

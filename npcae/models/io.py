@@ -1,7 +1,5 @@
 """Saving and loading a model's named parameters and state as a .npz file, atomically."""
 import json
-import os
-import tempfile
 import zipfile
 
 import numpy as np
@@ -9,12 +7,18 @@ import numpy as np
 # WeightsMismatch is defined beside the layers' state, which raises it too; it is imported from
 # here (npcae.models.io.WeightsMismatch, npcae.models.WeightsMismatch) as it always was.
 from ..layers.state import WeightsMismatch, fit, restore  # noqa: F401
+from ..errors import InputError
+from ..system.files import atomic_write
 
 CONFIG_KEY = "__config__"
 # What np.load raises on a file that is not a whole .npz: truncated, empty, another format.
 NPZ_ERRORS = (OSError, ValueError, EOFError, zipfile.BadZipFile)
 STATE_PREFIX = "state/"      # "state/2.rng": a state entry beside the parameters ("3.W")
 
+
+
+class UnreadableWeights(InputError):
+    """A weights file or checkpoint that is not a whole .npz npcae wrote."""
 
 def not_npz(path):
     """Why `path` is not a .npz (a zip archive, starting "PK"), or None when it may be one.
@@ -25,36 +29,6 @@ def not_npz(path):
     if head == b"PK":
         return None
     return "it is empty" if not head else "not a zip archive"
-
-
-def _umask():
-    mask = os.umask(0)          # the only way to read it is to set it
-    os.umask(mask)
-    return mask
-
-
-def atomic_write(path, write):
-    """Call write(file_object) on a temporary file beside `path`, then rename it into place.
-
-    A crash or Ctrl-C leaves either the old file or the new one, never half of one. The file
-    gets the permissions open() would have given it (mkstemp makes it private, 0600).
-    """
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException as error:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        if isinstance(error, OSError) and error.filename is None:    # a failed write() names no file
-            raise OSError(error.errno, error.strerror, path) from error
-        raise
 
 
 def save_weights(model, path, config=None, extra=None):
@@ -103,3 +77,15 @@ def load_arrays(model, stored, stored_state, what):
         restore(value, values[name])
     if not old_file:
         model.load_state_arrays(stored_state)
+
+
+def read_checkpoint_arrays(path):
+    """(parameters, state) stored in a checkpoint of this version or of npcae 0.1 (whose runs
+    cannot be resumed, but whose weights still load), by name, for predict and evaluate."""
+    try:
+        with np.load(path) as data:
+            files = {name: data[name] for name in data.files if name.startswith(("model/", "state/"))}
+    except NPZ_ERRORS as error:
+        raise UnreadableWeights(f"cannot read checkpoint {path}: {type(error).__name__}: {error}") from None
+    strip = lambda prefix: {k[len(prefix):]: v for k, v in files.items() if k.startswith(prefix)}
+    return strip("model/"), strip("state/")

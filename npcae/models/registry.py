@@ -6,7 +6,7 @@ beside its weights.
     twin = build(model.config)          # the same architecture; load the weights into it
 
 A config may carry more keys, which build() keeps: a trained model's "task" (how its outputs
-are read, npcae.tasks), set by npcae.experiment.
+are read, npcae.tasks), set by npcae.train.experiment.
 
 A builder is a function `builder(..., seed=None) -> model`. `create` records every argument it
 ran with (its defaults filled in, so a later change of a default cannot change a stored model),
@@ -15,10 +15,12 @@ Registering a new model is one line: `register("unet", unet)`.
 """
 import inspect
 
+from ..errors import InputError
+
 BUILDERS = {}
 
 
-class UnknownModel(ValueError):
+class UnknownModel(InputError):
     """A builder name that is not registered, or arguments it does not take."""
 
 

@@ -1,7 +1,7 @@
 """Binary masks: one channel of sigmoid probabilities, a mask where p > 0.5 (the original CAE)."""
 import numpy as np
 
-from ..losses import get_loss
+from ..losses.binary import get_loss
 from .base import Tally, Task, ratio, resize_output
 
 OVERLAY_TRUE = np.array([0.1, 0.8, 0.2])      # green: the true mask

@@ -4,7 +4,7 @@ import math
 import numpy as np
 from PIL import Image
 
-from ..losses import get_loss
+from ..losses.binary import get_loss
 from .base import Tally, Task
 
 

@@ -2,7 +2,7 @@
 
 The model's output is (N, H, W, K) logits, the target (N, H, W, 1) class ids with IGNORE (255)
 where a pixel counts for nothing; the predicted class is the argmax. Every figure comes from one
-confusion matrix pooled over the pixels of a whole set (npcae.metrics_multiclass), as Cityscapes
+confusion matrix pooled over the pixels of a whole set (npcae.metrics.multiclass), as Cityscapes
 and pix2pix report them: pixel accuracy, per-class accuracy and IoU, and their means.
 """
 import re
@@ -10,8 +10,8 @@ import re
 import numpy as np
 
 from ..data.palette import Palette, colourise
-from ..losses_multiclass import IGNORE, multiclass_loss
-from ..metrics_multiclass import confusion_matrix, predicted_ids, scores
+from ..losses.multiclass import IGNORE, multiclass_loss
+from ..metrics.multiclass import confusion_matrix, predicted_ids, scores
 from .base import Tally, Task, resize_output
 
 
@@ -157,7 +157,7 @@ class MultiClassMask(Task):
 
     def write_figures(self, tally, out_dir, title=""):
         """The per-class IoU and the confusion matrix of a pooled tally; returns their paths."""
-        from ..plots_multiclass import plot_class_iou, plot_confusion
+        from ..plots.classes import plot_class_iou, plot_confusion
         s = tally.scores()
         paths = {"class_iou": f"{out_dir}/class_iou.png", "confusion": f"{out_dir}/confusion.png"}
         plot_class_iou(self.palette, s["iou"], s["class_accuracy"], paths["class_iou"], title)

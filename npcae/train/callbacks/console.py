@@ -1,0 +1,89 @@
+"""What the person at the terminal sees and does: the progress bar, the first-step trace, Ctrl-C."""
+import os
+import signal
+
+from ...diagnostics.trace import Tracer, write_trace
+from .base import Callback
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over every batch of the run, showing the last train loss and the held-out
+    figure the task puts first (IoU for masks)."""
+
+    def on_train_begin(self, trainer):
+        from tqdm import tqdm
+        steps = trainer.loader.steps_per_epoch
+        unit = "epoch" if steps == 1 else "batch"
+        self.bar = tqdm(total=trainer.epochs * steps, initial=trainer.epoch * steps + trainer.batch,
+                        unit=unit, dynamic_ncols=True)
+        self.shown = {}
+
+    def on_batch_end(self, trainer, logs):
+        self.bar.update(1)
+
+    def on_epoch_end(self, trainer, logs):
+        # The held-out figure stays shown between validations (set_postfix replaces them all).
+        for key in ("train_loss", f"heldout_{trainer.task.headline[0]}"):
+            if key in logs:
+                self.shown[key] = f"{logs[key]:.4f}"
+        self.bar.set_postfix(self.shown, refresh=False)
+
+    def on_train_end(self, trainer):
+        self.bar.close()
+
+
+class TraceFirstStep(Callback):
+    """Trace the first batch fit() runs, layer by layer (npcae/diagnostics/trace.py): log the table and
+    write trace.txt, trace.json and trace.csv into `out_dir`."""
+
+    def __init__(self, out_dir):
+        self.out_dir, self.tracer, self.trace = out_dir, None, None    # trace: the StepTrace
+
+    def on_batch_begin(self, trainer):
+        if self.trace is None:
+            self.tracer = Tracer(trainer.model).__enter__()
+
+    def on_batch_end(self, trainer, logs):
+        if self.tracer is None:
+            return
+        self.tracer.__exit__(None, None, None)
+        trace, self.tracer = self.tracer.trace, None
+        self.trace = trace
+        trace.loss, trace.epoch = float(logs["loss"]), trainer.epoch + 1
+        os.makedirs(self.out_dir, exist_ok=True)
+        paths = write_trace(trace, self.out_dir)
+        trainer.log(f"{trace.table()}\nwrote {', '.join(paths)}")
+
+    def on_train_end(self, trainer):
+        if self.tracer is not None:            # the traced step failed: take the hooks off
+            self.tracer.__exit__(RuntimeError, None, None)
+            self.tracer = None
+
+
+class StopOnInterrupt(Callback):
+    """Ctrl-C asks the trainer to stop after the batch under way (a Checkpoint then saves the
+    position); a second Ctrl-C during training stops at once, but one while the final
+    checkpoint is written waits for it. Installed only over Python's default handler, and taken
+    off last (order 2), after the checkpoint is written."""
+
+    order, installed = 2, False
+
+    def on_train_begin(self, trainer):
+        self.previous = signal.getsignal(signal.SIGINT)
+        self.installed = self.previous is signal.default_int_handler
+        if self.installed:
+            signal.signal(signal.SIGINT, lambda signum, frame: self._interrupt(trainer))
+
+    def _interrupt(self, trainer):
+        if trainer.status != "running":          # fit() is ending: the checkpoint is being written
+            trainer.log("\nwriting the checkpoint first; it takes a moment")
+            return
+        if trainer.stop_requested:
+            raise KeyboardInterrupt
+        trainer.log("\ninterrupted: finishing this batch and writing a checkpoint "
+                    "(Ctrl-C again to abort)")
+        trainer.request_stop()
+
+    def on_train_end(self, trainer):
+        if self.installed:
+            signal.signal(signal.SIGINT, self.previous)

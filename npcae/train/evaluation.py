@@ -1,0 +1,49 @@
+"""Inference over a set of frames, a batch at a time: predictions, loss and the task's metrics.
+
+Memory is bounded by the batch: frames are read as each batch needs them (npcae.data Frames).
+"""
+import math
+
+import numpy as np
+
+
+def forward_batches(model, images, batch=3):
+    """Inference-mode outputs of an image array, `batch` images at a time (bounds im2col memory)."""
+    return np.concatenate([model.forward(images[i:i + batch]) for i in range(0, len(images), batch)])
+
+
+def outputs(model, frames, batch=3, limit=None):
+    """Yield (names, images, targets, outputs) for the frames (the first `limit` of them), in batches."""
+    count = len(frames) if limit is None else min(limit, len(frames))
+    for start in range(0, count, batch):
+        indices = list(range(start, min(start + batch, count)))
+        images, targets = frames.read(indices)
+        yield [frames.names[i] for i in indices], images, targets, model.forward(images)
+
+
+def weighted_mean(pairs):
+    """The mean of values [(value, weight), ...] weighted by weight; exactly the value when
+    there is one (fsum of v * (w / total): no v * 3 / 3 rounding)."""
+    total = sum(weight for _, weight in pairs)
+    if not total:
+        return math.nan
+    return math.fsum(value * (weight / total) for value, weight in pairs)
+
+
+def evaluate(model, task, frames, batch=3, per_image=False):
+    """(loss, tally[, {name: metrics}]) of the model on every frame, in inference mode.
+
+    The loss is the mean of the batches' losses weighted by their sizes, as Keras reports a
+    validation loss (for a loss pooled over the batch, such as Dice, that is not the loss of
+    the whole set at once); the tally pools its sums over every frame, so its metrics are the
+    whole set's.
+    """
+    losses, tally, images_metrics = [], task.tally(), {}
+    for names, _, targets, out in outputs(model, frames, batch):
+        losses.append([task.loss.forward(out, targets), len(names)])
+        tally.update(out, targets)
+        if per_image:
+            for name, o, t in zip(names, out, targets):
+                images_metrics[name] = task.tally().update(o, t).result()
+    loss = weighted_mean(losses)
+    return (loss, tally, images_metrics) if per_image else (loss, tally)

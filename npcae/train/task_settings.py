@@ -1,0 +1,127 @@
+"""What a run's task makes of its other settings: the loss it defaults to, the palette and class
+count of multi-class data, the options its frames are opened with, and the model's outputs.
+
+    run = resolve_task(run)          # task, loss, classes filled in and checked
+    task_config(run)                 # make_task's config: {"task": "multiclass", "names": ...}
+    data_options(run)                # open_frames options: {"palette": ..., "classes": 19}
+    evaluation_options(task, data)   # the same for a trained model's task (npcae evaluate)
+    model_args(run)                  # the builder's arguments, with classes=K for class ids
+
+A data set says what its masks hold (Dataset.task); a folder holds binary masks unless the
+run gives --classes or --palette. Multi-class data takes the Cityscapes palette unless a
+--palette file names the classes and colours; --classes 7 groups Cityscapes' 19 classes into
+its 7 categories.
+"""
+from ..errors import InputError
+from ..data.palette import CITYSCAPES_7, CITYSCAPES_19, fits, palette_file, predicted_palette
+from ..data.registry import DATASETS
+
+DEFAULT_LOSS = {"binary": "dice+focal", "image": "mse", "multiclass": "ce"}
+
+
+class TaskSettingsError(InputError):
+    """A task setting that cannot be used (experiment.settings raises it as a SettingsError)."""
+
+
+def data_palette(run):
+    """The Palette that the run's label colours are snapped to."""
+    if run["palette"] is None:
+        return CITYSCAPES_19
+    try:
+        return palette_file(run["palette"])
+    except ValueError as error:
+        raise TaskSettingsError(str(error)) from None
+
+
+def task_palette(run):
+    """The Palette of the classes the model predicts (the 7 categories for --classes 7)."""
+    return predicted_palette(data_palette(run), run["classes"])
+
+
+def resolve_task(run, name=str):
+    """run with "task", "loss" and (multi-class) "classes" filled in; TaskSettingsError when they
+    do not fit the data or each other."""
+    run = dict(run)
+    entry = DATASETS.get(run["data"])
+    class_ids = run["classes"] is not None or run["palette"] is not None
+    data_task = entry.task if entry else ("multiclass" if class_ids else "binary")
+    run["task"] = run["task"] or data_task
+    run["loss"] = run["loss"] or DEFAULT_LOSS.get(run["task"], "dice+focal")
+    if run["task"] != "multiclass":
+        for key in ("classes", "palette", "class_weights"):
+            if run[key] is not None:
+                raise TaskSettingsError(f"{name(key)} is for multi-class masks, but {run['data']} "
+                                        f"holds {run['task']} masks")
+        return run
+    if data_task != "multiclass":
+        raise TaskSettingsError(f"{run['data']} holds binary masks, not class ids; a multi-class "
+                                f"run needs multi-class data (cityscapes-pix2pix, synthetic-streets)")
+    palette = data_palette(run)
+    classes = run["classes"] if run["classes"] is not None else len(palette.names)
+    if isinstance(classes, bool) or not isinstance(classes, int) or not fits(palette, classes):
+        allowed = "19 or 7 (its categories)" if palette is CITYSCAPES_19 else str(len(palette.names))
+        raise TaskSettingsError(f"{name('classes')} {classes!r} does not match the palette: "
+                                f"{allowed} for {'Cityscapes' if palette is CITYSCAPES_19 else run['palette']}")
+    run["classes"] = classes
+    weights = run["class_weights"]
+    if weights is not None and weights != "auto" and not (
+            isinstance(weights, (list, tuple)) and len(weights) == classes
+            and all(isinstance(w, (int, float)) and w >= 0 for w in weights)):
+        raise TaskSettingsError(f"{name('class_weights')} must be 'auto' or {classes} non-negative "
+                                f"numbers, got {weights!r}")
+    return run
+
+
+def task_config(run):
+    """The config make_task builds the run's task from ("auto" weights count as none until
+    computed from the training masks)."""
+    if run["task"] != "multiclass":
+        return {"task": run["task"], "loss": run["loss"]}
+    palette = task_palette(run)
+    weights = run["class_weights"]
+    return {"task": "multiclass", "loss": run["loss"], "names": list(palette.names),
+            "colours": palette.colours.tolist(), "void": palette.void.tolist(),
+            "class_weights": None if weights in (None, "auto") else list(weights)}
+
+
+def data_options(run):
+    """The options the run's frames open with (open_frames(..., **options))."""
+    if run["task"] != "multiclass":
+        return {}
+    return {"palette": data_palette(run), "classes": run["classes"]}
+
+
+def model_args(run):
+    """The model builder's arguments: the run's, plus one output per class for class ids."""
+    args = dict(run["model_args"])
+    if run["task"] == "multiclass":
+        args["classes"] = run["classes"]
+    return args
+
+
+def evaluation_options(task, data, palette=None, weights="the model"):
+    """The options that `data` opens with to evaluate a trained model's `task`: the palette its
+    labels are snapped to (a palette file, else the model's own, Cityscapes' 19 for its 7
+    categories) and the class count. TaskSettingsError when the data's masks are not the kind
+    the model predicts (a binary model and class ids, or the reverse)."""
+    entry = DATASETS.get(data)
+    data_task = entry.task if entry else ("multiclass" if palette else None)
+    if task.name != "multiclass":
+        if data_task == "multiclass":
+            raise TaskSettingsError(f"{weights} predicts {task.name} masks, not classes: a multi-class "
+                                    f"evaluation of {data} needs a model trained with classes "
+                                    f"(npcae train --data {data})")
+        return {}
+    if data_task not in (None, "multiclass"):
+        raise TaskSettingsError(f"{weights} is a multi-class model ({task.classes} classes) but "
+                                f"{data} holds binary masks")
+    if palette:
+        try:
+            labels = palette_file(palette)
+        except ValueError as error:
+            raise TaskSettingsError(str(error)) from None
+    elif task.palette.names in (CITYSCAPES_19.names, CITYSCAPES_7.names):
+        labels = CITYSCAPES_19                  # the 7 categories: snapped to the 19, then grouped
+    else:
+        labels = task.palette
+    return {"palette": labels, "classes": task.classes}

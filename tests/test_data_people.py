@@ -5,8 +5,8 @@ import pytest
 
 from npcae.data import (DATASETS, HUMAN_SEG_HELDOUT, HUMAN_SEG_TRAIN, DataError, FolderFrames, SyntheticPeople,
                         dataset_defaults, open_frames, render_people, split_frames)
-from npcae.data import synthetic_people
-from npcae.data.human_seg import NAMES
+from npcae.data.sets import synthetic_people
+from npcae.data.sets.human_seg_290 import NAMES
 
 NO_NETWORK = "http://127.0.0.1:9/nothing-listens-here"
 

@@ -1,16 +1,21 @@
-"""The data set registry: entries, the data root, opening by name or path, fetching what is missing."""
+"""The data set registry: entries, the data root, opening by name or path, fetching what is missing;
+and the layout of npcae/data that keeps it one list of one module per set."""
+import ast
+import configparser
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import npcae.data
 from npcae.data import (DATASETS, DEFAULT_TRAIN, SYNTHETIC_TRAIN, TIKTOK_TRAIN, DataError, Dataset,
                         FolderFrames, Record, data_root, dataset, dataset_defaults, dataset_dir, fetch,
                         load_dataset, load_folder, open_frames, save_record, split_frames,
                         synthetic_record, tiktok136_dir)
-from npcae.data.fetch import SHA256
-from npcae.data.human_seg import HUMAN_SEG_TRAIN
+from npcae.data.registry import SETS
+from npcae.data.sets.human_seg_290 import HUMAN_SEG_TRAIN
+from npcae.data.sets.tiktok_136 import SHA256
 
 NO_NETWORK = "http://127.0.0.1:9/nothing-listens-here"
 
@@ -126,3 +131,37 @@ def test_NPCAE_TIKTOK_DIR_must_exist_and_is_never_downloaded_into(monkeypatch, t
     assert not (tmp_path / "missing").exists()
     monkeypatch.setenv("NPCAE_TIKTOK_DIR", str(tiktok_dir))
     assert load_folder(tiktok_dir, (32, 16)).names == open_frames("tiktok-136", (32, 16)).names
+
+
+# -- the folder's design: one module per named set, nothing private shared ---------------------
+
+DATA = Path(npcae.data.__file__).parent
+
+
+def test_each_named_set_is_one_module_of_data_sets_named_after_it():
+    assert [module.DATASET.name.replace("-", "_") for module in SETS] == \
+        [module.__name__.rpartition(".")[2] for module in SETS]
+    assert list(DATASETS) == [module.DATASET.name for module in SETS]
+    modules = {path.stem for path in (DATA / "sets").glob("*.py")} - {"__init__"}
+    assert modules == {module.__name__.rpartition(".")[2] for module in SETS}
+    for entry in DATASETS.values():     # a downloaded set's checksums are its file beside its module
+        if entry.checksums is not None:
+            assert (DATA / "sets" / f"{entry.name.replace('-', '_')}.sha256").is_file(), entry.name
+
+
+def test_the_checksum_files_ship_with_the_package():
+    config = configparser.ConfigParser()
+    config.read(DATA.parents[1] / "setup.cfg")
+    assert config["options.package_data"]["npcae.data.sets"].split() == ["*.sha256"]
+
+
+@pytest.mark.parametrize("path", sorted(DATA.rglob("*.py")), ids=lambda path: path.relative_to(DATA).as_posix())
+def test_no_module_of_npcae_data_imports_a_private_name_or_imports_inside_a_function(path):
+    tree = ast.parse(path.read_text(), str(path))
+    private = [f"line {node.lineno}: {alias.name}" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+               for alias in node.names if alias.name.startswith("_")]
+    nested = [f"line {node.lineno}" for function in ast.walk(tree)
+              if isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+              for node in ast.walk(function) if isinstance(node, (ast.Import, ast.ImportFrom))]
+    assert not private, f"{path.name} imports private names: {private}"
+    assert not nested, f"{path.name} imports inside a function (a hidden cycle?): {nested}"

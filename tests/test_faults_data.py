@@ -16,7 +16,7 @@ from PIL import Image, PngImagePlugin
 
 from npcae.cli import main
 from npcae.data import load_folder
-from npcae.data.fetch import SHA256
+from npcae.data.sets.tiktok_136 import SHA256
 from npcae.models import create
 from test_cli import error_line
 from test_fetch import remote  # noqa: F401 (the local HTTP server fixture)

@@ -6,13 +6,15 @@ import hashlib
 import shutil
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from npcae.data import DataError, fetch_tiktok136, load_folder
-from npcae.data import human_seg
-from npcae.data.fetch import SHA256, default_dest
+from npcae.data.fetch import parse_checksums
+from npcae.data.sets import cityscapes_pix2pix, human_seg_290
+from npcae.data.sets.tiktok_136 import SHA256, default_dest
 from conftest import shared_data
 
 
@@ -66,12 +68,16 @@ def leftovers(folder):
     return sorted(p.name for p in folder.rglob("*") if p.is_file() and p.name.startswith("."))
 
 
-def test_the_embedded_checksums_match_the_shared_record(tiktok_dir):
-    listed = {}
-    for line in (tiktok_dir / "SHA256SUMS").read_text().splitlines():
-        digest, relative = line.split()
-        listed[relative] = digest
-    assert listed == SHA256 and len(SHA256) == 20
+def shipped(name):
+    """The text of a checksum file shipped beside the set modules (npcae/data/sets/NAME)."""
+    return resources.files("npcae.data.sets").joinpath(name).read_text(encoding="ascii")
+
+
+def test_the_shipped_checksums_are_the_shared_SHA256SUMS_and_read_as_sha256sum_does(tiktok_dir):
+    assert shipped("tiktok_136.sha256") == (tiktok_dir / "SHA256SUMS").read_text()
+    assert len(SHA256) == 20 and SHA256["masks/136_00420.png"].startswith("7d1fabd7")
+    assert parse_checksums("ab12  images/1.jpg\n\ncd34  masks/1.png\n") == {"images/1.jpg": "ab12",
+                                                                          "masks/1.png": "cd34"}
     for relative, digest in SHA256.items():
         assert hashlib.sha256((tiktok_dir / relative).read_bytes()).hexdigest() == digest
 
@@ -145,27 +151,27 @@ SERVED = ("1", "2", "3", "4", "5", "6", "7", "14", "289", "300")
 @pytest.fixture
 def human_remote(tmp_path, human_seg_dir, monkeypatch):
     """Serve copies of the SERVED photos and masks as Training_Images/N.jpg and Ground_Truth/N.png;
-    human_seg.SHA256 lists only those 20 files while the test runs."""
+    human_seg_290.SHA256 lists only those 20 files while the test runs."""
     root = tmp_path / "remote"
     served = {}
-    for relative, digest in human_seg.SHA256.items():
+    for relative, digest in human_seg_290.SHA256.items():
         if Path(relative).stem in SERVED:
             served[relative] = digest
-            (root / human_seg.remote_path(relative)).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(human_seg_dir / relative, root / human_seg.remote_path(relative))
-    monkeypatch.setattr(human_seg, "SHA256", served)
+            (root / human_seg_290.remote_path(relative)).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(human_seg_dir / relative, root / human_seg_290.remote_path(relative))
+    monkeypatch.setattr(human_seg_290, "SHA256", served)
     with serving(root) as server:
         yield server
 
 
 def test_the_embedded_human_seg_checksums_are_the_shared_SHA256SUMS_in_the_commits_layout(human_seg_dir):
-    assert human_seg.SHA256SUMS == (human_seg_dir / "SHA256SUMS").read_text()
-    assert len(human_seg.SHA256) == 580 and len(human_seg.NAMES) == 290
-    for relative, digest in human_seg.SHA256.items():
+    assert shipped("human_seg_290.sha256") == (human_seg_dir / "SHA256SUMS").read_text()
+    assert len(human_seg_290.SHA256) == 580 and len(human_seg_290.NAMES) == 290
+    for relative, digest in human_seg_290.SHA256.items():
         assert hashlib.sha256((human_seg_dir / relative).read_bytes()).hexdigest() == digest, relative
-    remote = {human_seg.remote_path(relative) for relative in human_seg.SHA256}
-    assert remote == ({f"Training_Images/{n}.jpg" for n in human_seg.NAMES}
-                      | {f"Ground_Truth/{n}.png" for n in human_seg.NAMES})
+    remote = {human_seg_290.remote_path(relative) for relative in human_seg_290.SHA256}
+    assert remote == ({f"Training_Images/{n}.jpg" for n in human_seg_290.NAMES}
+                      | {f"Ground_Truth/{n}.png" for n in human_seg_290.NAMES})
 
 
 def test_fetch_data_human_seg_290_downloads_verifies_then_uses_the_cache(human_remote, tmp_path,
@@ -174,9 +180,9 @@ def test_fetch_data_human_seg_290_downloads_verifies_then_uses_the_cache(human_r
     monkeypatch.setenv("NPCAE_HUMAN_SEG_URL", human_remote.url)
     dest = tmp_path / "data" / "human-seg-290"
     assert main(["fetch-data", "human-seg-290", "--dest", str(dest)]) == 0
-    assert sorted(human_remote.requests) == sorted("/" + human_seg.remote_path(r) for r in human_seg.SHA256)
+    assert sorted(human_remote.requests) == sorted("/" + human_seg_290.remote_path(r) for r in human_seg_290.SHA256)
     assert {"/Training_Images/300.jpg", "/Ground_Truth/1.png"} <= set(human_remote.requests)
-    for relative in human_seg.SHA256:
+    for relative in human_seg_290.SHA256:
         assert (dest / relative).read_bytes() == (human_seg_dir / relative).read_bytes()
     assert leftovers(dest) == []
     main(["fetch-data", "human-seg-290", "--dest", str(dest)])
@@ -184,18 +190,18 @@ def test_fetch_data_human_seg_290_downloads_verifies_then_uses_the_cache(human_r
 
 
 def test_human_seg_fetch_replaces_damaged_and_missing_files_and_refuses_a_bad_one(human_remote, tmp_path):
-    dest = human_seg.fetch_human_seg290(tmp_path / "cache", base_url=human_remote.url)
+    dest = human_seg_290.fetch_human_seg290(tmp_path / "cache", base_url=human_remote.url)
     (dest / "masks" / "7.png").write_bytes(b"damaged")
     (dest / "images" / "300.jpg").unlink()
-    human_seg.fetch_human_seg290(dest, base_url=human_remote.url)
+    human_seg_290.fetch_human_seg290(dest, base_url=human_remote.url)
     assert sorted(human_remote.requests[20:]) == ["/Ground_Truth/7.png", "/Training_Images/300.jpg"]
-    assert hashlib.sha256((dest / "masks" / "7.png").read_bytes()).hexdigest() == human_seg.SHA256["masks/7.png"]
+    assert hashlib.sha256((dest / "masks" / "7.png").read_bytes()).hexdigest() == human_seg_290.SHA256["masks/7.png"]
 
     served = human_remote.root / "Ground_Truth" / "300.png"
     served.write_bytes(served.read_bytes()[:-10])           # a truncated file on the server
     (dest / "masks" / "300.png").unlink()
     with pytest.raises(DataError) as info:
-        human_seg.fetch_human_seg290(dest, base_url=human_remote.url)
+        human_seg_290.fetch_human_seg290(dest, base_url=human_remote.url)
     assert "checksum mismatch" in str(info.value) and "masks/300.png" in str(info.value)
     assert not (dest / "masks" / "300.png").exists() and leftovers(dest) == []
 
@@ -205,44 +211,42 @@ def test_downloads_run_together_but_the_first_failure_in_path_order_is_the_one_n
         (human_remote.root / bad).write_bytes(b"not the file")
     dest = tmp_path / "cache"
     with pytest.raises(DataError, match=r"checksum mismatch for .*images/5\.jpg"):
-        human_seg.fetch_human_seg290(dest, base_url=human_remote.url)
+        human_seg_290.fetch_human_seg290(dest, base_url=human_remote.url)
     saved = sorted(p.relative_to(dest).as_posix() for p in dest.rglob("*.*"))
     assert saved == ["images/1.jpg", "images/14.jpg", "images/2.jpg", "images/289.jpg", "images/3.jpg",
                      "images/300.jpg", "images/4.jpg"]       # the files before it in path order
 
 
 def test_human_seg_url_and_cache_come_from_the_environment(human_remote, tmp_path, monkeypatch):
-    monkeypatch.setattr(human_seg, "SHA256", {"masks/14.png": human_seg.SHA256["masks/14.png"]})
+    monkeypatch.setattr(human_seg_290, "SHA256", {"masks/14.png": human_seg_290.SHA256["masks/14.png"]})
     monkeypatch.setenv("NPCAE_HUMAN_SEG_URL", human_remote.url + "/")
     monkeypatch.setenv("NPCAE_CACHE", str(tmp_path / "cache-root"))
-    assert human_seg.fetch_human_seg290() == tmp_path / "cache-root" / "human-seg-290"
+    assert human_seg_290.fetch_human_seg290() == tmp_path / "cache-root" / "human-seg-290"
     assert human_remote.requests == ["/Ground_Truth/14.png"]
-    assert human_seg.BASE_URL.endswith("/fe4efc56003005a58b7d2449aa563a20e3861e24")
+    assert human_seg_290.BASE_URL.endswith("/fe4efc56003005a58b7d2449aa563a20e3861e24")
 
 
 def test_the_embedded_cityscapes_checksums_are_the_shared_SHA256SUMS():
-    from npcae.data import cityscapes
     folder = shared_data("cityscapes-pix2pix", inside="val")
-    assert cityscapes.CITYSCAPES_SHA256 == cityscapes._parse_sums((folder / "SHA256SUMS").read_text())
-    assert len(cityscapes.CITYSCAPES_SHA256) == 3475
+    assert shipped("cityscapes_pix2pix.sha256") == (folder / "SHA256SUMS").read_text()
+    assert len(cityscapes_pix2pix.SHA256) == 3475
     for relative in ("train/1.jpg", "train/2975.jpg", "val/500.jpg"):
         digest = hashlib.sha256((folder / relative).read_bytes()).hexdigest()
-        assert cityscapes.CITYSCAPES_SHA256[relative] == digest
-    assert cityscapes.BASE_URL.endswith("/69cda8bea4c469bb77bbb4d4920b28a2577315c6/cityscapes")
+        assert cityscapes_pix2pix.SHA256[relative] == digest
+    assert cityscapes_pix2pix.BASE_URL.endswith("/69cda8bea4c469bb77bbb4d4920b28a2577315c6/cityscapes")
 
 
 def test_fetch_data_cityscapes_downloads_verifies_and_states_the_terms(tmp_path, monkeypatch, capsys):
     """Three composites served from a local copy laid out like the pinned commit; the embedded
     checksums list only those while the test runs."""
     from npcae.cli import main
-    from npcae.data import cityscapes
     folder = shared_data("cityscapes-pix2pix", inside="val")
-    served = {r: cityscapes.CITYSCAPES_SHA256[r] for r in ("train/1.jpg", "train/2.jpg", "val/1.jpg")}
+    served = {r: cityscapes_pix2pix.SHA256[r] for r in ("train/1.jpg", "train/2.jpg", "val/1.jpg")}
     root = tmp_path / "remote"
     for relative in served:
         (root / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(folder / relative, root / relative)
-    monkeypatch.setattr(cityscapes, "CITYSCAPES_SHA256", served)
+    monkeypatch.setattr(cityscapes_pix2pix, "SHA256", served)
     with serving(root) as server:
         monkeypatch.setenv("NPCAE_CITYSCAPES_URL", server.url)
         dest = tmp_path / "data"

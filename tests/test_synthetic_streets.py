@@ -1,4 +1,4 @@
-"""synthetic-streets (data/synthetic_streets.py): deterministic scenes, the eight classes, and
+"""synthetic-streets (data/sets/synthetic_streets.py): deterministic scenes, the eight classes, and
 composites that read back to the exact ids through CompositeFrames."""
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ from PIL import Image
 
 from npcae.data.composites import CompositeFrames
 from npcae.data.frames import DataError
-from npcae.data.synthetic_streets import SyntheticStreets, render_street, street_composite
+from npcae.data.sets.synthetic_streets import SyntheticStreets, render_street, street_composite
 
 CLASSES = {0, 1, 2, 5, 8, 10, 11, 13}   # road, sidewalk, building, pole, vegetation, sky,
 #                                          person, car

@@ -5,20 +5,33 @@
     loader = BatchLoader(train, batch_size=8, seed=0, augmenter=Augmenter(seed=0))
     for x, y in loader.batches(epoch): ...
 
-Images are NHWC float32 (N, H, W, 3) in [0, 1]; masks (N, H, W, 1) hold exactly 0.0 or 1.0.
-Bad input raises DataError with one line naming the culprit.
+Images are NHWC float32 (N, H, W, 3) in [0, 1]; masks (N, H, W, 1) hold exactly 0.0 or 1.0
+(or class ids, for a multi-class set). Bad input raises DataError with one line naming the culprit.
+
+The folder, from the bottom up (a module imports only from those above it in this list):
+  what frames are     frames (Frames, Record, CachedFrames, splits)
+  formats             image_modes (any pixel mode to RGB or a mask), labels (IGNORE, class weights),
+                      palette (colour labels <-> class ids), folder (images/ + masks/ files),
+                      folder_frames (FolderFrames), composites (pix2pix's photo | labels files)
+  plumbing            fetch (verified downloads, checksum files), drawing (what renderers share),
+                      loader (BatchLoader), augment (Augmenter)
+  named data sets     dataset (Dataset: where a set is, how it is fetched and opened);
+                      sets/ (one module per set: tiktok_136, human_seg_290, cityscapes_pix2pix,
+                      synthetic, synthetic_people, synthetic_streets); registry (lists them:
+                      DATASETS, open_frames, fetch)
+  tools               inspection (`npcae inspect`)
 """
 from .augment import Augmenter
-from .fetch import TIKTOK_TRAIN, fetch_tiktok136
-from .folder import is_hidden
+from .dataset import Dataset, data_root
+from .folder import is_hidden, save_record
 from .folder_frames import FolderFrames, iter_batches, load_folder
 from .frames import CachedFrames, DataError, Frames, Record, check_size, split, split_frames
-from .human_seg import HUMAN_SEG_HELDOUT, HUMAN_SEG_TRAIN, fetch_human_seg290
 from .loader import BatchLoader
-from .registry import (DATASETS, Dataset, data_root, dataset, dataset_defaults, dataset_dir, fetch,
-                       open_frames, register)
-from .synthetic import SYNTHETIC_TRAIN, save_record, synthetic_record
-from .synthetic_people import SyntheticPeople, render_people
+from .registry import DATASETS, dataset, dataset_defaults, dataset_dir, fetch, open_frames, register
+from .sets.human_seg_290 import HUMAN_SEG_HELDOUT, HUMAN_SEG_TRAIN, fetch_human_seg290
+from .sets.synthetic import SYNTHETIC_TRAIN, synthetic_record
+from .sets.synthetic_people import SyntheticPeople, render_people
+from .sets.tiktok_136 import TIKTOK_TRAIN, fetch_tiktok136
 
 # The training frames of each named data set; the other frames are held out.
 DEFAULT_TRAIN = {name: entry.split["train_names"] for name, entry in DATASETS.items()

@@ -19,16 +19,22 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .folder import _decode, header_size, is_hidden
+from .folder import header_size, is_hidden, open_image
 from .frames import DEFAULT_CACHE_MB, CachedFrames, DataError, check_size
-from .image_modes import to_rgb
 from .palette import CITYSCAPES_19, as_classes, fits, snap, split_composite
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
-def _order(path):
+def number_order(path):
+    """A sort key: numbered names first, by number (1, 2, ..., 10), then the others by name."""
     return (0, int(path.stem), "") if path.stem.isdigit() else (1, 0, path.stem)
+
+
+def composite_files(folder):
+    """The image files of a folder of composites, in number_order; hidden files are skipped."""
+    return sorted((path for path in Path(folder).iterdir()
+                   if path.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(path)), key=number_order)
 
 
 class CompositeFrames(CachedFrames):
@@ -45,9 +51,7 @@ class CompositeFrames(CachedFrames):
         folder = Path(folder)
         if not folder.is_dir():
             raise DataError(f"no folder of composites at {folder}")
-        self._files = sorted((p for p in folder.iterdir()
-                              if p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p)),
-                             key=_order)
+        self._files = composite_files(folder)
         if not self._files:
             raise DataError(f"no composite images in {folder}")
         for path in self._files:
@@ -61,7 +65,7 @@ class CompositeFrames(CachedFrames):
     def _make(self, row):
         path = self._files[row]
         try:
-            photo, labels = split_composite(np.asarray(_decode(path, to_rgb)), self.split_at,
+            photo, labels = split_composite(np.asarray(open_image(path)), self.split_at,
                                             self.labels)
         except DataError:
             raise

@@ -1,9 +1,9 @@
-"""Downloads verified against SHA-256 checksums, and the tiktok-136 record's files.
+"""Downloads verified against SHA-256 checksums, and the checksum files the named sets ship.
 
 download_verified() fetches a data set's files, checking each against its SHA-256 before it is
-renamed into place, so a folder only ever holds complete, verified files. tiktok-136 (10 frames
-of TikTok video 136) are the frames the original Keras CAE was trained on, from a pinned commit
-of tot-alin/Convolutional_autoencoder_CAE_Segmentation_masks.
+renamed into place, so a folder only ever holds complete, verified files. read_checksums()
+reads a set's list of them, a `sha256sum` file beside its module (npcae/data/sets/NAME.sha256).
+The sets' own URLs and file lists are in their modules (npcae.data.sets).
 """
 import contextlib
 import hashlib
@@ -13,41 +13,16 @@ import urllib.error
 import urllib.request
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
 from pathlib import Path
 
 from ..system.files import atomic_write_bytes
 from .frames import DataError
 
-BASE_URL = ("https://raw.githubusercontent.com/tot-alin/Convolutional_autoencoder_CAE_Segmentation_masks/"
-            "7f44d4c97e290c1794279bb6049ec8feadfc5d1d")
-REMOTE_FOLDERS = {"images": "data/val_image", "masks": "data/val_mask"}
 # Downloads at once. Each file is a new connection (urllib keeps none alive), so a set of many
 # small files waits mostly on round trips: human-seg-290's 580 files from a local server that
 # answers after 50 ms take 30.6 s one at a time and 3.9 s eight at a time (2 cores).
 DOWNLOAD_WORKERS = 8
-TIKTOK_TRAIN = ("136_00090", "136_00210", "136_00420")  # first, middle and last: the original's
-SHA256 = {
-    "images/136_00090.png": "57ca9e111597ade32a8ec436a01d5be93c294bdc68a37c010acf8a8720bb8205",
-    "images/136_00120.png": "be97bee9cac10bdb9f223ad37fbc6bd1257506439326b215183269dc0f538134",
-    "images/136_00150.png": "c4b67fe4497e1e5b1e38519828a82bd4b10e5afc7eb58b02642dbaaa775efa1e",
-    "images/136_00180.png": "4826412d24fba639b525c9a6f91f72ab7ce24e778abf4bfdf65f9c9dbd03220b",
-    "images/136_00210.png": "c5423dd559bbb58e039518170c56f7c1c9216e8d34621d1128738b95bf7058b4",
-    "images/136_00300.png": "fe52dc1246142e065740b50db0d36067c5b662d16b2f9f0521b589c91f00b3b7",
-    "images/136_00330.png": "20804fdd0f69d22d59753a95c1651d1527ca2043b2e1182cbc4848dc9d02c9f9",
-    "images/136_00360.png": "3e718a64facac06b67524bb330eb8ef33f5ad988f1be7af9772f053fd6ff1d1b",
-    "images/136_00390.png": "7fef8ba1e01956fde7ac4c4065666ac812098fd4dc7021f7b9ad0808dd5604ee",
-    "images/136_00420.png": "55092d356c24c617bc4ef5009837d7621b30874901d8575ceca2eb9968568d0d",
-    "masks/136_00090.png": "fea85091005630b39bc42be93c819cc8a7d9e75159ddd291a53f84afc3e3c3b4",
-    "masks/136_00120.png": "74388a94cb35b62aa791e5c690194df04eeca06963484bd5eebf2ce03c1618be",
-    "masks/136_00150.png": "d055e410dda883a996e32c05d91d2bdc3c0fd20d0f320b7da2dee1558b28ebb5",
-    "masks/136_00180.png": "cb5ccbd3dc057189a36db9cf8074024608db711f920ada794493412607c58fa6",
-    "masks/136_00210.png": "6bcadb4b4df7d2bd25f65435f71bdd8c667a7b64e730b9311ec57186dd9d674a",
-    "masks/136_00300.png": "da95f26a42ff34b2728f975db8bf2d8bdee6176e0ff14a9dfd8c60eebba46f5a",
-    "masks/136_00330.png": "2098bada6988403d6c8b9056ab61dff927e95ff8fde95902942a1690c3e26cdb",
-    "masks/136_00360.png": "18f703dac586d8bb5cfecda2d4e7ed5be97437dbb17af88e04f925e22a98aa66",
-    "masks/136_00390.png": "7ffddab2e5f0fca6514438ab864da951cabfc2f5dc86fae2e61817217db029f2",
-    "masks/136_00420.png": "7d1fabd7ccf5d13feaa46323dd58abb277e2d0f4428d04cde1670920561a439b",
-}
 
 
 def cache_root():
@@ -56,9 +31,15 @@ def cache_root():
     return (Path(root) if root else Path.home() / ".cache" / "npcae").expanduser()
 
 
-def default_dest():
-    """$NPCAE_CACHE/tiktok-136 if NPCAE_CACHE is set, else ~/.cache/npcae/tiktok-136."""
-    return cache_root() / "tiktok-136"
+def parse_checksums(text):
+    """{relative path: SHA-256} from `sha256sum` lines: "<digest>  <relative path>" (blank ones skipped)."""
+    lines = (line.split() for line in text.splitlines() if line.strip())
+    return {relative: digest for digest, relative in lines}
+
+
+def read_checksums(package, filename):
+    """The checksums in the file `filename` shipped in `package` (setup.cfg's package_data)."""
+    return parse_checksums(resources.files(package).joinpath(filename).read_text(encoding="ascii"))
 
 
 def _sha256(data):
@@ -156,20 +137,3 @@ def download_verified(dest, checksums, url_for, timeout=60.0, workers=DOWNLOAD_W
             target.parent.mkdir(parents=True, exist_ok=True)
             atomic_write_bytes(target, data)        # replaces a damaged cached file in one rename
     return dest
-
-
-def fetch_tiktok136(dest=None, base_url=None, timeout=60.0):
-    """Make sure dest/images/NAME.png and dest/masks/NAME.png (20 files) exist and verify.
-
-    dest: default default_dest(). base_url: default $NPCAE_TIKTOK_URL or BASE_URL; files are
-    fetched from BASE/data/val_image/NAME.png and BASE/data/val_mask/NAME.png.
-    Returns dest as a Path, ready for load_folder (see download_verified for the checks).
-    """
-    dest = Path(dest).expanduser() if dest is not None else default_dest()
-    base = (base_url or os.environ.get("NPCAE_TIKTOK_URL") or BASE_URL).rstrip("/")
-
-    def url_for(relative):
-        folder, name = relative.split("/")
-        return f"{base}/{REMOTE_FOLDERS[folder]}/{name}"
-
-    return download_verified(dest, SHA256, url_for, timeout)

@@ -1,4 +1,5 @@
-"""Image/mask folders: `images/NAME.png|jpg` beside `masks/NAME.png`, read as NHWC float32.
+"""Image/mask folders: `images/NAME.png|jpg` beside `masks/NAME.png`, read as NHWC float32
+(and written by save_record).
 
 Images become (N, H, W, 3) in [0, 1]; masks become (N, H, W, 1) holding exactly 0.0 or 1.0.
 One frame is read in this order:
@@ -11,14 +12,18 @@ mode (16-bit gray, palette, alpha, CMYK...) are first made 8-bit RGB images and 
 gray is 0 only where the mask is black: npcae.data.image_modes says how.
 Hidden files (a leading dot, which includes macOS's `._NAME.png`) are ignored everywhere.
 """
+import io
 from collections import namedtuple
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from .frames import DataError, Record, check_size, is_count, split, to_float  # noqa: F401 (re-exported)
+from ..system.files import atomic_write_bytes
+from .frames import DataError, to_float
 from .image_modes import to_mask, to_rgb
+from .labels import IGNORE
+from .palette import as_classes, grouped, snap
 
 KAGGLE_SUBDIR = "segmentation_full_body_tik_tok_2615_img"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -160,9 +165,6 @@ def open_class_ids(path, classes, palette=None):
     (mode "P", as Pascal VOC stores them), or an RGB label image's colours snapped to `palette`;
     Cityscapes' 19 classes grouped into its 7 categories when classes is 7 (palette.grouped).
     Every id must be below `classes` or be IGNORE (255): DataError naming the file otherwise."""
-    from .labels import IGNORE
-    from .palette import as_classes, grouped, snap
-
     def convert(im):
         if im.mode in ("L", "P"):
             return im if im.mode == "L" else Image.fromarray(np.asarray(im))
@@ -207,3 +209,22 @@ def read_pair(image_path, mask_path, size=None):
     """Read one frame: image (H, W, 3) float32 in [0, 1] and mask (H, W, 1) float32 0/1."""
     image_path, mask_path = Path(image_path), Path(mask_path)
     return to_float(*read_pixels(FramePair(image_path.stem, image_path, mask_path, None, None), size))
+
+
+def _png_bytes(array):
+    buffer = io.BytesIO()
+    Image.fromarray(array).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def save_record(record, folder):
+    """Write folder/images/NAME.png (RGB) and folder/masks/NAME.png (gray 0/255), atomically."""
+    folder = Path(folder)
+    for sub in ("images", "masks"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    for image, mask, name in zip(record.images, record.masks, record.names):
+        pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
+        atomic_write_bytes(folder / "images" / f"{name}.png", _png_bytes(pixels))
+        gray = np.where(mask[..., 0] > 0, 255, 0).astype(np.uint8)
+        atomic_write_bytes(folder / "masks" / f"{name}.png", _png_bytes(gray))
+    return folder

@@ -7,9 +7,7 @@
 import numpy as np
 
 from .folder import read_headers, read_pixels, scan
-from .frames import CachedFrames, DataError, check_size, is_count
-
-from .frames import DEFAULT_CACHE_MB
+from .frames import DEFAULT_CACHE_MB, CachedFrames, DataError, check_size, is_count
 
 
 class FolderFrames(CachedFrames):

@@ -18,13 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .labels import IGNORE, median_frequency_weights
-from .composites import IMAGE_SUFFIXES, _order
-from .folder import (ASPECT_TOLERANCE, _decode, is_hidden, open_class_ids, open_image, open_mask,
-                     resolve_root)
+from .composites import IMAGE_SUFFIXES, composite_files, number_order
+from .folder import ASPECT_TOLERANCE, is_hidden, open_class_ids, open_image, open_mask, resolve_root
 from .frames import DataError
-from .image_modes import to_rgb
+from .labels import IGNORE, median_frequency_weights
 from .palette import CITYSCAPES_19, as_classes, fits, predicted_palette, snap, split_composite
+from .registry import DATASETS, dataset
 
 # A composite whose label half has more than this share of pixels far from every palette colour
 # is named: on cityscapes-pix2pix 3-10% do not snap (JPEG-blurred boundaries), so a quarter
@@ -137,13 +136,15 @@ def _add_ids(part, ids, classes):
     part.masks.append(_small(ids))
 
 
-def inspect_composites(folder, name, palette, classes, problems):
+def _quiet(items, description):
+    return items
+
+
+def inspect_composites(folder, name, palette, classes, problems, progress=_quiet):
     part = PartReport(name, "composites", class_pixels=np.zeros(classes, np.int64))
-    files = sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES
-                    and not is_hidden(p)), key=_order)
-    for path in files:
+    for path in progress(composite_files(folder), f"{name}: composites"):
         try:
-            image = np.asarray(_decode(path, to_rgb))
+            image = np.asarray(open_image(path))
         except DataError as error:
             problems.append((path, str(error).replace(f"{path}", "").strip(" :") or "unreadable"))
             continue
@@ -166,7 +167,7 @@ def inspect_composites(folder, name, palette, classes, problems):
     return part
 
 
-def inspect_pairs(root, name, classes, palette, problems):
+def inspect_pairs(root, name, classes, palette, problems, progress=_quiet):
     """images/ + masks/: every pair's sizes and mask values (binary) or class ids."""
     kind = "binary" if classes is None else "classes"
     part = PartReport(name, kind, class_pixels=None if classes is None else np.zeros(classes, np.int64))
@@ -177,7 +178,8 @@ def inspect_pairs(root, name, classes, palette, problems):
         problems.append((images[stem], f"has no mask in {root / 'masks'}"))
     for stem in sorted(set(masks) - set(images)):
         problems.append((masks[stem], f"has no image in {root / 'images'}"))
-    for stem in sorted(set(images) & set(masks), key=lambda s: _order(Path(s))):
+    for stem in progress(sorted(set(images) & set(masks), key=lambda s: number_order(Path(s))),
+                         f"{name}: pairs"):
         try:
             image = open_image(images[stem])
             mask = open_mask(masks[stem]) if classes is None else open_class_ids(masks[stem], classes, palette)
@@ -210,9 +212,10 @@ def _named(error, image_path, mask_path):
     return path, text.replace(str(path), "").strip(" :") or "unreadable"
 
 
-def inspect_data(spec, classes=None, palette=None):
-    """The Report of a registered data set or a folder (see the module's docstring)."""
-    from .registry import DATASETS, dataset
+def inspect_data(spec, classes=None, palette=None, progress=_quiet):
+    """The Report of a registered data set or a folder (see the module's docstring).
+    `progress(items, description)` wraps each list of files read (the command line: a bar
+    on stderr, as 3,475 composites take minutes)."""
     problems = []
     entry = DATASETS.get(spec)
     if entry is not None and entry.render is not None:
@@ -229,11 +232,12 @@ def inspect_data(spec, classes=None, palette=None):
                                                                 f"{spec}, or set NPCAE_DATA)" if entry else ""))
     names = predicted_palette(palette, classes).names
     if (folder / "images").is_dir() or (folder / "masks").is_dir():
-        parts = [inspect_pairs(resolve_root(folder), folder.name, classes, palette, problems)]
+        parts = [inspect_pairs(resolve_root(folder), folder.name, classes, palette, problems,
+                               progress)]
     else:
         subfolders = [sub for sub in (folder / "train", folder / "val", folder / "test") if sub.is_dir()]
         count = len(palette.names) if classes is None else classes
-        parts = [inspect_composites(sub, sub.name, palette, count, problems)
+        parts = [inspect_composites(sub, sub.name, palette, count, problems, progress)
                  for sub in subfolders or [folder]]
         if not any(part.pairs for part in parts) and not problems:
             raise DataError(f"{folder} holds neither images/ and masks/ nor composite images")

@@ -1,8 +1,8 @@
 """cityscapes-pix2pix: pix2pix's Cityscapes composites; their download, checksums and defaults.
 
 Every file is one 512x256 JPEG, the street photo on the left and its Cityscapes colour labels
-on the right (read by CompositeFrames, data/composites.py): train/1.jpg ... train/2975.jpg and
-val/1.jpg ... val/500.jpg, the 500 val files held out whole (the split pix2pix reports on).
+on the right (read by CompositeFrames, npcae/data/composites.py): train/1.jpg ... train/2975.jpg
+and val/1.jpg ... val/500.jpg, the 500 val files held out whole (the split pix2pix reports on).
 They are fetched from a pinned commit of a public repository that committed the pix2pix
 archive's files unmodified (prakashpandey9/BicycleGAN, folder cityscapes/), and each is checked
 against cityscapes_pix2pix.sha256 (3,475 SHA-256 lines, the files' own, beside this module).
@@ -13,25 +13,19 @@ versions. npcae does not contain them; `npcae fetch-data cityscapes-pix2pix` dow
 """
 import os
 import sys
-from importlib import resources
 from pathlib import Path
 
-from .fetch import cache_root, download_verified
+from ..composites import CompositeFrames
+from ..dataset import Dataset
+from ..fetch import cache_root, download_verified, read_checksums
+from ..palette import CITYSCAPES_19
 
 BASE_URL = ("https://raw.githubusercontent.com/prakashpandey9/BicycleGAN/"
             "69cda8bea4c469bb77bbb4d4920b28a2577315c6/cityscapes")
 URL_ENV = "NPCAE_CITYSCAPES_URL"         # another base URL laid out like the commit (tests)
-CITYSCAPES_URL = BASE_URL
 TERMS = ("the Cityscapes terms of use apply to these files (www.cityscapes-dataset.com/license): "
          "non-commercial research and teaching only, no redistribution")
-
-
-def _parse_sums(text):
-    return {relative: digest for digest, relative in (line.split() for line in text.splitlines() if line)}
-
-
-CITYSCAPES_SHA256 = _parse_sums(resources.files(__package__).joinpath("cityscapes_pix2pix.sha256")
-                                .read_text(encoding="ascii"))
+SHA256 = read_checksums(__package__, "cityscapes_pix2pix.sha256")
 
 # What training on it changes in the run defaults (npcae.train.defaults), when not given. Measured on
 # 2 cores (README, "Street scenes"): one epoch of 2,975 composites at 256x256 in batches of 8
@@ -57,4 +51,11 @@ def fetch_cityscapes(dest=None, base_url=None, timeout=60.0):
     dest = Path(dest).expanduser() if dest is not None else cache_root() / "cityscapes-pix2pix"
     base = (base_url or os.environ.get(URL_ENV) or BASE_URL).rstrip("/")
     print(f"cityscapes-pix2pix: {TERMS}", file=sys.stderr, flush=True)
-    return download_verified(dest, CITYSCAPES_SHA256, lambda relative: f"{base}/{relative}", timeout)
+    return download_verified(dest, SHA256, lambda relative: f"{base}/{relative}", timeout)
+
+
+DATASET = Dataset(
+    name="cityscapes-pix2pix", description="pix2pix's Cityscapes composites (photo | colour labels, "
+    "512x256 JPEG): 2,975 train, the 500 val held out; 19 classes (or --classes 7)", size=(256, 256),
+    task="multiclass", palette=CITYSCAPES_19, reader=CompositeFrames, parts=("train", "val"), checksums=SHA256,
+    source=BASE_URL, download=fetch_cityscapes, run_defaults=CITYSCAPES_RUN)

@@ -1,4 +1,4 @@
-"""A deterministic synthetic stand-in for the TikTok frames: one dancer in a room.
+"""synthetic: a deterministic stand-in for the TikTok frames, one dancer in a room (offline).
 
 Each frame is rendered with numpy coordinate grids at `SUPERSAMPLE`x the output size and
 box-averaged down, so figure edges are antialiased like a real photo; the mask is the same
@@ -6,14 +6,11 @@ figure's coverage (>= 0.5 of a pixel), so image and mask agree exactly.
 Coordinates are in units of the frame height (x right, y down), so the figure keeps its
 proportions at any (H, W); at height = 2 x width it covers about 10% of the pixels.
 """
-import io
-from pathlib import Path
-
 import numpy as np
-from PIL import Image
 
-from ..system.files import atomic_write_bytes
-from .frames import DataError, Record, check_size, is_count
+from ..dataset import Dataset
+from ..drawing import noise_field, skeleton
+from ..frames import DataError, Record, check_size, is_count
 
 SYNTHETIC_TRAIN = ("synth_00", "synth_04", "synth_09")
 SUPERSAMPLE = 3
@@ -25,31 +22,12 @@ LIGHT = np.array([-0.45, -0.55, 0.70]) / np.linalg.norm([-0.45, -0.55, 0.70])
 WALLS = ((0.86, 0.70, 0.22), (0.70, 0.74, 0.76), (0.55, 0.66, 0.72), (0.52, 0.64, 0.50))
 
 
-def _noise_field(rng, cells, aspect):
-    """A smooth random field in [-1, 1] over the frame (height units), `cells` bumps per unit.
-
-    Returns f(ys, xs) -> (len(ys), len(xs)); drawn once, so any crop of the frame agrees.
-    """
-    grid = rng.uniform(-1, 1, (cells + 3, int(cells * aspect) + 3))
-
-    def field(ys, xs):
-        gy, gx = ys * cells, xs * cells
-        y0, x0 = np.floor(gy).astype(int), np.floor(gx).astype(int)
-        fy, fx = (gy - y0)[:, None], (gx - x0)[None, :]
-        fy, fx = fy * fy * (3 - 2 * fy), fx * fx * (3 - 2 * fx)  # smoothstep: no visible grid
-        top = grid[y0][:, x0] * (1 - fx) + grid[y0][:, x0 + 1] * fx
-        bottom = grid[y0 + 1][:, x0] * (1 - fx) + grid[y0 + 1][:, x0 + 1] * fx
-        return top * (1 - fy) + bottom * fy
-
-    return field
-
-
 def _room(rng, ys, xs, width):
     """The static background (h, w, 3): textured wall, wooden ceiling, door, tiled floor."""
     Y, X = ys[:, None], xs[None, :]
     wall = np.array(WALLS[rng.integers(len(WALLS))])
     floor_y, eye_y = 0.70, 0.42
-    noise = _noise_field(rng, 14, width)(ys, xs)
+    noise = noise_field(rng, 14, width)(ys, xs)
     light = 1.05 - 0.25 * np.abs(X - 0.6 * width) / width - 0.15 * Y  # soft lamp, upper right
     img = wall * (1 + 0.05 * noise + 0.02 * np.sin(X * 260))[..., None] * light[..., None]
     # Dark wooden ceiling beam with plank lines, like the eaves over the real scene.
@@ -86,37 +64,7 @@ def _pose(k, n_frames, phase, cx):
         r_hip=0.10 + 0.10 * np.cos(a), r_knee=0.25 * (0.5 + 0.5 * np.cos(a * 2.0 + 0.5)),
         lean=0.06 * np.sin(a * 0.8))
     hip = np.array([cx + 0.03 * np.sin(a * 0.7), 0.55])
-    return _skeleton(angles, hip)
-
-
-def _skeleton(angles, hip):
-    """Joint positions (x, y in height units) of a figure of height ~0.64 facing the camera.
-
-    angles (radians, from straight down): l_sh/r_sh upper arms, l_el/r_el elbow bends,
-    l_hip/r_hip thighs, l_knee/r_knee knee bends, lean of the trunk; hip: the pelvis centre.
-    """
-    def limb(start, side, first, bend, l1, l2):
-        # Angles are measured from straight down; `side` mirrors the figure's two halves.
-        d1 = np.array([side * np.sin(first), np.cos(first)])
-        mid = start + l1 * d1
-        d2 = np.array([side * np.sin(first + bend), np.cos(first + bend)])
-        return mid, mid + l2 * d2
-
-    lean = angles["lean"]
-    up = np.array([np.sin(lean), -np.cos(lean)])
-    across = np.array([np.cos(lean), np.sin(lean)])
-    waist, chest, neck = hip + 0.09 * up, hip + 0.17 * up, hip + 0.205 * up
-    joints = dict(hip=hip, waist=waist, chest=chest, neck=neck, head=neck + 0.055 * up)
-    for side, key in ((1, "l"), (-1, "r")):
-        sh = chest + side * 0.052 * across
-        hp = hip + side * 0.034 * across
-        joints[key + "_sh"], joints[key + "_hp"] = sh, hp
-        elbow_wrist = limb(sh, side, angles[key + "_sh"], angles[key + "_el"], 0.105, 0.095)
-        # Knees bend the other way: the shin swings back towards the body's centre line.
-        knee_ankle = limb(hp, side, angles[key + "_hip"], -angles[key + "_knee"], 0.16, 0.155)
-        joints[key + "_el"], joints[key + "_wr"] = elbow_wrist
-        joints[key + "_kn"], joints[key + "_an"] = knee_ankle
-    return joints
+    return skeleton(angles, hip)
 
 
 def _parts(j, colours, scale):
@@ -212,7 +160,7 @@ def synthetic_record(n_frames=10, size=(128, 64), seed=0):
     feet_y = floor_y + 0.17  # where the soles touch the floor, well in front of the wall
     colours = _colours(rng)
     phase, cx = rng.uniform(0, 2 * np.pi), (0.45 + rng.uniform(-0.05, 0.05)) * aspect
-    cloth = _noise_field(rng, 60, aspect)
+    cloth = noise_field(rng, 60, aspect)
     images, masks = [], []
     for k in range(n_frames):
         joints = _pose(k, n_frames, phase, cx)
@@ -245,20 +193,7 @@ def synthetic_record(n_frames=10, size=(128, 64), seed=0):
     return Record(np.stack(images).astype(np.float32), np.stack(masks).astype(np.float32), names)
 
 
-def _png_bytes(array):
-    buffer = io.BytesIO()
-    Image.fromarray(array).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def save_record(record, folder):
-    """Write folder/images/NAME.png (RGB) and folder/masks/NAME.png (gray 0/255), atomically."""
-    folder = Path(folder)
-    for sub in ("images", "masks"):
-        (folder / sub).mkdir(parents=True, exist_ok=True)
-    for image, mask, name in zip(record.images, record.masks, record.names):
-        pixels = np.round(np.clip(image, 0, 1) * 255).astype(np.uint8)
-        atomic_write_bytes(folder / "images" / f"{name}.png", _png_bytes(pixels))
-        gray = np.where(mask[..., 0] > 0, 255, 0).astype(np.uint8)
-        atomic_write_bytes(folder / "masks" / f"{name}.png", _png_bytes(gray))
-    return folder
+DATASET = Dataset(
+    name="synthetic", description="10 rendered frames of a dancer in a room, exact masks (offline)",
+    size=(256, 128), split={"train_names": SYNTHETIC_TRAIN},
+    render=lambda size, cache_mb, **_: synthetic_record(size=size) if size else synthetic_record())

@@ -16,7 +16,7 @@ Over 100 frames at 64x64 the people cover 6% / 26% / 46% of the pixels (10th / 5
 percentile; human-seg-290: 8% / 31% / 56%) and the mean brightness is 0.23 / 0.43 / 0.65
 (human-seg-290: 0.30 / 0.44 / 0.64).
 
-The figure is npcae.data.synthetic's dancer (its skeleton, capsules and cylinder shading), drawn
+The figure is synthetic's dancer (npcae.data.drawing.skeleton, capsules, cylinder shading), drawn
 with analytic antialiasing instead of supersampling: each capsule covers a pixel by
 clip(0.5 - signed distance in pixels, 0, 1), and the people are one layer composited over the
 background, alpha = 1 - prod(1 - capsule coverage). The mask is alpha >= 0.5 (at least half a
@@ -31,8 +31,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from .frames import DEFAULT_CACHE_MB, RenderedFrames, check_size
-from .synthetic import _noise_field, _skeleton
+from ..dataset import Dataset
+from ..drawing import noise_field, skeleton
+from ..frames import DEFAULT_CACHE_MB, RenderedFrames, check_size
 
 PEOPLE_FRAMES, PEOPLE_TRAIN = 440, 400
 PEOPLE_SIZE = (128, 128)         # the default training size, as human-seg-290's
@@ -81,7 +82,7 @@ def _background(rng, ys, xs, aspect):
         img = _hsv(rng.uniform(), rng.uniform(0, 0.4), rng.uniform(0.35, 0.95)) * (1 - rng.uniform(0.3, 0.9) * r2)
     elif kind == "texture":                     # foliage, a blurred crowd, a wall: smooth blobs
         cells = int(rng.integers(3, 24))
-        field = _noise_field(rng, cells, aspect)(ys, xs) + 0.5 * _noise_field(rng, 3 * cells, aspect)(ys, xs)
+        field = noise_field(rng, cells, aspect)(ys, xs) + 0.5 * noise_field(rng, 3 * cells, aspect)(ys, xs)
         c2 = _any_colour(rng)
         t = np.clip(0.5 + field / 2, 0, 1)[..., None]
         img = np.where(t < 0.5, c0 + (c1 - c0) * 2 * t, c1 + (c2 - c1) * (2 * t - 1))
@@ -93,10 +94,10 @@ def _background(rng, ys, xs, aspect):
             wave = wave * np.sin(2 * np.pi * (-X * np.sin(angle) + Y * np.cos(angle)) * freq)
         img = c0 + (c1 - c0) * np.clip(0.5 + 2 * wave, 0, 1)
     else:                                       # outdoors: sky over the ground, a wavy horizon
-        horizon = rng.uniform(0.25, 0.8) + 0.06 * _noise_field(rng, 4, aspect)(np.zeros(1), xs)[0][None, :, None]
+        horizon = rng.uniform(0.25, 0.8) + 0.06 * noise_field(rng, 4, aspect)(np.zeros(1), xs)[0][None, :, None]
         sky = _hsv(rng.uniform(0.5, 0.7), rng.uniform(0.1, 0.6), rng.uniform(0.6, 1.0))
         sky = sky * (0.85 + 0.3 * Y)
-        ground_tex = _noise_field(rng, int(rng.integers(8, 40)), aspect)(ys, xs)[..., None]
+        ground_tex = noise_field(rng, int(rng.integers(8, 40)), aspect)(ys, xs)[..., None]
         ground = c0 * (0.8 + 0.2 * ground_tex) * (0.7 + 0.4 * Y)
         img = np.where(Y < horizon, sky, ground)
     return kind, np.clip(np.broadcast_to(img, (len(ys), len(xs), 3)), 0, 1).astype(np.float32)
@@ -152,7 +153,7 @@ def _look(rng):
 
 
 def _angles(rng):
-    """A pose for _skeleton: relaxed (arms down, legs straight) 35% of the time, else any."""
+    """A pose for skeleton(): relaxed (arms down, legs straight) 35% of the time, else any."""
     if rng.uniform() < 0.35:
         arm, elbow, hip, knee = (0.05, 0.35), (0.0, 0.4), (0.0, 0.12), (0.0, 0.15)
     else:
@@ -242,7 +243,7 @@ def _people_layer(rng, ys, xs, aspect, noise, px):
     people = []
     for _ in range(n_people):
         scale, hip = _place(rng, aspect)
-        joints = _skeleton(_angles(rng), np.zeros(2))
+        joints = skeleton(_angles(rng), np.zeros(2))
         look = _look(rng)
         people.append((scale, hip, joints, look))
     tilt = rng.uniform(-0.7, 0.7, 2) * [1, 0.6] - [0, 0.3]
@@ -293,7 +294,7 @@ def render_people(seed, index, size=PEOPLE_SIZE, people=True):
     xs = ((np.arange(width) + 0.5) / height).astype(np.float32)
     kind, img = _background(scene, ys, xs, aspect)
     _clutter(scene, img, ys, xs, aspect, px)
-    noise = _noise_field(crowd, 60, aspect)(ys, xs).astype(np.float32)
+    noise = noise_field(crowd, 60, aspect)(ys, xs).astype(np.float32)
     P, A, n_people = _people_layer(crowd, ys, xs, aspect, noise, px)
     if people:
         img = img * (1 - A)[..., None] + P
@@ -316,5 +317,12 @@ class SyntheticPeople(RenderedFrames):
         super().__init__(n_frames, size, seed, cache_mb)
 
     def render(self, number):
-        frame = render_people(self.seed, number, self._size)
+        frame = render_people(self.seed, number, self.size)
         return frame.image, frame.mask
+
+
+DATASET = Dataset(
+    name="synthetic-people", description="440 rendered photos of one or two people on varied backgrounds, "
+    "exact masks (offline); the first 400 train, the last 40 are held out", size=PEOPLE_SIZE,
+    split={"n_train": PEOPLE_TRAIN},
+    render=lambda size, cache_mb, **_: SyntheticPeople(size=size or PEOPLE_SIZE, cache_mb=cache_mb))

@@ -17,9 +17,10 @@ from collections import namedtuple
 
 import numpy as np
 
-from .cityscapes import CITYSCAPES_RUN
-from .frames import DataError, RenderedFrames, check_size
-from .palette import CITYSCAPES_19, colourise, to_categories
+from ..dataset import Dataset
+from ..frames import DataError, RenderedFrames, check_size
+from ..palette import CITYSCAPES_19, colourise, to_categories
+from .cityscapes_pix2pix import CITYSCAPES_RUN
 
 ROAD, SIDEWALK, BUILDING, POLE, VEGETATION, SKY, PERSON, CAR = 0, 1, 2, 5, 8, 10, 11, 13
 STREET_FRAMES = 300
@@ -148,5 +149,14 @@ class SyntheticStreets(RenderedFrames):
         super().__init__(n_frames, size, seed, cache_mb)
 
     def render(self, number):
-        frame = render_street(self.seed, number, self._size)
+        frame = render_street(self.seed, number, self.size)
         return frame.image, to_categories(frame.ids) if self.categories else frame.ids
+
+
+DATASET = Dataset(
+    name="synthetic-streets", description="rendered street scenes with exact Cityscapes class ids "
+    "(8 of the 19 classes, offline); the first 270 train, the last 30 are held out",
+    size=(256, 256), task="multiclass", palette=CITYSCAPES_19, split={"n_train": STREET_TRAIN},
+    render=lambda size, cache_mb, **options: SyntheticStreets(size=size or (256, 256), cache_mb=cache_mb,
+                                                              **options),
+    run_defaults=STREETS_RUN)

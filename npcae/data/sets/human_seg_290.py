@@ -3,7 +3,8 @@
 The photos (images/N.jpg, RGB or grayscale, 183x275 up to 1500x1001) and masks (masks/N.png,
 0/255; 198 of them smaller than their photo, which the folder reader resizes) for N = 1..289
 and 300 come from a pinned commit of VikramShenoy97/Human-Segmentation-Dataset (folders
-Training_Images/ and Ground_Truth/); every file's SHA-256 is in human_seg_sha256.py.
+Training_Images/ and Ground_Truth/); every file's SHA-256 is in human_seg_290.sha256 beside
+this module.
 
 The split is fixed, whatever the run's seed: the 40 photos numbered 7, 14, 21, ..., 280 (every
 7th) are held out and the other 250 train. A rule over the numbers, not a random draw, so it
@@ -13,31 +14,25 @@ backdrop), so no stretch of it is held out whole. Measured on the files, the hel
 look like the training ones: 57% landscape (61% in training), person covering 31% of the
 pixels on average (31%), one grayscale photo in each part.
 
-Default size 128x128 (the U-Net's hour on 2 cores; see npcae/train/defaults.py). The folder reader stretches every photo to the size asked (Pillow BOX,
-area interpolation, no padding or cropping), so a person is squeezed by the ratio of the
-photo's aspect to the size's: the photos' height/width runs from 0.42 to 1.62 (median 0.75,
-175 landscape, 106 portrait, 9 square), and a square size squeezes the two kinds equally
-(a 4:3 landscape photo by 0.75 in width, a 3:4 portrait one by 0.75 in height).
+Default size 128x128 (the U-Net's hour on 2 cores; see npcae/train/defaults.py). The folder
+reader stretches every photo to the size asked (Pillow BOX, area interpolation, no padding or
+cropping), so a person is squeezed by the ratio of the photo's aspect to the size's: the
+photos' height/width runs from 0.42 to 1.62 (median 0.75, 175 landscape, 106 portrait, 9
+square), and a square size squeezes the two kinds equally (a 4:3 landscape photo by 0.75 in
+width, a 3:4 portrait one by 0.75 in height).
 """
 import os
 from pathlib import Path
 
-from .fetch import cache_root, download_verified
-from .human_seg_sha256 import SHA256SUMS
+from ..dataset import Dataset
+from ..fetch import cache_root, download_verified, read_checksums
 
 BASE_URL = ("https://raw.githubusercontent.com/VikramShenoy97/Human-Segmentation-Dataset/"
             "fe4efc56003005a58b7d2449aa563a20e3861e24")
 URL_ENV = "NPCAE_HUMAN_SEG_URL"          # another base URL laid out like the commit (tests)
 REMOTE_FOLDERS = {"images": "Training_Images", "masks": "Ground_Truth"}
 HUMAN_SEG_SIZE = (128, 128)
-
-
-def _parse_sums(text):
-    """{relative path: SHA-256} from `sha256sum` lines: "<digest>  <relative path>"."""
-    return {relative: digest for digest, relative in (line.split() for line in text.splitlines())}
-
-
-SHA256 = _parse_sums(SHA256SUMS)
+SHA256 = read_checksums(__package__, "human_seg_290.sha256")
 NAMES = tuple(sorted({Path(relative).stem for relative in SHA256}, key=int))   # "1" ... "289", "300"
 HUMAN_SEG_HELDOUT = ("7", "14", "21", "28", "35", "42", "49", "56", "63", "70",
                      "77", "84", "91", "98", "105", "112", "119", "126", "133", "140",
@@ -63,3 +58,9 @@ def remote_path(relative):
     """Where a file of the set is in the source commit: images/7.jpg -> Training_Images/7.jpg."""
     folder, name = relative.split("/")
     return f"{REMOTE_FOLDERS[folder]}/{name}"
+
+
+DATASET = Dataset(
+    name="human-seg-290", description="290 photos of people with person masks; 250 train, 40 held out "
+    "(every 7th: 7, 14, ..., 280)", size=HUMAN_SEG_SIZE, split={"train_names": HUMAN_SEG_TRAIN},
+    checksums=SHA256, source=BASE_URL, download=fetch_human_seg290)

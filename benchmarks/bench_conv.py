@@ -1,8 +1,8 @@
 """Every convolution of the original CAE, forward, backward-data and backward-weights, against
 numpy's matmul on the same GEMM shapes timed in the same run (the roofline).
 
-    python benchmarks/bench_conv.py                   # 3 x 1024x512, as in training
-    python benchmarks/bench_conv.py --size 256x128    # quicker
+    python -m benchmarks.bench_conv                   # 3 x 1024x512, as in training
+    python -m benchmarks.bench_conv --size 256x128    # quicker
 
 For each layer and pass: seconds, GFLOP/s (2 FLOP per multiply-add of the GEMM the pass
 performs), and "roofline" = matmul time / pass time, the share of the bare matrix multiply's
@@ -11,17 +11,15 @@ and its GEMM are timed in turn, best of --repeat rounds, so a slow spell of a sh
 falls on both.
 """
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import (RESULTS, alternating_best, bar_plot, gflops, markdown_table,  # noqa: E402
-                    matmul_fn, write_results)
+from npcae.layers import Conv2D, UpConv2D
+from npcae.models import cae
 
-from npcae.layers import Conv2D, UpConv2D  # noqa: E402
-from npcae.models import cae  # noqa: E402
+from .common import (RESULTS, alternating_best, bar_plot, gflops, markdown_table, matmul_fn,
+                     write_results)
 
 
 def conv_layers(model, input_shape):

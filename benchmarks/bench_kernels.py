@@ -1,25 +1,23 @@
 """im2col and col2im on the original CAE's layer shapes: Numba (what npcae runs) against a
 pure-NumPy strided version and plain Python loops, in seconds and GB/s.
 
-    python benchmarks/bench_kernels.py                  # 3 x 1024x512, as in training
+    python -m benchmarks.bench_kernels                  # 3 x 1024x512, as in training
 
 GB/s counts the bytes a kernel must move: the columns written (im2col) or read (col2im) plus
 the image read or written. Plain loops are too slow for full-size shapes, so they run on
 one image cropped to 64 rows and their rate (GB/s) is what the table compares.
 """
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, bar_plot, best_time, markdown_table, write_results  # noqa: E402
+from npcae import kernels
+from npcae.kernels import reference, subpixel
+from npcae.layers import Conv2D, UpConv2D
+from npcae.models import cae
 
-from npcae import kernels  # noqa: E402
-from npcae.kernels import reference, subpixel  # noqa: E402
-from npcae.layers import Conv2D, UpConv2D  # noqa: E402
-from npcae.models import cae  # noqa: E402
+from .common import RESULTS, bar_plot, best_time, markdown_table, write_results
 
 LOOP_ROWS = 64
 

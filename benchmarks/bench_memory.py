@@ -1,8 +1,8 @@
 """Does memory grow with the number of images? One epoch of `npcae train` on folders of
 different sizes, each in its own process: its peak resident memory and seconds per step.
 
-    python benchmarks/bench_memory.py                         # 200 and 2,000 images, 256x256, batch 8
-    python benchmarks/bench_memory.py --counts 20,200 --size 64x64
+    python -m benchmarks.bench_memory                         # 200 and 2,000 images, 256x256, batch 8
+    python -m benchmarks.bench_memory --counts 20,200 --size 64x64
 
 The folders are copies of a few synthetic frames written to a temporary folder (the files are
 what is read; their content does not change the memory). Frames are read as batches need them
@@ -20,9 +20,7 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from common import RESULTS, bar_plot, markdown_table, write_results  # noqa: E402
+from .common import RESULTS, bar_plot, markdown_table, write_results
 
 DISTINCT_FRAMES = 20
 

@@ -1,8 +1,8 @@
 """The full training step of the original CAE (forward, backward, Adam on 3 images) at three
 sizes: seconds per step, effective GFLOP/s, peak RSS, and inference time per image.
 
-    python benchmarks/bench_step.py                                  # 256x128, 512x256, 1024x512
-    python benchmarks/bench_step.py --compare-torch /path/to/venv-with-torch/bin/python
+    python -m benchmarks.bench_step                                  # 256x128, 512x256, 1024x512
+    python -m benchmarks.bench_step --compare-torch /path/to/venv-with-torch/bin/python
 
 Each measurement runs in its own process, so each peak RSS is that size's own. With
 --compare-torch the same model in PyTorch (torch_peer.py) is timed in the same run,
@@ -17,9 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from common import RESULTS, bar_plot, markdown_table, run_json, write_results  # noqa: E402
+from .common import RESULTS, bar_plot, markdown_table, run_json, write_results
 
 SIZES = ("256x128", "512x256", "1024x512")
 
@@ -77,9 +75,9 @@ def main(argv=None):
         return worker(args.worker, args.batch, args.steps)
     rows = []
     for size in args.sizes.split(","):
-        npcae_cmd = [sys.executable, __file__, "--worker", size, "--batch", str(args.batch),
-                     "--steps", str(args.steps)]
-        torch_cmd = [args.compare_torch, str(HERE / "torch_peer.py"), "--size", size,
+        npcae_cmd = [sys.executable, "-m", "benchmarks.bench_step", "--worker", size,
+                     "--batch", str(args.batch), "--steps", str(args.steps)]
+        torch_cmd = [args.compare_torch, "-m", "benchmarks.torch_peer", "--size", size,
                      "--batch", str(args.batch), "--steps", str(args.steps)]
         results = {"npcae": [], "torch": []}
         for _ in range(args.rounds):

@@ -1,7 +1,7 @@
 """The U-Net's training step (batch 8 at 256x256: forward, backward, Adam) and its inference on
 one 512x512 photo, against the same U-Net in PyTorch on the same cores.
 
-    python benchmarks/bench_unet.py --compare-torch /path/to/venv-with-torch/bin/python
+    python -m benchmarks.bench_unet --compare-torch /path/to/venv-with-torch/bin/python
 
 npcae.models.unet with its defaults (the background-removal configuration), Dice + focal, Adam.
 Each measurement runs in its own process; with --compare-torch the runs alternate npcae,
@@ -15,9 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-from common import RESULTS, bar_plot, markdown_table, run_json, write_results  # noqa: E402
+from .common import RESULTS, bar_plot, markdown_table, run_json, write_results
 
 
 def worker(size, batch, steps, photo):
@@ -66,9 +64,9 @@ def main(argv=None):
         return worker(args.size, args.batch, args.steps, args.photo)
     common = ["--size", args.size, "--batch", str(args.batch), "--steps", str(args.steps),
               "--photo", args.photo]
-    commands = {"npcae": [sys.executable, __file__, "--worker", *common]}
+    commands = {"npcae": [sys.executable, "-m", "benchmarks.bench_unet", "--worker", *common]}
     if args.compare_torch:
-        commands["torch"] = [args.compare_torch, str(HERE / "torch_unet_peer.py"), *common]
+        commands["torch"] = [args.compare_torch, "-m", "benchmarks.torch_unet_peer", *common]
     results = {impl: [] for impl in commands}
     for _ in range(args.rounds):
         for impl, command in commands.items():

@@ -1,7 +1,7 @@
 """npcae.diagnostics.memory's estimate against the memory real training steps take, each in its own process.
 
-    python benchmarks/calibrate_memory.py                    # the table in npcae/diagnostics/memory.py
-    python benchmarks/calibrate_memory.py --cases 256x128:3:4,32,256 512x256:8:4,32,256
+    python -m benchmarks.calibrate_memory                    # the table in npcae/diagnostics/memory.py
+    python -m benchmarks.calibrate_memory --cases 256x128:3:4,32,256 512x256:8:4,32,256
 
 A child process loads the kernels on a tiny model first, then resets its peak RSS
 (/proc/self/clear_refs) and notes its RSS; it builds the model and Adam, trains three steps on a

@@ -19,7 +19,9 @@ from npcae.system.blas_threads import environment_as_given
 
 PEER_ENV = environment_as_given()   # for every worker: npcae's set their own on import
 
-RESULTS = Path(__file__).resolve().parent / "results"
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent                  # workers run as `python -m benchmarks.<name>` from here
+RESULTS = HERE / "results"
 
 
 def best_time(fn, repeat=3, min_time=0.0):
@@ -105,7 +107,7 @@ def write_results(name, rows, table, out_dir=RESULTS, extra=None):
     """Write <name>.json and <name>.md into out_dir; returns the paths."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    record = {"benchmark": name, "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]]),
+    record = {"benchmark": name, "command": command_line(),
               "machine": machine(), "rows": rows, **(extra or {})}
     json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
     atomic_write_text(json_path, json.dumps(record, indent=2) + "\n")
@@ -114,6 +116,14 @@ def write_results(name, rows, table, out_dir=RESULTS, extra=None):
              f"{record['machine']['cpus']} CPUs\n\n"
     atomic_write_text(md_path, header + table + "\n")
     return json_path, md_path
+
+
+def command_line():
+    """How this process was started, as it would be typed again from the repository's root:
+    `python -m benchmarks.bench_step --sizes ...` (the script's name alone if not run as a module)."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    start = f"python -m {spec.name}" if spec else Path(sys.argv[0]).name
+    return " ".join([start, *sys.argv[1:]])
 
 
 def bar_plot(path, labels, series, ylabel, title, reference=None):
@@ -143,13 +153,14 @@ def bar_plot(path, labels, series, ylabel, title, reference=None):
 
 def run_json(name, command):
     """Run a worker process in the environment this one was given (npcae's workers set their own
-    on import); its last stdout line is JSON. A failure ends the benchmark `name` with the
-    worker's last stderr line."""
+    on import), from the repository's root so that `python -m benchmarks.<worker>` finds this
+    package whatever the caller's folder; its last stdout line is JSON. A failure ends the
+    benchmark `name` with the worker's last stderr line."""
     import json
     import subprocess
-    done = subprocess.run(command, capture_output=True, text=True, env=PEER_ENV)
+    done = subprocess.run(command, capture_output=True, text=True, env=PEER_ENV, cwd=ROOT)
     if done.returncode != 0:
-        raise SystemExit(f"{name}: {' '.join(command[:2])} failed: "
+        raise SystemExit(f"{name}: {' '.join(command[:3])} failed: "
                          f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 

@@ -3,7 +3,7 @@
 Run by bench_step.py with whichever Python has torch (`--compare-torch PYTHON`); it imports
 only torch and numpy, never npcae, and PyTorch is never a dependency of npcae.
 
-    python benchmarks/torch_peer.py --size 1024x512 --steps 3     # prints one JSON line
+    python -m benchmarks.torch_peer --size 1024x512 --steps 3     # prints one JSON line
 
 Model, loss and optimiser as the original: 3 strided encoder blocks and 3 upsampling decoder
 blocks (filters 4, 32, 256), swish (SiLU), dropout 0.1 / 0.25, 1x1 conv + sigmoid, Dice +

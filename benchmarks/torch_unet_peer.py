@@ -3,7 +3,7 @@
 Run by bench_unet.py with whichever Python has torch (`--compare-torch PYTHON`); it imports only
 torch, never npcae, and PyTorch is never a dependency of npcae.
 
-    python benchmarks/torch_unet_peer.py --size 256x256 --batch 8 --steps 2 --photo 512x512
+    python -m benchmarks.torch_unet_peer --size 256x256 --batch 8 --steps 2 --photo 512x512
 
 npcae.models.unet's defaults: filters 16-32-64-128-256, [3x3 conv (no bias) -> batch norm ->
 ReLU] x 2 per level, 2x2 max pooling, 2x2 stride-2 transposed convolutions, [up, skip]
@@ -17,7 +17,7 @@ import time
 import torch
 from torch import nn
 
-from torch_peer import dice_focal   # the same loss as the CAE peer
+from .torch_peer import dice_focal   # the same loss as the CAE peer
 
 
 def double_conv(c_in, c_out):

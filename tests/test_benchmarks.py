@@ -21,8 +21,9 @@ TINY = {"kernels": ["--size", "32x16", "--repeat", "1"],
 
 @pytest.mark.parametrize("name", sorted(TINY))
 def test_benchmark_writes_json_table_and_plot(name, tmp_path):
-    done = subprocess.run([sys.executable, str(BENCHMARKS / f"bench_{name}.py"), *TINY[name],
-                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=240)
+    done = subprocess.run([sys.executable, "-m", f"benchmarks.bench_{name}", *TINY[name],
+                           "--out", str(tmp_path)], capture_output=True, text=True, timeout=240,
+                          cwd=BENCHMARKS.parent)
     assert done.returncode == 0, done.stderr[-2000:]
     record = json.loads((tmp_path / f"bench_{name}.json").read_text())
     assert record["rows"] and record["machine"]["cpus"] >= 1
@@ -35,8 +36,8 @@ def test_benchmark_writes_json_table_and_plot(name, tmp_path):
 
 
 def test_conv_benchmark_covers_every_convolution(tmp_path):
-    subprocess.run([sys.executable, str(BENCHMARKS / "bench_conv.py"), *TINY["conv"], "--out",
-                    str(tmp_path)], check=True, capture_output=True, timeout=240)
+    subprocess.run([sys.executable, "-m", "benchmarks.bench_conv", *TINY["conv"], "--out",
+                    str(tmp_path)], check=True, capture_output=True, timeout=240, cwd=BENCHMARKS.parent)
     rows = json.loads((tmp_path / "bench_conv.json").read_text())["rows"]
     assert len(rows) == 13                       # 6 encoder, 3 up+conv, 3 decoder, the 1x1 head
     assert sum("up+conv" in r["layer"] for r in rows) == 3

@@ -1,5 +1,6 @@
 """Gradient norms recorded during training, kept across resume, drawn; and the example script."""
 import csv
+import json
 import re
 import shutil
 import subprocess
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from npcae.models.containers import display_name
 from npcae.train.callbacks import GradientNorms
 from npcae.train.checkpoint import read_checkpoint, restore_trainer
 from npcae.train.experiment import assemble
@@ -37,7 +39,9 @@ def test_two_epochs_write_every_parameters_norm_and_the_plot(tmp_path):
     exp = experiment(tmp_path, epochs=2)             # grad_every defaults to 10: epochs 1 and 2
     exp.trainer.fit()
     rows = read_norms(tmp_path)
-    names = [name for name, _, _ in exp.trainer.model.named_parameters()]
+    model = exp.trainer.model
+    names = [display_name(model, name) for name, _, _ in model.named_parameters()]
+    assert names[:2] == ["enc1.conv1.W", "enc1.conv1.b"]      # stored as 0.W, 0.b
     assert [(e, n) for e, n, _ in rows] == [(e, n) for e in (1, 2) for n in names]
     # Adam does not touch the gradients: the model still holds epoch 2's.
     for (_, name, norm), (_, _, grad) in zip(rows[len(names):], exp.trainer.model.named_parameters()):
@@ -75,6 +79,38 @@ def test_resume_keeps_the_rows_consistent(tmp_path):
     assert (out / GRADIENT_NORMS).read_text() == (tmp_path / "straight" / GRADIENT_NORMS).read_text()
 
 
+def test_unet_rows_are_named_by_place_and_an_older_checkpoint_resumes_into_those_names(tmp_path):
+    """A U-Net's rows read "down1.conv1.W", not "6.0.7.W". A checkpoint written before the
+    names existed (its rows under the stored names, as are its weights and Adam's slots, then
+    and now) resumes into the same CSV as a straight run, each parameter once per epoch."""
+    unet = dict(model="unet", model_args={"filters": [2, 3, 4]}, grad_every=1)
+    straight = experiment(tmp_path / "straight", epochs=3, **unet)
+    straight.trainer.fit()
+    model = straight.trainer.model
+    stored = [name for name, _, _ in model.named_parameters()]
+    shown = [display_name(model, name) for name in stored]
+    rows = read_norms(tmp_path / "straight")
+    assert [(e, n) for e, n, _ in rows] == [(e, n) for e in (1, 2, 3) for n in shown]
+    assert shown[0] == "down1.conv1.W" and "6.0.1.W" in stored and "down2.conv1.W" in shown
+    assert {"bottom.bn2.gamma", "up1.upconv.b", "head.conv.b"} <= set(shown)
+
+    out = tmp_path / "resumed"
+    experiment(out, epochs=1, **unet).trainer.fit()
+    with np.load(out / "checkpoint.npz") as data:
+        arrays = {name: data[name] for name in data.files}
+    assert {f"model/{n}" for n in stored} | {f"optim/m/{n}" for n in stored} <= set(arrays)
+    callbacks = json.loads(str(arrays["__callbacks__"]))
+    old = dict(zip(shown, stored))
+    callbacks["gradient_norms"]["rows"] = [{**row, "name": old[row["name"]]}
+                                           for row in callbacks["gradient_norms"]["rows"]]
+    arrays["__callbacks__"] = np.array(json.dumps(callbacks))
+    np.savez(out / "checkpoint.npz", **arrays)              # as npcae wrote it before the names
+    resumed = experiment(out, resume=True, epochs=3, **unet)
+    assert {row["name"] for row in resumed.trainer.callback(GradientNorms).rows} == set(stored)
+    resumed.trainer.fit()
+    assert (out / GRADIENT_NORMS).read_text() == (tmp_path / "straight" / GRADIENT_NORMS).read_text()
+
+
 def test_gradient_matrix_and_plot_with_gaps_and_zeros(tmp_path):
     rows = [{"epoch": 5, "name": "0.W", "norm": 1e-3}, {"epoch": 1, "name": "0.W", "norm": 0.0},
             {"epoch": 1, "name": "3.W", "norm": 2.0}]
@@ -103,7 +139,7 @@ def test_example_shows_sigmoids_vanishing_gradient(tmp_path):
     # 12 sigmoid derivatives (each at most 1/4) between the first layer and the head.
     assert ratios["sigmoid"] < 1e-4 < min(ratios["swish"], ratios["relu"])
     for suffix in ("", "_swish", "_relu", "_sigmoid"):
-        assert (tmp_path / f"flow{suffix}.png").stat().st_size > 0
+        assert (tmp_path / "flow" / f"gradient_flow{suffix}.png").stat().st_size > 0
 
 
 def test_example_refuses_bad_input_in_one_line(tmp_path):

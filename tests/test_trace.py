@@ -10,7 +10,8 @@ import pytest
 
 from npcae.layers import Conv2D, ReLU, Sigmoid
 from npcae.losses.binary import get_loss
-from npcae.models import Sequential, cae
+from npcae.models import Sequential, cae, create
+from npcae.models.containers import display_name
 from npcae.optim import Adam
 from npcae.diagnostics.trace import leaf_layers, trace_step
 from npcae.train.callbacks import History, TraceFirstStep
@@ -113,21 +114,49 @@ def test_cae_rows_follow_the_summary_and_cover_every_parameter(rng, fast):
     trace = trace_step(model, get_loss("dice+focal"), Adam(model.named_parameters()), x, y)
     names = [row.name for row in trace.layers]
     if fast:                                      # a fused UpConv2D is one leaf, as in summary()
-        assert names == [f"{i} {type(layer).__name__}" for i, layer in enumerate(model.layers)]
-        assert [p.name for p in trace.layers[18].params] == ["18.1.W", "18.1.b"]
+        assert names == [f"{name} {type(layer).__name__}" for name, layer in zip(model.names, model.layers)]
+        assert names[18] == "dec3.upconv1 UpConv2D"
+        assert [p.name for p in trace.layers[18].params] == ["dec3.upconv1.1.W", "dec3.upconv1.1.b"]
     else:
-        assert names[18:20] == ["18.0 UpSampling2D", "18.1 Conv2D"]
-        assert [p.name for p in trace.layers[19].params] == ["18.1.W", "18.1.b"]
+        assert names[18:20] == ["dec3.upconv1.0 UpSampling2D", "dec3.upconv1.1 Conv2D"]
+        assert [p.name for p in trace.layers[19].params] == ["dec3.upconv1.1.W", "dec3.upconv1.1.b"]
     leaves = len(list(leaf_layers(model)))
     summary_leaves = sum(1 for line in model.summary((1, 16, 8, 3), print_fn=None).splitlines()
                          if line.startswith(" ") and line.split()[-1].replace(".", "").isdigit())
     assert len(names) == leaves == summary_leaves
     traced = [p.name for row in trace.layers for p in row.params]
-    assert traced == [name for name, _, _ in model.named_parameters()]
+    assert traced == [display_name(model, name) for name, _, _ in model.named_parameters()]
     assert all(row.output_shape is not None and math.isfinite(row.grad_input_norm)
                for row in trace.layers)
     for layer in model.walk():                    # every hook was removed
         assert "forward" not in vars(layer) and "backward" not in vars(layer)
+
+
+def trace_norm(trace, name):
+    return next(p.grad_norm for row in trace.layers for p in row.params if p.name == name)
+
+
+def test_unet_rows_and_parameters_carry_the_names_shown(rng):
+    model = create("unet", seed=0, filters=(2, 3, 4))
+    x = rng.random((1, 8, 8, 3)).astype(np.float32)
+    y = (rng.random((1, 8, 8, 1)) > 0.5).astype(np.float32)
+    trace = trace_step(model, get_loss("dice+focal"), Adam(model.named_parameters()), x, y)
+    names = [row.name for row in trace.layers]
+    assert names[:7] == ["down1.conv1 Conv2D", "down1.bn1 BatchNormalization", "down1.act1 ReLU",
+                         "down1.conv2 Conv2D", "down1.bn2 BatchNormalization", "down1.act2 ReLU",
+                         "down2.pool MaxPool2D"]
+    assert "bottom.conv2 Conv2D" in names and "skip1 Identity" in names
+    assert names[-2:] == ["head.conv Conv2D", "head.sigmoid Sigmoid"]
+    traced = [p.name for row in trace.layers for p in row.params]
+    assert traced[:3] == ["down1.conv1.W", "down1.bn1.gamma", "down1.bn1.beta"]
+    assert len(traced) == len(set(traced)) == len(list(model.named_parameters()))
+    lines = trace.table().splitlines()
+    gamma = next(line for line in lines if "bottom.bn2.gamma" in line)
+    beta = next(line for line in lines if "bottom.bn2.beta" in line)
+    # The parameter column is as wide as its longest name: the numbers stay in their columns.
+    assert gamma.index("bottom.bn2.gamma") == beta.index("bottom.bn2.beta")
+    end = lines[1].index("|dL/dp|") + len("|dL/dp|")           # right-aligned under the header
+    assert gamma[end - 8:end + 1] == f"{trace_norm(trace, 'bottom.bn2.gamma'):.2e} "
 
 
 def test_tracing_does_not_change_the_step(rng):

@@ -7,6 +7,7 @@ from npcae.train.checkpoint import read_checkpoint, restore_trainer
 from npcae.train.experiment import assemble
 from npcae.layers import BatchNormalization, Conv2DTranspose, MaxPool2D
 from npcae.models import build, create
+from npcae.models.containers import display_name
 from npcae.models.summary import summary_text
 from test_training import StopAfter, assert_same_run
 
@@ -112,3 +113,61 @@ def test_augment_args_reach_the_augmenter_and_unknown_amounts_are_one_line(tmp_p
     with pytest.raises(SettingsError, match=r"augment_args must be a dict of Augmenter amounts "
                                             r"\(brightness, contrast, flip, scale, shift\), got \{'zoom': 2\}"):
         settings({"augment_args": {"zoom": 2}})
+
+
+# The stored names of the default U-Net as npcae wrote them before its layers had display names
+# (weights.npz and checkpoint keys, the optimiser's slots): they must not change.
+STORED = {"0.W": "down1.conv1.W", "1.gamma": "down1.bn1.gamma", "6.0.1.W": "down2.conv1.W",
+          "6.0.7.0.7.0.7.0.5.gamma": "bottom.bn2.gamma", "6.0.7.0.7.0.7.0.7.b": "up4.upconv.b",
+          "6.0.14.W": "up1.upconv.W", "11.beta": "up1.bn2.beta", "13.W": "head.conv.W",
+          "13.b": "head.conv.b"}
+
+
+def test_the_layers_are_shown_by_their_place_in_the_u_and_stored_as_before(tmp_path):
+    model = create("unet", seed=0)
+    stored = [name for name, _, _ in model.named_parameters()]
+    shown = [display_name(model, name) for name in stored]
+    assert {name: display_name(model, name) for name in STORED} == STORED
+    assert len(stored) == 64 and len(set(shown)) == 64
+    assert shown[:3] == ["down1.conv1.W", "down1.bn1.gamma", "down1.bn1.beta"]
+    assert shown[-8:] == ["up1.conv1.W", "up1.bn1.gamma", "up1.bn1.beta", "up1.conv2.W",
+                          "up1.bn2.gamma", "up1.bn2.beta", "head.conv.W", "head.conv.b"]
+    # Input to output along the U: down1..down4, the bottom, then up4..up1 and the head.
+    levels = list(dict.fromkeys(name.split(".")[0] for name in shown))
+    assert levels == ["down1", "down2", "down3", "down4", "bottom", "up4", "up3", "up2", "up1", "head"]
+    assert display_name(model, "1.moving_mean") == "down1.bn1.moving_mean"        # state too
+    # The files keep the stored names, so weights written before the display names still load.
+    model.save(tmp_path / "weights.npz")
+    with np.load(tmp_path / "weights.npz") as data:
+        assert set(STORED) <= set(data.files)
+        assert sorted(data.files) == sorted(["__config__", *stored,
+                                             *(f"state/{name}" for name, _ in model.named_state())])
+        old = {name: data[name] for name in data.files}
+    old["13.b"] = np.full_like(old["13.b"], 0.25)
+    np.savez(tmp_path / "old.npz", **old)
+    twin = create("unet", seed=1).load(tmp_path / "old.npz")
+    assert twin.layers[13].params["b"] == 0.25
+
+
+@pytest.mark.parametrize("options", [dict(), dict(upsampling="nearest", batch_norm=False, dropout=0.5,
+                                                  classes=3, activation="swish")],
+                         ids=["default", "nearest-plain-dropout"])
+def test_every_layer_has_its_own_name_whatever_the_options(options):
+    model = create("unet", seed=0, filters=(2, 3, 4), **options)
+    layers = list(model.named_layers())
+    assert len({path for path, _ in layers}) == len(layers)
+    leaves = {path: type(layer).__name__ for path, layer in layers if not layer.sublayers()}
+    assert len(leaves) == sum(1 for layer in model.walk() if not layer.sublayers())
+    assert leaves["down2.pool"] == leaves["bottom.pool"] == "MaxPool2D"
+    assert leaves["skip1"] == leaves["skip2"] == "Identity"
+    shown = [display_name(model, name) for name, _, _ in model.named_parameters()]
+    assert len(set(shown)) == len(shown) and not any(part.isdigit() for name in shown
+                                                     for part in name.split("."))
+    if options:
+        assert leaves["bottom.dropout"] == "Dropout" and leaves["up1.upsample"] == "UpSampling2D"
+        assert leaves["up2.upconv"] == "Conv2D" and "head.sigmoid" not in leaves
+        assert {"down1.conv1.b", "up1.upconv.W", "head.conv.b"} <= set(shown)
+    else:
+        assert leaves["up2.upconv"] == "Conv2DTranspose" and leaves["head.sigmoid"] == "Sigmoid"
+        assert "down1.conv1.b" not in shown and "bottom.bn2.gamma" in shown
+

@@ -9,7 +9,9 @@ For every leaf layer (the rows of `model.summary()`; a fused UpConv2D is one lea
     per parameter p:  ||dL/dp||,  ||p||,  ||dp||  and  ||dp|| / ||p||, where dp is the change
                the optimiser made (p after the step minus p before it). A healthy Adam run keeps
                the ratio near 1e-3; a parameter whose ||p|| is 0 (a fresh bias) has no ratio.
-Norms and moments are computed in float64 whatever the model's dtype.
+Norms and moments are computed in float64 whatever the model's dtype. Layers and parameters
+appear under their display names (models/containers.py: "down2.conv1.W" in the U-Net), which
+are the stored names ("3.W") for a model whose containers do not name their children.
 """
 import csv
 import io
@@ -20,6 +22,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from ..models.containers import display_name
 from ..system.files import atomic_write
 
 
@@ -33,7 +36,8 @@ def leaf_layers(model, path=""):
     """(path, layer) for every leaf, depth first, walking summary_children() as summary() does.
 
     The path is the chain of child indices ("3", "18", "2.1.0"), the prefix of the leaf's
-    parameter names; the model itself has the path "".
+    stored parameter names; the model itself has the path "". display_name(model, path) is the
+    name to show.
     """
     children = model.summary_children()
     if not children:
@@ -44,7 +48,7 @@ def leaf_layers(model, path=""):
 
 @dataclass
 class ParamTrace:
-    name: str              # the optimiser's name for it, e.g. "3.W"
+    name: str              # its display name: "3.W" (the optimiser's), "down2.conv1.W"
     grad_norm: float       # ||dL/dp||
     weight_norm: float     # ||p|| before the step
     update_norm: float     # ||p_after - p_before||
@@ -53,7 +57,7 @@ class ParamTrace:
 
 @dataclass
 class LayerTrace:
-    name: str                      # "<path> <class>", e.g. "3 Conv2D"
+    name: str                      # "<display path> <class>": "3 Conv2D", "down2.conv1 Conv2D"
     output_shape: tuple = None
     mean: float = math.nan
     std: float = math.nan
@@ -76,8 +80,9 @@ class StepTrace:
     def table(self):
         """The trace as fixed-width text, one line per layer and parameter."""
         width = max([len(layer.name) for layer in self.layers] + [5]) + 2
+        pwidth = max([len(p.name) for layer in self.layers for p in layer.params] + [8]) + 2
         header = (f"{'Layer':<{width}}{'Output shape':<20}{'mean':>10}{'std':>10}{'zeros':>7}"
-                  f"{'|dL/dx|':>11}  {'param':<10}{'|dL/dp|':>10}{'|p|':>10}{'|dp|':>10}{'|dp|/|p|':>10}"
+                  f"{'|dL/dx|':>11}  {'param':<{pwidth}}{'|dL/dp|':>10}{'|p|':>10}{'|dp|':>10}{'|dp|/|p|':>10}"
                   f"  plan (forward / dW / dx)")
         title = "One training step" + (f", epoch {self.epoch}" if self.epoch is not None else "")
         title += f", loss {self.loss:.6g}" if self.loss is not None else ""
@@ -92,7 +97,7 @@ class StepTrace:
                 lines.append(start + plan)
             for k, p in enumerate(layer.params):
                 ratio = f"{p.update_ratio:.2e}" if math.isfinite(p.update_ratio) else "n/a"
-                lines.append(f"{start if k == 0 else blank}  {p.name:<10}{p.grad_norm:>10.2e}"
+                lines.append(f"{start if k == 0 else blank}  {p.name:<{pwidth}}{p.grad_norm:>10.2e}"
                              f"{p.weight_norm:>10.2e}{p.update_norm:>10.2e}{ratio:>10}"
                              + (plan if k == 0 else ""))
         return "\n".join(lines)
@@ -158,7 +163,7 @@ class Tracer:
         self._names = {id(p): name for name, p, _ in self.model.named_parameters()}
         self._rows, self._handles = [], []
         for path, layer in leaf_layers(self.model):
-            row = LayerTrace(f"{path} {type(layer).__name__}".strip())
+            row = LayerTrace(f"{display_name(self.model, path)} {type(layer).__name__}".strip())
             self._rows.append((row, layer))
             self._handles.append(layer.register_forward_hook(self._forward_hook(row)))
             self._handles.append(layer.register_backward_hook(self._backward_hook(row)))
@@ -194,8 +199,9 @@ class Tracer:
             name = self._names[id(param)]
             before = self._before[name]
             weight, update = l2_norm(before), l2_norm(param.astype(np.float64) - before)
-            row.params.append(ParamTrace(name, l2_norm(layer.grads[short]), weight, update,
-                                         update / weight if weight > 0 else math.nan))
+            ratio = update / weight if weight > 0 else math.nan
+            row.params.append(ParamTrace(display_name(self.model, name), l2_norm(layer.grads[short]),
+                                         weight, update, ratio))
         return row
 
 

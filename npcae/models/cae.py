@@ -6,6 +6,9 @@ from ..layers.base import check_finite
 from .containers import Sequential
 
 
+BLOCK_PARTS = ("conv1", "act1", "drop1", "conv2", "act2", "drop2")     # conv_block's layers, named
+
+
 def conv_block(in_channels, out_channels, kernel_size, first_stride, dropout, activation,
                init_rng, dropout_rngs, fast=True):
     """Conv(stride) -> act -> Dropout(d0) -> Conv -> act -> Dropout(d1): one block of the CAE."""
@@ -39,16 +42,19 @@ def cae(filters=(4, 32, 256), kernel_size=3, dropout=(0.1, 0.25), activation="sw
     dropout_rngs = iter(np.random.default_rng(s) for s in dropout_seed.spawn(4 * len(filters)))
     block = dict(kernel_size=kernel_size, dropout=dropout, activation=activation,
                  init_rng=init_rng, dropout_rngs=dropout_rngs, fast=fast)
-    layers, channels = [], in_channels
-    for f in filters:
+    layers, names, channels = [], [], in_channels
+    for level, f in enumerate(filters, 1):
         layers += conv_block(channels, f, first_stride=2, **block)
+        names += [f"enc{level}.{part}" for part in BLOCK_PARTS]
         channels = f
-    for f in reversed(filters):
+    for level, f in zip(range(len(filters), 0, -1), reversed(filters)):
         first_conv, *rest = conv_block(channels, f, first_stride=1, **block)
         layers += [UpConv2D(UpSampling2D(2, "nearest"), first_conv, fast=fast), *rest]
+        names += [f"dec{level}.{part}" for part in ("upconv1", *BLOCK_PARTS[1:])]
         channels = f
     layers += [Conv2D(channels, 1, 1, 1, "same", rng=init_rng, fast=fast), Sigmoid()]
-    model = CAE(layers, factor=2 ** len(filters))
+    names += ["head.conv", "head.sigmoid"]
+    model = CAE(layers, factor=2 ** len(filters), names=names)
     model.input_shape = (1024, 512, in_channels)
     model.config = {"builder": "cae", "filters": list(filters), "kernel_size": kernel_size,
                     "dropout": list(dropout), "activation": activation, "in_channels": in_channels}
@@ -58,8 +64,8 @@ def cae(filters=(4, 32, 256), kernel_size=3, dropout=(0.1, 0.25), activation="sw
 class CAE(Sequential):
     """A Sequential that checks its input size divides by the total downsampling factor."""
 
-    def __init__(self, layers, factor):
-        super().__init__(layers)
+    def __init__(self, layers, factor, names=None):
+        super().__init__(*layers, names=names)
         self.factor = factor
 
     def check_input(self, shape):

@@ -6,6 +6,14 @@
 
 A U-Net level is `Sequential(conv_block, Concatenate(Identity(), Sequential(down, inner, up)),
 conv_block)`: the skip connection is the Identity branch, and no layer needs to know about it.
+
+Names. Parameters and state are stored (weights files, checkpoints, the optimiser) under their
+path of child indices, "6.0.7.W" (layers/base.py). A container may also name its children for
+people to read, `Sequential(layers, names=["enc.conv", "enc.relu", ...])`; display_name() turns
+the stored path into those names ("6.0.7.W" -> "down2.conv1.W"), and the gradient-flow figure
+and the step trace show them. A child named "" (only a container) adds no part to the path: its
+children's names read as its parent's own, so a U-Net's nesting does not show in its names.
+The stored names never change with the display names, so every weights file keeps loading.
 """
 import numpy as np
 
@@ -16,14 +24,14 @@ from .summary import summary_text
 
 
 class Container(Layer):
-    """Shared plumbing: children's parameters and state are named "<index>.<name>"; summary,
-    save, load."""
+    """Shared plumbing: children's parameters and state are stored as "<index>.<name>", and
+    may be shown under names given to the children (display_name); summary, save, load."""
 
     chained = False          # True when each child's output is the next child's input
     input_shape = None       # (H, W, C) used by summary() when no shape is given
     config = None            # how to rebuild the model (stored with the weights when set)
 
-    def __init__(self, *layers):
+    def __init__(self, *layers, names=None):
         super().__init__()
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
@@ -31,6 +39,33 @@ class Container(Layer):
             if not isinstance(layer, Layer):
                 raise TypeError(f"a container holds Layers, got {type(layer).__name__}")
         self.layers = list(layers)
+        self.names = [str(i) for i in range(len(layers))] if names is None else list(names)
+        self._check_names()
+
+    def _check_names(self):
+        """One name a child, "" only for a container, and no two layers shown under one name."""
+        if len(self.names) != len(self.layers):
+            raise ValueError(f"{len(self.names)} names for {len(self.layers)} layers")
+        for name, layer in zip(self.names, self.layers):
+            if not isinstance(name, str) or (name == "" and not isinstance(layer, Container)):
+                raise ValueError(f"a layer's name is a non-empty string (\"\" only for a "
+                                 f"container), got {name!r} for {type(layer).__name__}")
+        seen = set()
+        for path, _ in self.named_layers():
+            if path in seen:
+                raise ValueError(f"two layers would be shown as {path!r}")
+            seen.add(path)
+
+    def named_layers(self):
+        """(display path, layer) for every layer inside, depth first, containers included
+        except those named "": ("down1.conv1", Conv2D), ... (a model of unnamed containers:
+        ("0", Conv2D), ("2", Sequential), ("2.1", Conv2D), ...)."""
+        for name, layer in zip(self.names, self.layers):
+            if name:
+                yield name, layer
+            if isinstance(layer, Container):
+                for path, inner in layer.named_layers():
+                    yield (f"{name}.{path}" if name else path), inner
 
     def sublayers(self):
         return self.layers          # Layer names their parameters and state "<index>.<name>"
@@ -68,6 +103,19 @@ class Container(Layer):
     def __repr__(self):
         inner = ",\n".join("  " + repr(layer).replace("\n", "\n  ") for layer in self.layers)
         return f"{type(self).__name__}(\n{inner}\n)"
+
+
+def display_name(model, name):
+    """The name a person reads for the parameter, state entry or layer path stored as `name`:
+    each index through a container becomes the name it gives that child ("6.0.7.W" ->
+    "down2.conv1.W" in the U-Net), a child named "" adds nothing, and what is left after the
+    last container stays as stored. Containers without names show the stored name unchanged."""
+    parts, shown, layer = name.split("."), [], model
+    while parts and isinstance(layer, Container) and parts[0].isdigit() and int(parts[0]) < len(layer):
+        index = int(parts.pop(0))
+        shown += [layer.names[index]] if layer.names[index] else []
+        layer = layer.layers[index]
+    return ".".join(shown + parts)
 
 
 class Sequential(Container):

@@ -4,9 +4,10 @@ import io
 import os
 import time
 
-from ..defaults import DEFAULTS
+from ..options import DEFAULTS
 from ...system.files import atomic_write
 from ...diagnostics.trace import l2_norm
+from ...models.containers import display_name
 from .base import Callback, every
 
 
@@ -62,7 +63,9 @@ class History(Callback):
 
 class GradientNorms(Callback):
     """gradient_norms.csv: the L2 norm of every parameter's gradient (of the epoch's last batch)
-    every `period` epochs, at the first and at the last; rows (epoch, name, norm)."""
+    every `period` epochs, at the first and at the last; rows (epoch, name, norm). The name is
+    the one shown (models/containers.display_name: "down2.conv1.W" in the U-Net, "3.W" in the
+    CAE), and each name is a row of gradient_flow.png."""
 
     name = "gradient_norms"
     FILE = "gradient_norms.csv"
@@ -76,12 +79,21 @@ class GradientNorms(Callback):
 
     def on_train_begin(self, trainer):
         os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        # A checkpoint written before the U-Net named its layers holds rows under the stored
+        # names ("6.0.7.W"): shown under the new ones, a resumed run draws each parameter once.
+        model = trainer.model
+        shown = {name: display_name(model, name) for name, _, _ in model.named_parameters()}
+        new = set(shown.values())
+        for row in self.rows:
+            if row["name"] not in new:
+                row["name"] = shown.get(row["name"], row["name"])
 
     def on_epoch_end(self, trainer, logs):
         # The optimiser leaves the gradients alone, so the model still holds the last batch's.
         if self.records(trainer.epoch, trainer.epochs):
-            self.rows += [{"epoch": trainer.epoch, "name": name, "norm": l2_norm(grad)}
-                          for name, _, grad in trainer.model.named_parameters()]
+            model = trainer.model
+            self.rows += [{"epoch": trainer.epoch, "name": display_name(model, name),
+                           "norm": l2_norm(grad)} for name, _, grad in model.named_parameters()]
             self.write()
 
     def on_train_end(self, trainer):

@@ -23,7 +23,7 @@ MOVED = {
     "footprints": "diagnostics.footprints", "trace": "diagnostics.trace",
     "training": "train.trainer", "experiment": "train.experiment",
     "task_settings": "train.task_settings", "checkpoint": "train.checkpoint",
-    "evaluation": "train.evaluation", "defaults": "train.defaults", "callbacks": "train.callbacks",
+    "evaluation": "train.evaluation", "defaults": "train.options", "callbacks": "train.callbacks",
 }
 # (old module, old name) -> (new module, new name), for names that changed in the move
 RENAMED = {
@@ -35,6 +35,10 @@ RENAMED = {
     ("experiment", "finish"): ("train.report", "finish"),
     ("losses_multiclass", "IGNORE"): ("data.labels", "IGNORE"),
     ("losses_multiclass", "median_frequency_weights"): ("data.labels", "median_frequency_weights"),
+    ("defaults", "MODEL_DEFAULTS"): ("models", "RUN_DEFAULTS"),
+    ("experiment", "settings"): ("train.run_settings", "settings"),
+    ("experiment", "SettingsError"): ("train.run_settings", "SettingsError"),
+    ("experiment", "DEFAULTS"): ("train.options", "DEFAULTS"),
 }
 
 

@@ -5,6 +5,8 @@
 
 State is plain arrays: `opt.state_dict()` -> {name: ndarray}, `opt.load_state_dict(state)`.
 """
+import math
+
 import numpy as np
 
 
@@ -94,3 +96,18 @@ class Adam(Optimizer):
         v *= self.beta2
         v += (1 - self.beta2) * grad * grad
         param -= self._step_size * m / (np.sqrt(v) + self.eps)
+
+
+# -- learning-rate schedules: the rate as a function of the epoch (the LearningRateSchedule
+# callback of npcae.train sets it before each epoch) ---------------------------------------
+SCHEDULES = ("constant", "cosine")
+
+
+def scheduled_lr(kind, lr, epoch, epochs, floor=0.01):
+    """The learning rate of 0-based `epoch` of `epochs` under schedule `kind`."""
+    if kind == "constant":
+        return lr
+    if kind == "cosine":
+        progress = min(epoch / max(epochs, 1), 1.0)
+        return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+    raise ValueError(f"unknown learning-rate schedule {kind!r}; choose from {', '.join(SCHEDULES)}")

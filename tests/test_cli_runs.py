@@ -59,7 +59,7 @@ def test_held_out_frames_from_a_second_folder(tmp_path, frames, capsys):
 
 @pytest.mark.parametrize("args, phrase", [
     (["--batch-size", "0"], "--batch-size must be a positive integer"),
-    (["--epochs", "0"], "--epochs must be an integer of at least 1"),
+    (["--epochs", "0"], "--epochs must be a positive integer"),
     (["--lr", "-1"], "--lr must be a positive number"),
     (["--model", "resnet"], "unknown model 'resnet'"),
     (["--n-train", "10"], "nothing"),

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from npcae.cli import main
-from npcae.data.synthetic_streets import render_street, street_composite
+from npcae.data.sets.synthetic_streets import render_street, street_composite
 from test_cli import TINY, error_line, history
 
 SMALL = ["--size", "32x32", "--filters", "4,8", "--epochs", "1", "--batch-size", "4",
@@ -194,12 +194,12 @@ def test_a_palette_file_of_seven_classes_and_its_void_colours_reach_evaluation(t
     from npcae.data.composites import CompositeFrames
     from npcae.data.palette import read_palette
     from npcae.tasks import make_task
+    from npcae.train.options import DEFAULTS
     from npcae.train.task_settings import resolve_task, task_config
-    from npcae.train.defaults import DEFAULTS
     palette = tmp_path / "seven.txt"
     palette.write_text("".join(f"c{k}, {10 * k}, 0, 0\n" for k in range(7)) + "void, 0, 0, 200\n")
     folder = composites(tmp_path / "streets", count=2)
     assert CompositeFrames(folder, (32, 32), read_palette(palette), classes=7).classes == 7
-    run = resolve_task({**DEFAULTS, "data": str(folder), "palette": str(palette)})
-    task = make_task(task_config(run))
+    run, data_palette = resolve_task({**DEFAULTS, "data": str(folder), "palette": str(palette)})
+    task = make_task(task_config(run, data_palette))
     assert run["classes"] == 7 and task.palette.void.tolist() == [[0, 0, 200]]

@@ -78,6 +78,11 @@ def names(cases=CASES):
     return list(dict.fromkeys(case.layer for case in cases))
 
 
+def model_names(cases=CASES):
+    """The models the catalogue checks whole (`npcae gradcheck --model NAME`)."""
+    return names([case for case in cases if case.kind == "model"])
+
+
 def select(layer=None, model=None, cases=CASES):
     """The cases of one layer (by name, any case) or of one model; all of them by default."""
     wanted = (layer or model or "").lower()

@@ -6,13 +6,13 @@
 from .cae import CAE, cae, conv_block
 from .containers import Add, Concatenate, Container, Sequential
 from .io import WeightsMismatch, load_weights, read_config, save_weights
-from .registry import BUILDERS, UnknownModel, build, create, register
-from .unet import UNet, unet
+from .registry import BUILDERS, RUN_DEFAULTS, UnknownModel, build, create, register
+from .unet import RUN_DEFAULTS as UNET_RUN_DEFAULTS, UNet, unet
 
 register("cae", cae)
-register("unet", unet)
+register("unet", unet, run_defaults=UNET_RUN_DEFAULTS)
 
 __all__ = ["Sequential", "Add", "Concatenate", "Container", "cae", "CAE", "conv_block", "unet",
            "UNet", "build",
-           "create", "register", "BUILDERS", "UnknownModel", "save_weights", "load_weights",
+           "create", "register", "BUILDERS", "RUN_DEFAULTS", "UnknownModel", "save_weights", "load_weights",
            "read_config", "WeightsMismatch"]

@@ -11,22 +11,27 @@ are read, npcae.tasks), set by npcae.train.experiment.
 A builder is a function `builder(..., seed=None) -> model`. `create` records every argument it
 ran with (its defaults filled in, so a later change of a default cannot change a stored model),
 except the seed, which only draws the initial weights that a loaded file replaces.
-Registering a new model is one line: `register("unet", unet)`.
+Registering a new model is one line: `register("unet", unet, run_defaults=RUN_DEFAULTS)`,
+where the run defaults are the training settings it changes when they are not given (the
+U-Net's recipe: data, batch size, schedule, augmentation), kept beside its builder.
 """
 import inspect
 
 from ..errors import InputError
 
 BUILDERS = {}
+RUN_DEFAULTS = {}        # name -> the run settings the model changes (npcae.train reads them)
 
 
 class UnknownModel(InputError):
     """A builder name that is not registered, or arguments it does not take."""
 
 
-def register(name, builder):
-    """Make `builder` available as `name` to create() and build(); returns the builder."""
+def register(name, builder, run_defaults=None):
+    """Make `builder` available as `name` to create() and build(), with the run settings it
+    changes when a run does not give them; returns the builder."""
     BUILDERS[name] = builder
+    RUN_DEFAULTS[name] = dict(run_defaults or {})
     return builder
 
 

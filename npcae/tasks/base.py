@@ -4,8 +4,8 @@
     task.tally()                     a Tally: update(output, target) batch by batch, result()
     task.snapshot(output)            a small uint8 picture of an output, for the evolution plot
     task.draw(image, target, output) an RGB picture of image, truth and prediction, for figures
-    task.write_prediction(...)       the files `npcae predict` writes for one photo, at its size
-    task.composites                  True if write_prediction takes a background= (--background)
+    task.render(photo, output)       the pictures of one photo at its size ({kind: (pixels, mode)})
+    task.composites                  True if render takes a background= (--background)
     task.figures                     the metric curves of a run: (file stem, keys, ylabel, title)
     task.headline                    the metrics a summary prints (the first on the progress bar)
     task.caption                     the title of the figure of drawn predictions
@@ -52,7 +52,8 @@ class Task:
     figures = ()
     headline = ()
     caption = ""
-    composites = False          # write_prediction(..., background=) puts the subject on it
+    composites = False          # render(..., background=) puts the subject on it
+    default_data = None         # what `npcae evaluate` reads when no --data is given (None: the run default)
 
     def __init__(self, loss, loss_spec):
         self.loss, self.loss_spec = loss, loss_spec      # the Loss, and the string it came from
@@ -70,15 +71,15 @@ class Task:
     def draw(self, image, target, output):
         raise NotImplementedError
 
-    def write_prediction(self, stem, original, output, out_dir, save_png):
-        """Write the files of one photo into out_dir and return their names.
+    def render(self, original, output, **options):
+        """The pictures of one photo, each at the photo's own size: {kind: (pixels, mode)},
+        pixels uint8 and mode a Pillow mode ("L", "RGB", "RGBA"). A writer decides where they
+        go (npcae.predict: PNG files NAME_<kind>.png; a video: one stream per kind).
 
-        stem: the photo's name without suffix (files are named STEM_<kind>.png); original: the
-        photo as an 8-bit RGB PIL image; output: the model's (h, w, C) output for it, at the
-        photo's size or at the size the model ran at (resize_output brings it to the photo's);
-        save_png(array, path, mode) writes one PNG atomically. A task with `composites` also
-        takes background=: a Background (npcae.predict) whose at(height, width) gives the new
-        background, (H, W, 3) uint8, at the photo's size.
+        original: the photo as an 8-bit RGB PIL image; output: the model's (h, w, C) output
+        for it, at the photo's size or at the size the model ran at (resize_output brings it
+        to the photo's). A task with `composites` also takes background=: a Background
+        (npcae.predict) whose at(height, width) gives the new background, (H, W, 3) uint8.
         """
         raise NotImplementedError
 

@@ -69,6 +69,8 @@ class MultiClassMask(Task):
     """
 
     name = "multiclass"
+    default_model = "unet"       # one output per class: a run of class ids that names no model
+    default_data = "synthetic-streets"   # what `npcae evaluate` reads when no --data is given
     headline = ("miou", "pixel_accuracy", "class_accuracy")
     mask_fill = IGNORE           # what augmentation puts where a shifted mask has no pixel
     caption = "Photo, true classes, predicted classes (black: ignored)"
@@ -122,14 +124,14 @@ class MultiClassMask(Task):
             panels.append(self.snapshot(output) / 255.0)
         return np.concatenate(panels, axis=1)
 
-    def write_prediction(self, stem, original, output, out_dir, save_png):
-        """The files of one photo, each at the photo's own size (the logits are resized
+    def render(self, original, output):
+        """The pictures of one photo, each at the photo's own size (the logits are resized
         bilinearly, in float, before the argmax when the model ran at another size):
 
-            NAME_classes.png   8-bit gray: the class id of each pixel, 0..K-1 (255, the ignore
-                               label of masks, is never predicted)
-            NAME_colour.png    the classes in the palette's colours
-            NAME_overlay.png   half the photo, half the colours
+            classes    8-bit gray: the class id of each pixel, 0..K-1 (255, the ignore label
+                       of masks, is never predicted)
+            colour     the classes in the palette's colours
+            overlay    half the photo, half the colours
         """
         ids = predicted_ids(resize_output(output, original.size))
         rgb = np.asarray(original)
@@ -137,10 +139,7 @@ class MultiClassMask(Task):
             raise ValueError(f"output {ids.shape} does not match the photo {rgb.shape[:2]}")
         colours = self.colour(ids)
         overlay = ((rgb.astype(np.uint16) + colours + 1) // 2).astype(np.uint8)
-        files = {"classes": (ids, "L"), "colour": (colours, "RGB"), "overlay": (overlay, "RGB")}
-        for kind, (pixels, mode) in files.items():
-            save_png(pixels, out_dir / f"{stem}_{kind}.png", mode)
-        return [f"{stem}_{kind}.png" for kind in files]
+        return {"classes": (ids, "L"), "colour": (colours, "RGB"), "overlay": (overlay, "RGB")}
 
     def table(self, total, per_image):
         """The lines `npcae evaluate` prints: each class's pixels, accuracy and IoU, then the

@@ -1,10 +1,20 @@
 """Inference over a set of frames, a batch at a time: predictions, loss and the task's metrics.
 
+    loss, tally = evaluate(model, task, frames)                 # a model in memory
+    trained, tally, per_image = evaluate_saved("runs/demo")     # `npcae evaluate`: one from its files
+
 Memory is bounded by the batch: frames are read as each batch needs them (npcae.data Frames).
 """
 import math
 
 import numpy as np
+
+from ..data import DATASETS, open_frames
+from ..diagnostics.memory import check_inference
+from ..errors import InputError
+from ..predict import load_model
+from .options import DEFAULTS
+from .task_settings import evaluation_options
 
 
 def forward_batches(model, images, batch=3):
@@ -47,3 +57,25 @@ def evaluate(model, task, frames, batch=3, per_image=False):
                 images_metrics[name] = task.tally().update(o, t).result()
     loss = weighted_mean(losses)
     return (loss, tally, images_metrics) if per_image else (loss, tally)
+
+
+def evaluate_saved(weights, data=None, palette=None, size=None, batch=DEFAULTS["eval_batch"]):
+    """(TrainedModel, tally, {image: metrics}) of the model in `weights` (a file or run folder)
+    on `data` (default: the task's own synthetic set) at `size` (default: its trained size).
+    A set split by its publisher (cityscapes-pix2pix: train/ and val/) is evaluated on its
+    held-out part; `palette` is a palette file for the data's label colours."""
+    trained = load_model(weights)
+    model, task = trained.model, trained.task
+    size = tuple(size or trained.size)
+    data = data or task.default_data or DEFAULTS["data"]
+    options = evaluation_options(task, data, palette, weights)
+    try:
+        model.output_shape((1, *size, 3))
+    except ValueError as error:
+        raise InputError(f"size {size[0]}x{size[1]} does not fit the model: {error}") from None
+    check_inference(model, size, batch_size=batch)
+    entry = DATASETS.get(data)
+    part = 1 if entry is not None and entry.parts else None          # a publisher's held-out part
+    frames = open_frames(data, size, part=part, **options)
+    _, total, per_image = evaluate(model, task, frames, batch=batch, per_image=True)
+    return trained, total, per_image

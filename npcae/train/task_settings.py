@@ -1,14 +1,14 @@
 """What a run's task makes of its other settings: the loss it defaults to, the palette and class
 count of multi-class data, the options its frames are opened with, and the model's outputs.
 
-    run = resolve_task(run)          # task, loss, classes filled in and checked
-    task_config(run)                 # make_task's config: {"task": "multiclass", "names": ...}
-    data_options(run)                # open_frames options: {"palette": ..., "classes": 19}
+    run, palette = resolve_task(run) # task, loss, classes filled in and checked; the data's Palette
+    task_config(run, palette)        # make_task's config: {"task": "multiclass", "names": ...}
+    data_options(run, palette)       # open_frames options: {"palette": ..., "classes": 19}
     evaluation_options(task, data)   # the same for a trained model's task (npcae evaluate)
     model_args(run)                  # the builder's arguments, with classes=K for class ids
 
 A data set says what its masks hold (Dataset.task); a folder holds binary masks unless the
-run gives --classes or --palette. Multi-class data takes the Cityscapes palette unless a
+run gives --classes or --palette. Multi-class data takes its set's palette (a folder: Cityscapes') unless a
 --palette file names the classes and colours; --classes 7 groups Cityscapes' 19 classes into
 its 7 categories.
 """
@@ -23,24 +23,27 @@ class TaskSettingsError(InputError):
     """A task setting that cannot be used (experiment.settings raises it as a SettingsError)."""
 
 
+# A folder of colour labels that names no --palette is taken as Cityscapes' (pix2pix's
+# composites, the one such format npcae reads); a named set says its own (Dataset.palette).
+FOLDER_PALETTE = CITYSCAPES_19
+
+
 def data_palette(run):
-    """The Palette that the run's label colours are snapped to."""
+    """The Palette that the run's label colours are snapped to: the --palette file's, else the
+    named set's own, else FOLDER_PALETTE."""
     if run["palette"] is None:
-        return CITYSCAPES_19
+        entry = DATASETS.get(run["data"])
+        return entry.palette if entry is not None and entry.palette is not None else FOLDER_PALETTE
     try:
         return palette_file(run["palette"])
     except ValueError as error:
         raise TaskSettingsError(str(error)) from None
 
 
-def task_palette(run):
-    """The Palette of the classes the model predicts (the 7 categories for --classes 7)."""
-    return predicted_palette(data_palette(run), run["classes"])
-
-
 def resolve_task(run, name=str):
-    """run with "task", "loss" and (multi-class) "classes" filled in; TaskSettingsError when they
-    do not fit the data or each other."""
+    """(run with "task", "loss" and (multi-class) "classes" filled in, the Palette its labels
+    are snapped to or None); TaskSettingsError when they do not fit the data or each other.
+    The palette file is read here, once."""
     run = dict(run)
     entry = DATASETS.get(run["data"])
     class_ids = run["classes"] is not None or run["palette"] is not None
@@ -52,7 +55,7 @@ def resolve_task(run, name=str):
             if run[key] is not None:
                 raise TaskSettingsError(f"{name(key)} is for multi-class masks, but {run['data']} "
                                         f"holds {run['task']} masks")
-        return run
+        return run, None
     if data_task != "multiclass":
         raise TaskSettingsError(f"{run['data']} holds binary masks, not class ids; a multi-class "
                                 f"run needs multi-class data (cityscapes-pix2pix, synthetic-streets)")
@@ -69,26 +72,26 @@ def resolve_task(run, name=str):
             and all(isinstance(w, (int, float)) and w >= 0 for w in weights)):
         raise TaskSettingsError(f"{name('class_weights')} must be 'auto' or {classes} non-negative "
                                 f"numbers, got {weights!r}")
-    return run
+    return run, palette
 
 
-def task_config(run):
+def task_config(run, palette):
     """The config make_task builds the run's task from ("auto" weights count as none until
-    computed from the training masks)."""
+    computed from the training masks); `palette` the data's (resolve_task's)."""
     if run["task"] != "multiclass":
         return {"task": run["task"], "loss": run["loss"]}
-    palette = task_palette(run)
+    palette = predicted_palette(palette, run["classes"])     # the 7 categories for --classes 7
     weights = run["class_weights"]
     return {"task": "multiclass", "loss": run["loss"], "names": list(palette.names),
             "colours": palette.colours.tolist(), "void": palette.void.tolist(),
             "class_weights": None if weights in (None, "auto") else list(weights)}
 
 
-def data_options(run):
+def data_options(run, palette):
     """The options the run's frames open with (open_frames(..., **options))."""
     if run["task"] != "multiclass":
         return {}
-    return {"palette": data_palette(run), "classes": run["classes"]}
+    return {"palette": palette, "classes": run["classes"]}
 
 
 def model_args(run):

@@ -3,7 +3,7 @@ import os
 
 from ...system.reserve import DiskReserve
 from ..checkpoint import CHECKPOINT, read_checkpoint, save_checkpoint
-from ..defaults import DEFAULTS
+from ..options import DEFAULTS
 from .base import Callback
 
 

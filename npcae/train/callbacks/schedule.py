@@ -11,22 +11,8 @@ The rate is a function of the epoch alone, so the schedule has no state of its o
 run sets the rate at the start of its next epoch, and mid-epoch the optimiser's saved `lr` holds
 it. A resume that raises --epochs stretches the rest of the decay over the new length.
 """
-import math
-
+from ...optim import SCHEDULES, scheduled_lr  # noqa: F401 (SCHEDULES: re-exported)
 from .base import Callback
-
-SCHEDULES = ("constant", "cosine")
-
-
-def scheduled_lr(kind, lr, epoch, epochs, floor=0.01):
-    """The learning rate of 0-based `epoch` of `epochs` under schedule `kind`."""
-    if kind == "constant":
-        return lr
-    if kind == "cosine":
-        progress = min(epoch / max(epochs, 1), 1.0)
-        return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
-    raise ValueError(f"unknown learning-rate schedule {kind!r}; choose from {', '.join(SCHEDULES)}")
-
 
 class LearningRateSchedule(Callback):
     """Sets optimizer.lr before each epoch and writes it into the epoch's logs ("lr")."""

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ...data.frames import check_same_names
-from ..defaults import DEFAULTS
+from ..options import DEFAULTS
 from ..evaluation import evaluate, outputs
 from .base import Callback, every
 

@@ -8,8 +8,9 @@ BLAS_THREADS_SLEEP = let_blas_threads_sleep()  # before numpy loads OpenBLAS: se
 
 from . import gradcheck, kernels, layers, losses, metrics, models, optim  # noqa: E402
 from . import _moved  # noqa: E402
+from .predict import load_model  # noqa: E402
 
 _moved.install()                              # npcae 0.1's flat module names, with a warning
 
-__version__ = "0.1.0"
-__all__ = ["kernels", "layers", "losses", "optim", "metrics", "models", "gradcheck"]
+__version__ = "0.2.0"
+__all__ = ["load_model", "kernels", "layers", "losses", "optim", "metrics", "models", "gradcheck"]

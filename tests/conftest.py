@@ -18,10 +18,11 @@ def shared_data(name, inside="images"):
     missing it fails under CI (CI=true) and skips elsewhere."""
     folder = SHARED_ROOT / name
     if not (folder / inside).is_dir():
-        message = f"shared data not found at {folder.resolve()}"
+        message = (f"needs the real data set {name} at {folder.resolve()}: its licence keeps it "
+                   f"out of this repository (its README there says where to download it)")
         if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
+            pytest.fail(f"{message}; CI must have it (CI=true)")
+        pytest.skip(f"{message}; skipped here, a failure under CI=true")
     return folder.resolve()
 
 

@@ -24,11 +24,11 @@ def test_train_seed_cae_then_predict_frames(tmp_path):
     assert len(losses) == 2 and losses[1] < losses[0]           # epochs 10 and 12, loss falling
     assert re.search(r"all 10: accuracy 0\.\d{4}  IoU 0\.\d{4}", out)
     for suffix in ("loss.png", "evolution.png", "overlays.png", "weights.npz"):
-        assert (tmp_path / f"seed_{suffix}").stat().st_size > 0
+        assert (tmp_path / "seed" / suffix).stat().st_size > 0
 
     # predict_frames reads the saved weights (and the size stored in them) and cuts out
     # the synthetic frames rendered at twice that size.
-    out = run_example("predict_frames.py", "seed_weights.npz", "--out", "cut", cwd=tmp_path)
+    out = run_example("predict_frames.py", "seed/weights.npz", "--out", "cut", cwd=tmp_path)
     assert "model trained at 32x16" in out
     cutout = np.asarray(Image.open(tmp_path / "cut" / "synth_03_cutout.png"))
     mask = np.asarray(Image.open(tmp_path / "cut" / "synth_03_mask.png"))

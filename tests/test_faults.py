@@ -20,7 +20,7 @@ import pytest
 from npcae.train.callbacks import History
 from npcae.train.checkpoint import read_checkpoint
 from npcae.cli import main
-from npcae.predict.core import load_model
+from npcae.predict import load_model
 from test_cli import TINY, error_line, history
 
 SMALL = [*TINY, "--filters", "2,4,8"]          # a checkpoint of a few kB

@@ -4,7 +4,7 @@ below it, and no chain of imports comes back to where it started. Read from the 
 nothing to run and names the offending line.
 
     errors < system < kernels < layers < models, optim < data < losses, metrics < plots
-           < tasks < diagnostics, gradcheck < train < predict < cli < npcae/__init__.py, __main__
+           < tasks < diagnostics, gradcheck < predict < train < cli < npcae/__init__.py, __main__
 """
 import ast
 from pathlib import Path
@@ -13,8 +13,8 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "npcae"
 LAYERS = [("errors",), ("system",), ("kernels",), ("layers",), ("models", "optim"), ("data",),
-          ("losses", "metrics"), ("plots",), ("tasks",), ("diagnostics", "gradcheck"), ("train",),
-          ("predict",), ("cli", "_moved"), ("__main__", "")]      # "": npcae/__init__.py
+          ("losses", "metrics"), ("plots",), ("tasks",), ("diagnostics", "gradcheck"), ("predict",),
+          ("train",), ("cli", "_moved"), ("__main__", "")]      # "": npcae/__init__.py
 LEVEL = {name: level for level, names in enumerate(LAYERS) for name in names}
 
 

@@ -8,8 +8,8 @@ from PIL import Image
 from npcae.data.palette import CITYSCAPES_19, colourise
 from npcae.losses.multiclass import IGNORE, MultiClassDice, SoftmaxCrossEntropy, multiclass_loss
 from npcae.metrics.multiclass import confusion_matrix
-from npcae.predict.core import _save_png
 from npcae.tasks import ConfusionTally, MultiClassMask, make_task
+from npcae.predict import PngFolder
 
 NAMES, COLOURS = ("road", "car", "sky"), [(128, 64, 128), (0, 0, 142), (70, 130, 180)]
 
@@ -60,7 +60,7 @@ def test_predictions_are_written_at_the_photos_size(tmp_path, rng):
     logits = np.zeros((15, 20, 3), np.float32)
     logits[:, :10, 1] = 5                                         # left half: car
     logits[:, 10:, 2] = 5                                         # right half: sky
-    files = task.write_prediction("p", photo, logits, tmp_path, _save_png)
+    files = PngFolder(tmp_path).open().write("p", task.render(photo, logits))
     assert files == ["p_classes.png", "p_colour.png", "p_overlay.png"]
     ids = np.asarray(Image.open(tmp_path / "p_classes.png"))
     assert ids.shape == (30, 40) and set(np.unique(ids)) == {1, 2}

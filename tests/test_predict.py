@@ -6,11 +6,13 @@ Two models, neither trained: the real tiny CAE (it runs at its trained size, 32x
 mask is resized back), and a 1x1 convolution whose output is the photo's red channel / 255, a
 model of any size whose soft mask is known exactly: alpha must equal the red channel.
 """
+import re
+
 import numpy as np
 import pytest
 from PIL import Image
 
-from npcae.predict import core as predict
+from npcae import predict
 from npcae.cli import main
 from npcae.layers import Conv2D
 from npcae.diagnostics.memory import MemoryTooSmall
@@ -250,3 +252,35 @@ def test_batches_group_photos_that_run_at_one_size(cae_weights):
         ((37, 53), [0, 1]), ((20, 20), [2]), ((64, 32), [3])]
     assert predict.plan_batches(red_channel_model(), SIZE, sizes, batch=3) == [
         (SIZE, [0, 1, 2]), (SIZE, [3])]                          # the default: the trained size
+
+
+# -- from Python -------------------------------------------------------------------------------
+def test_a_loaded_model_predicts_any_image_at_its_own_size(cae_weights, rgb):
+    """npcae.load_model(path).predict(image): the outputs the PNGs are drawn from, at the
+    image's size, for one image or a batch, uint8 or float; still unpacks as npcae 0.1's tuple."""
+    import npcae
+    trained = npcae.load_model(cae_weights)
+    model, size, task = trained
+    assert size == SIZE and task.name == "binary" and trained.model is model
+    shrunk = np.asarray(Image.fromarray(rgb).resize((16, 32), Image.BOX), np.float32) / 255
+    out = Image.fromarray(model.forward(shrunk[None])[0, ..., 0], "F")
+    expected = np.asarray(out.resize((53, 37), Image.BILINEAR))
+    soft = trained.predict(rgb)
+    assert soft.shape == (37, 53, 1) and soft.dtype == np.float32
+    np.testing.assert_array_equal(soft[..., 0], expected)
+    both = trained.predict(np.stack([rgb, rgb[::-1]]))
+    assert both.shape == (2, 37, 53, 1)
+    np.testing.assert_array_equal(both[0], soft)
+    np.testing.assert_array_equal(trained.predict(rgb / np.float64(255)), soft)   # floats in [0, 1]
+
+
+@pytest.mark.parametrize("bad, phrase", [
+    (np.zeros((8, 8), np.uint8), "shape (8, 8)"),
+    (np.zeros((8, 8, 4), np.uint8), "shape (8, 8, 4)"),
+    (np.zeros((0, 8, 3), np.uint8), "shape (0, 8, 3)"),
+    (np.full((8, 8, 3), 2.0), "floats in [0, 1]"),
+    (np.full((8, 8, 3), np.nan), "floats in [0, 1]")])
+def test_a_loaded_model_refuses_what_is_not_an_image_in_one_line(cae_weights, bad, phrase):
+    from npcae.data import DataError
+    with pytest.raises(DataError, match=re.escape(phrase)):
+        predict.load_model(cae_weights).predict(bad)

@@ -1,5 +1,20 @@
-"""A trained model on new photos (`npcae predict`): load it, read photos, write what its task
-draws for each."""
-from .core import load_model, list_images, parse_background, predict_files
+"""A trained model on new photos.
 
-__all__ = ["load_model", "list_images", "parse_background", "predict_files"]
+    trained = npcae.load_model("runs/demo")          # load.py: a TrainedModel
+    soft = trained.predict(photo)                    # (H, W, 3) -> (H, W, C) at the photo's size
+    predict_files(*trained, files, "masks/")         # files.py: `npcae predict`, PNGs per photo
+
+photos.py lists and decodes the input photos, background.py reads --background, sizing.py
+decides where the model runs (its trained size, or each photo's own) and in what batches, and
+writers.py where each task's pictures (Task.render) go.
+"""
+from .background import Background, parse_background
+from .files import predict_files
+from .load import WEIGHT_FILES, TrainedModel, load_model
+from .photos import list_images, read_photos
+from .sizing import check_memory, plan_batches, takes_any_size
+from .writers import PngFolder, save_png
+
+__all__ = ["load_model", "TrainedModel", "predict_files", "list_images", "read_photos",
+           "parse_background", "Background", "plan_batches", "check_memory", "takes_any_size",
+           "PngFolder", "save_png", "WEIGHT_FILES"]

@@ -91,16 +91,16 @@ class BinaryMask(Task):
             shown = overlay(shown, output[..., 0] > self.threshold, OVERLAY_PRED, 0.45)
         return np.clip(shown, 0, 1)
 
-    def write_prediction(self, stem, original, output, out_dir, save_png, background=None):
-        """The files of one photo, each at the photo's own size. p is the soft mask: the
+    def render(self, original, output, background=None):
+        """The pictures of one photo, each at the photo's own size. p is the soft mask: the
         output's probabilities, resized bilinearly (in float) to the photo when the model ran
         at another size.
 
-            NAME_mask.png       8-bit gray: 255 where p > threshold (0.5), else 0
-            NAME_cutout.png     RGBA: the photo, its alpha the soft mask A = round(255 p)
-            NAME_overlay.png    the photo, the mask tinted magenta
-            NAME_composite.png  with a background: the photo over it through the cut-out's alpha,
-                                (A photo + (255 - A) background) / 255, rounded, in sRGB values
+            mask        8-bit gray: 255 where p > threshold (0.5), else 0
+            cutout      RGBA: the photo, its alpha the soft mask A = round(255 p)
+            overlay     the photo, the mask tinted magenta
+            composite   with a background: the photo over it through the cut-out's alpha,
+                        (A photo + (255 - A) background) / 255, rounded, in sRGB values
 
         The composite mixes sRGB values, not linear light: it is then exactly the cut-out drawn
         over that background as browsers (CSS), Pillow's alpha_composite and image editors by
@@ -116,13 +116,11 @@ class BinaryMask(Task):
         mask = np.where(full, 255, 0).astype(np.uint8)
         alpha = np.clip(np.rint(255 * p), 0, 255).astype(np.uint8)
         shown = np.where(full[..., None], 0.55 * rgb + 0.45 * CUTOUT_TINT, rgb).astype(np.uint8)
-        files = {"mask": (mask, "L"), "cutout": (np.dstack([rgb, alpha]), "RGBA"),
-                 "overlay": (shown, "RGB")}
+        pictures = {"mask": (mask, "L"), "cutout": (np.dstack([rgb, alpha]), "RGBA"),
+                    "overlay": (shown, "RGB")}
         if background is not None:
-            files["composite"] = (composite(rgb, alpha, background.at(*rgb.shape[:2])), "RGB")
-        for kind, (pixels, mode) in files.items():
-            save_png(pixels, out_dir / f"{stem}_{kind}.png", mode)
-        return [f"{stem}_{kind}.png" for kind in files]
+            pictures["composite"] = (composite(rgb, alpha, background.at(*rgb.shape[:2])), "RGB")
+        return pictures
 
 
 def composite(rgb, alpha, background):

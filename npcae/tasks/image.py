@@ -55,10 +55,9 @@ class ImageToImage(Task):
         shown = target if output is None else np.concatenate([target, output], axis=1)
         return np.clip(shown, 0, 1)
 
-    def write_prediction(self, stem, original, output, out_dir, save_png):
-        """NAME_output.png: the output image resized to the original's size (gray or RGB)."""
+    def render(self, original, output):
+        """output: the output image resized to the original's size (gray or RGB)."""
         pixels = (255 * np.clip(output, 0, 1)).round().astype(np.uint8)
         pixels, mode = (pixels[..., 0], "L") if pixels.shape[-1] == 1 else (pixels, "RGB")
         picture = Image.fromarray(pixels, mode).resize(original.size, Image.BICUBIC)
-        save_png(np.asarray(picture), out_dir / f"{stem}_output.png", mode)
-        return [f"{stem}_output.png"]
+        return {"output": (np.asarray(picture), mode)}

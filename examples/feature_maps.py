@@ -34,7 +34,7 @@ from npcae.models import WeightsMismatch, cae
 from npcae.system.files import atomic_write
 from npcae.optim import Adam
 from npcae.plots.figures import save_figure
-from npcae.predict.core import load_model
+from npcae.predict import load_model
 from npcae.train.evaluation import forward_batches as predict
 
 GAP = 2               # pixels between tiles

@@ -11,11 +11,13 @@ of them, and the convolutions between, the first layer's gradient ends up some e
 magnitude below the head's, and the sigmoid network barely learns. The script prints that ratio,
 first layer over last, per activation.
 
-Writes <out>.png (the norms per layer and the ratio per epoch, one line per activation) and
-<out>_<activation>.png (the heat map `npcae train` draws as gradient_flow.png).
+Writes into --out (default out/gradient_flow): gradient_flow.png (the norms per layer and the
+ratio per epoch, one line per activation) and gradient_flow_<activation>.png (the heat map
+`npcae train` draws as gradient_flow.png).
 """
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -35,7 +37,7 @@ parser.add_argument("--every", type=int, default=5, help="record the gradient no
 parser.add_argument("--filters", default="4,32,256", help="filters of the 3 encoder blocks")
 parser.add_argument("--activations", default="swish,relu,sigmoid")
 parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--out", default="gradient_flow", help="prefix of the PNGs written")
+parser.add_argument("--out", default="out/gradient_flow", help="folder for the PNGs")
 args = parser.parse_args()
 try:
     size = tuple(int(v) for v in args.size.lower().split("x"))
@@ -104,9 +106,11 @@ for ax in (per_layer_ax, ratio_ax):
     ax.grid(alpha=0.3)
     ax.legend()
 fig.suptitle(f"Gradient flow in the CAE {filters}, synthetic {size[0]}x{size[1]}")
-save_figure(fig, f"{args.out}.png")
+out = Path(args.out)
+out.mkdir(parents=True, exist_ok=True)
+save_figure(fig, out / "gradient_flow.png")
 for activation in activations:
-    plot_gradient_flow(rows[activation], f"{args.out}_{activation}.png",
+    plot_gradient_flow(rows[activation], out / f"gradient_flow_{activation}.png",
                        title=f"Gradient flow with {activation}: ||dL/dW|| per convolution")
-written = [f"{args.out}.png"] + [f"{args.out}_{a}.png" for a in activations]
+written = [str(out / "gradient_flow.png")] + [str(out / f"gradient_flow_{a}.png") for a in activations]
 print(f"wrote {', '.join(written)}")

@@ -1,7 +1,7 @@
 """Cut the dancer out of a folder of video frames with a trained model.
 
     npcae train --out runs/demo                       # or any run folder / weights.npz
-    python examples/predict_frames.py runs/demo FRAMES_DIR --out cutouts
+    python examples/predict_frames.py runs/demo FRAMES_DIR --out out/cutouts
 
 For every frame it writes NAME_mask.png (white = dancer), NAME_overlay.png (the mask tinted over
 the frame) and NAME_cutout.png (RGBA, the soft mask as alpha), at the frame's own resolution,
@@ -16,12 +16,12 @@ import numpy as np
 from PIL import Image
 
 from npcae.data import save_record, synthetic_record
-from npcae.predict.core import list_images, load_model, predict_files
+from npcae.predict import list_images, load_model, predict_files
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("weights", help="a run folder, weights.npz or checkpoint.npz")
 parser.add_argument("frames", nargs="?", help="an image or a folder of frames (default: synthetic)")
-parser.add_argument("--out", default="cutouts")
+parser.add_argument("--out", default="out/predict_frames", help="folder for the PNGs")
 args = parser.parse_args()
 
 # The model remembers the size it was trained at; every frame is resized to it (area

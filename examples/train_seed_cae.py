@@ -10,6 +10,7 @@ The data: tiktok-136 is read from $NPCAE_TIKTOK_DIR, or downloaded once (`npcae 
 """
 import argparse
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -27,8 +28,10 @@ parser.add_argument("--data", default="tiktok-136", help="tiktok-136, synthetic 
 parser.add_argument("--size", default="1024x512", help="HxW, divisible by 8")
 parser.add_argument("--epochs", type=int, default=500)
 parser.add_argument("--seed", type=int, default=0)
-parser.add_argument("--out", default="seed_cae", help="prefix of the PNGs written")
+parser.add_argument("--out", default="out/train_seed_cae", help="folder for the figures and weights")
 args = parser.parse_args()
+out = Path(args.out)
+out.mkdir(parents=True, exist_ok=True)
 size = tuple(int(v) for v in args.size.split("x"))
 
 # 1. Data: 10 frames resized with area interpolation, /255; masks binarised > 0.
@@ -74,13 +77,13 @@ for epoch in range(1, args.epochs + 1):
 # 5. The figures of the original: loss curves, the evolution of the training predictions,
 #    and true-vs-predicted overlays of every frame.
 pred_train, pred_held = predict(model, train.images), predict(model, heldout.images)
-plot_loss(history, f"{args.out}_loss.png", ylabel="Dice + focal loss")
+plot_loss(history, out / "loss.png", ylabel="Dice + focal loss")
 masks = BinaryMask()                      # how a binary mask is drawn: truth green, prediction magenta
-plot_evolution(snapshots, train, f"{args.out}_evolution.png", draw=masks.draw)
+plot_evolution(snapshots, train, out / "evolution.png", draw=masks.draw)
 images = np.concatenate([train.images, heldout.images])
 plot_overlays(images, np.concatenate([train.masks, heldout.masks]),
               np.concatenate([pred_train, pred_held]), train.names + heldout.names,
-              set(heldout.names), f"{args.out}_overlays.png", draw=masks.draw, title=masks.caption)
+              set(heldout.names), out / "overlays.png", draw=masks.draw, title=masks.caption)
 
 # 6. The numbers: held-out frames alone, and all ten (the original reported 0.9931 accuracy).
 for name, pred, true in (("train", pred_train, train.masks), ("held-out", pred_held, heldout.masks),
@@ -89,6 +92,5 @@ for name, pred, true in (("train", pred_train, train.masks), ("held-out", pred_h
     print(f"{name:>9}: accuracy {metrics.pixel_accuracy(pred, true):.4f}  "
           f"IoU {metrics.iou(pred, true):.4f}  Dice {metrics.dice(pred, true):.4f}")
 model.config["input_size"] = list(size)   # so `npcae predict` resizes frames to it
-model.save(f"{args.out}_weights.npz")
-print(f"wrote {args.out}_loss.png, {args.out}_evolution.png, {args.out}_overlays.png, "
-      f"{args.out}_weights.npz")
+model.save(out / "weights.npz")
+print(f"wrote loss.png, evolution.png, overlays.png and weights.npz to {out}")

@@ -284,3 +284,21 @@ def test_a_loaded_model_refuses_what_is_not_an_image_in_one_line(cae_weights, ba
     from npcae.data import DataError
     with pytest.raises(DataError, match=re.escape(phrase)):
         predict.load_model(cae_weights).predict(bad)
+
+
+def test_a_multiclass_model_predicts_class_ids(tmp_path, rng):
+    """A multi-class TrainedModel gives the argmax of its logits at the image's size; raw=True
+    the logits themselves."""
+    from npcae.predict import TrainedModel
+    from npcae.tasks import MultiClassMask
+    conv = Conv2D(3, 3, 1, rng=np.random.default_rng(0), fast=False)
+    conv.params["W"][...] = np.eye(3).reshape(1, 1, 3, 3)       # logits: the colour channels
+    conv.params["b"][...] = 0.0
+    trained = TrainedModel(Sequential([conv]), (8, 8), MultiClassMask(
+        ["red", "green", "blue"], [[255, 0, 0], [0, 255, 0], [0, 0, 255]]))
+    image = np.zeros((8, 8, 3), np.uint8)
+    image[:, :3, 0], image[:, 3:6, 1], image[:, 6:, 2] = 200, 200, 200
+    ids = trained.predict(image)
+    assert ids.dtype == np.uint8 and ids.shape == (8, 8)
+    assert (ids[:, :3] == 0).all() and (ids[:, 3:6] == 1).all() and (ids[:, 6:] == 2).all()
+    assert trained.predict(image, raw=True).shape == (8, 8, 3)

@@ -1,8 +1,8 @@
 """A trained model from its files, ready to predict.
 
     trained = load_model("runs/demo")           # weights.npz, checkpoint.npz or the run folder
-    soft = trained.predict(photo)               # (H, W, 3) uint8 or float -> (H, W, C) outputs
-    mask = soft[..., 0] > 0.5                   # a binary model: probabilities
+    soft = trained.predict(photo)               # (H, W, 3) uint8 or float -> (H, W, 1) probabilities
+    mask = soft[..., 0] > 0.5                   # (a multi-class model: (H, W) class ids)
 
 The model is rebuilt by the registry from the config stored beside its weights, so any
 registered model loads; the task (how its outputs become masks and pictures) is stored there
@@ -33,11 +33,13 @@ class TrainedModel:
     def __iter__(self):
         return iter((self.model, self.size, self.task))
 
-    def predict(self, images, at="trained", batch=3):
-        """The model's outputs for one image (H, W, 3) or a batch (N, H, W, 3), uint8 0-255 or
-        float 0-1, at each image's own size: (H, W, C) or (N, H, W, C) float32 (a binary
-        model: probabilities; a multi-class one: logits). The model runs at its trained size
-        (at="own": at the image's, for a model that takes any size; see sizing.py)."""
+    def predict(self, images, at="trained", batch=3, raw=False):
+        """The predictions for one image (H, W, 3) or a batch (N, H, W, 3), uint8 0-255 or
+        float 0-1 (read as 8 bits, as photos are), at each image's own size: a binary model's
+        probabilities (H, W, 1) or (N, H, W, 1) float32, a multi-class model's class ids
+        (H, W) or (N, H, W) uint8 (raw=True: the outputs themselves, logits). The model runs
+        at its trained size (at="own": at the image's, for a model that takes any size; see
+        sizing.py)."""
         array = np.asarray(images)
         if array.ndim not in (3, 4) or array.shape[-1] != 3 or 0 in array.shape:
             raise DataError(f"predict takes an (H, W, 3) image or an (N, H, W, 3) batch, got "
@@ -52,10 +54,11 @@ class TrainedModel:
         sizes = [photo.size[::-1] for photo in photos]
         outputs = [None] * len(photos)
         for run, chunk in plan_batches(self.model, self.size, sizes, batch, at):
-            raw = self.model.forward(np.stack([model_input(photos[i], run) for i in chunk]))
-            for i, output in zip(chunk, raw):
+            forward = self.model.forward(np.stack([model_input(photos[i], run) for i in chunk]))
+            for i, output in zip(chunk, forward):
                 outputs[i] = resize_output(output, photos[i].size)
-        return outputs[0] if one else np.stack(outputs)
+        outputs = outputs[0] if one else np.stack(outputs)
+        return outputs if raw else self.task.prediction(outputs)
 
     def __repr__(self):
         return (f"TrainedModel({self.model.config['builder']}, trained at "

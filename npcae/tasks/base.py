@@ -2,6 +2,7 @@
 
     task.loss                        the training loss: loss.forward(output, target), backward()
     task.tally()                     a Tally: update(output, target) batch by batch, result()
+    task.prediction(output)          what predict() returns: probabilities, or class ids
     task.snapshot(output)            a small uint8 picture of an output, for the evolution plot
     task.draw(image, target, output) an RGB picture of image, truth and prediction, for figures
     task.render(photo, output)       the pictures of one photo at its size ({kind: (pixels, mode)})
@@ -64,6 +65,11 @@ class Task:
 
     def tally(self):
         raise NotImplementedError
+
+    def prediction(self, output):
+        """What a user asks for from (..., H, W, C) outputs: as they are (probabilities of a
+        mask, an image); a multi-class task gives class ids (..., H, W) instead of logits."""
+        return output
 
     def snapshot(self, output):
         raise NotImplementedError

@@ -115,6 +115,10 @@ class MultiClassMask(Task):
         """(H, W) ids (IGNORE black) -> (H, W, 3) uint8 in the palette."""
         return colourise(np.asarray(ids).astype(np.uint8), self.palette)
 
+    def prediction(self, output):
+        """(..., H, W, K) logits -> (..., H, W) uint8 class ids (their argmax)."""
+        return predicted_ids(output)
+
     def snapshot(self, output):
         return self.colour(predicted_ids(output))
 

@@ -5,6 +5,7 @@ training run with exit status 3; a fault of the disk (full, read-only) with exit
 Nothing is left half-written: every file goes through a temporary name.
 """
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,7 @@ from .gradcheck import suite as gradcheck_suite
 from .system.files import ensure_writable
 from .system.runlock import RunLock
 from .train import TrainingDiverged, assemble, finish, resume, settings
-from .train.callbacks import Checkpoint
+from .train.callbacks import Checkpoint, StopOnInterrupt
 from .train.checkpoint import CHECKPOINT
 from .train.options import add_arguments, given_settings, parse_size, spelling
 
@@ -161,7 +162,9 @@ def train_in(out, exp):
         if names:
             print(f"{group:>10}: " + "  ".join(f"{LABELS.get(name, name)} {report[f'{group}_{name}']:.4f}"
                                                for name in names))
-    return 0
+    # Stopped by SIGTERM (a scheduler, `timeout`): 128 + 15, as a process it killed would
+    # give, so whatever sent it sees the job did not finish; its checkpoint is saved.
+    return 143 if exp.trainer.callback(StopOnInterrupt).terminated else 0
 
 
 def cmd_predict(args):
@@ -266,6 +269,9 @@ def main(argv=None):
         print("npcae: error: interrupted; a stopped run resumes from its last checkpoint "
               "with --resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:                 # `npcae gradcheck | head`: the reader has enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no error at exit
+        return 141                          # 128 + SIGPIPE, what a killed C tool gives
     except OSError as error:                # the disk, not the input: full, read-only, gone
         print(f"npcae: error: {describe(error)}; nothing half-written was left", file=sys.stderr)
         return 4

@@ -194,7 +194,7 @@ def test_a_disk_that_fills_up_costs_no_epochs(tmp_path, small_disk, monkeypatch,
     assert [int(row["epoch"]) for row in history(out)] == [1, 2, 3, 4, 5]
     assert main(["train", *common, "--out", str(tmp_path / "straight")]) == 0
     assert_same_weights(out, tmp_path / "straight")
-    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == [".npcae.lock"]
+    assert sorted(p.name for p in out.iterdir() if p.name.startswith(".")) == []     # lock removed
 
 
 def test_a_full_disk_at_the_first_write_is_one_line(tmp_path, small_disk, capsys):
@@ -373,3 +373,54 @@ def test_predict_skips_the_resource_files_macos_leaves(tmp_path, trained, frames
                  "--out", str(tmp_path / "pred")]) == 0
     assert "for 6 images" in capsys.readouterr().out
     assert not list((tmp_path / "pred").glob("._*"))
+
+
+def test_a_finished_run_leaves_no_lock_file_and_the_lock_still_excludes(tmp_path):
+    """A run that ends removes .npcae.lock; a lock taken on a file its owner then removed does
+    not count (the lock is taken again on the file at the path)."""
+    from npcae.system.runlock import LOCK_FILE, RunFolderBusy, RunLock
+    out = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--out", str(out), *SMALL]) == 0
+    assert not (out / LOCK_FILE).exists()
+    with RunLock(out):
+        assert (out / LOCK_FILE).exists()
+        with pytest.raises(RunFolderBusy):
+            RunLock(out).__enter__()
+    assert not (out / LOCK_FILE).exists()
+    stale = os.open(out / LOCK_FILE, os.O_RDWR | os.O_CREAT)     # opened by a late comer ...
+    (out / LOCK_FILE).unlink()                                   # ... as its owner removed it
+    import fcntl
+    fcntl.flock(stale, fcntl.LOCK_EX | fcntl.LOCK_NB)            # it locks a file gone from the folder
+    with RunLock(out):                                           # which does not keep a new run out
+        assert (out / LOCK_FILE).exists()
+    os.close(stale)
+
+
+def test_sigterm_stops_after_the_batch_with_a_checkpoint_and_exit_143(tmp_path):
+    """What `timeout`, `kill` and schedulers send: the run saves its position as for Ctrl-C,
+    and exits 143 (128 + SIGTERM) so the sender sees it did not finish; it resumes."""
+    out = tmp_path / "run"
+    process = subprocess.Popen([sys.executable, "-m", "npcae", "train", "--epochs", "400",
+                                "--checkpoint-every", "1000", "--out", str(out), *SMALL],
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((out / "history.csv").exists() and history(out)):
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(120) == 143
+    err = process.stderr.read()
+    assert "terminated (SIGTERM)" in err and f"resume with: npcae train --resume {out}" in err, err
+    epoch = read_checkpoint(out / "checkpoint.npz")["epoch"]
+    assert 1 <= epoch < 400
+    assert main(["train", "--resume", str(out), "--epochs", str(epoch + 1), "--no-progress"]) == 0
+
+
+def test_a_closed_pipe_is_not_a_disk_fault():
+    """`npcae gradcheck | head -1`: the reader stops reading; npcae ends quietly with 141
+    (128 + SIGPIPE, as a C tool killed by it), not "disk" 4 with a Broken pipe traceback."""
+    # `true` reads nothing and is gone long before npcae's first line (after its imports), so
+    # the pipe is surely closed when npcae writes, as it is for `head` once it has its lines.
+    done = subprocess.run(f"{sys.executable} -m npcae gradcheck --layer relu | true; "
+                          "exit ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 141 and done.stderr == "", done.stderr

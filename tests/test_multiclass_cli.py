@@ -94,7 +94,11 @@ def composites(folder, count=6, width_cut=0):
     (["--palette", "no/such/palette.txt"], "cannot read the palette file"),
     (["--data", "synthetic", "--classes", "19"], "--classes is for multi-class masks, but synthetic holds binary"),
     (["--model", "cae", "--classes", "19"], "--model cae predicts one mask"),
-    (["--class-weights", "1,2"], "--class-weights must be 'auto' or 19 non-negative numbers"),
+    (["--class-weights", "1,2"], "--class-weights must be 'auto' or 19 numbers, one per class"),
+    # issue 21: were divergence (exit 3, a folder holding only the lock), or 0 training on nothing
+    (["--class-weights", ",".join(["1"] * 18 + ["inf"])], "--class-weights: class weights must be finite"),
+    (["--class-weights", ",".join(["1e308"] * 19)], "--class-weights must be numbers from 0 to 1e+06"),
+    (["--class-weights", ",".join(["0"] * 19)], "at least one class a positive weight"),
 ])
 def test_wrong_multiclass_settings_get_one_line(tmp_path, capsys, args, message):
     base = ["train", "--data", "synthetic-streets", "--out", str(tmp_path / "run"), *SMALL]
@@ -203,3 +207,88 @@ def test_a_palette_file_of_seven_classes_and_its_void_colours_reach_evaluation(t
     run, data_palette = resolve_task({**DEFAULTS, "data": str(folder), "palette": str(palette)})
     task = make_task(task_config(run, data_palette))
     assert run["classes"] == 7 and task.palette.void.tolist() == [[0, 0, 200]]
+
+
+def test_a_run_keeps_its_palette_without_the_file_and_refuses_another(tmp_path, capsys):
+    """Issue 21: the palette is stored with the run. It resumes with the file deleted or moved,
+    an edited file cannot change it silently, and another palette given on resume is refused
+    by name."""
+    lines = "road, 128, 64, 128\nsky, 70, 130, 180\ncar, 0, 0, 142\n"
+    palette = tmp_path / "palette.txt"
+    palette.write_text(lines)
+    folder, out = composites(tmp_path / "streets", count=4), tmp_path / "run"
+    assert main(["train", "--data", str(folder), "--palette", str(palette), "--val-split", "0.25",
+                 "--out", str(out), *SMALL]) == 0
+    palette.unlink()
+    assert main(["train", "--resume", str(out), "--epochs", "2", "--no-progress"]) == 0
+    moved = tmp_path / "moved.txt"
+    moved.write_text(lines)
+    assert main(["train", "--resume", str(out), "--epochs", "3", "--palette", str(moved),
+                 "--no-progress"]) == 0
+    edited = tmp_path / "edited.txt"
+    edited.write_text(lines.replace("70, 130, 180", "70, 130, 181"))
+    assert main(["train", "--resume", str(out), "--epochs", "4", "--palette", str(edited),
+                 "--no-progress"]) == 2
+    line = error_line(capsys)
+    assert "edited.txt is not the palette this run trained with (sky is (70, 130, 180) there, " \
+           "(70, 130, 181) here)" in line, line
+    palette.write_text(lines.replace("0, 0, 142", "1, 1, 1"))        # edited in place, not given
+    assert main(["train", "--resume", str(out), "--epochs", "4", "--no-progress"]) == 0
+    config = json.loads(str(np.load(out / "weights.npz")["__config__"]))
+    assert config["task"]["colours"][2] == [0, 0, 142]
+
+
+@pytest.mark.parametrize("option", [["--classes", "7"], ["--palette", "PALETTE"]])
+def test_changing_classes_or_palette_on_resume_says_so(street_run, tmp_path, capsys, option):
+    """Issue 21: was a class-weights count error."""
+    palette = tmp_path / "p.txt"
+    palette.write_text("road, 128, 64, 128\nsky, 70, 130, 180\n")
+    option = [str(palette) if o == "PALETTE" else o for o in option]
+    assert main(["train", "--resume", str(street_run), *option, "--no-progress"]) == 2
+    assert f"{option[0]} cannot change when a run is resumed" in error_line(capsys)
+
+
+def test_a_run_whose_final_figures_failed_draws_them_when_resumed(tmp_path, monkeypatch, capsys):
+    """Issue 21: a disk that filled while the per-class figures were written (exit 4); the
+    resumed run drew everything but them, and exited 0."""
+    import errno
+
+    from npcae.plots import classes
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "confusion.png"))
+    out = tmp_path / "run"
+    real = classes.plot_confusion
+    monkeypatch.setattr(classes, "plot_confusion", full_disk)
+    assert main(["train", "--data", "synthetic-streets", "--n-train", "8", "--out", str(out),
+                 *SMALL]) == 4
+    assert not (out / "confusion.png").exists()
+    monkeypatch.setattr(classes, "plot_confusion", real)
+    assert main(["train", "--resume", str(out), "--no-progress"]) == 0
+    assert (out / "confusion.png").stat().st_size > 0 and (out / "class_iou.png").stat().st_size > 0
+
+
+def test_masks_with_no_labelled_pixel_are_refused_not_trained_on(tmp_path, capsys):
+    """Issue 21: class-id masks all 255 (ignored; or colour labels all far from the palette)
+    trained with exit 0, loss 0 and NaN metrics; an epoch that counted no pixel now ends the
+    run in one line (exit 2)."""
+    folder = tmp_path / "ignored"
+    (folder / "images").mkdir(parents=True)
+    (folder / "masks").mkdir()
+    for i in range(4):
+        photo = np.random.default_rng(i).integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        Image.fromarray(photo).save(folder / "images" / f"{i}.png")
+        Image.fromarray(np.full((32, 32), 255, np.uint8)).save(folder / "masks" / f"{i}.png")
+    assert main(["train", "--data", str(folder), "--classes", "19", "--val-split", "0.25",
+                 "--out", str(tmp_path / "run"), *SMALL]) == 2
+    assert "no target pixel counted in epoch 1" in error_line(capsys)
+
+
+def test_evaluating_with_a_palette_of_another_class_count_is_one_line(street_run, tmp_path, capsys):
+    """Issue 21: was not checked, and the error that followed called a colour a class id."""
+    palette = tmp_path / "three.txt"
+    palette.write_text("road, 128, 64, 128\nsky, 70, 130, 180\ncar, 0, 0, 142\n")
+    assert main(["evaluate", "--weights", str(street_run), "--data", "synthetic-streets",
+                 "--palette", str(palette), "--size", "32x32"]) == 2
+    line = error_line(capsys)
+    assert "three.txt names 3 classes, but" in line and "predicts 19" in line, line

@@ -5,7 +5,11 @@ killed one cleaned up.
         trainer.fit()
 
 The lock is an flock on runs/demo/.npcae.lock, so the kernel drops it when its process dies,
-however it dies (SIGKILL included): a killed run never leaves the folder locked.
+however it dies (SIGKILL included): a killed run never leaves the folder locked. A run that
+ends removes the file (a killed one leaves it, unlocked and harmless). Removing a lock file
+races with a process that opened it just before: that process may then lock a file no longer
+in the folder while a third creates a new one, so a lock counts only when the file locked is
+still the one at the path (the same inode), else it is taken again.
 """
 import fcntl
 import os
@@ -26,16 +30,21 @@ class RunLock:
         self._fd = None
 
     def __enter__(self):
-        # A raw descriptor, not a buffered file: a pid that a full disk kept out must not fail
-        # again when the file is closed.
-        self._fd = os.open(self.folder / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            other = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
-            os.close(self._fd)
-            raise RunFolderBusy(f"{self.folder} is in use by another npcae process (pid {other}); "
-                                "wait for it to end, or choose another --out") from None
+        path = self.folder / LOCK_FILE
+        while True:
+            # A raw descriptor, not a buffered file: a pid that a full disk kept out must not
+            # fail again when the file is closed.
+            self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                other = os.pread(self._fd, 32, 0).decode(errors="replace").strip() or "unknown"
+                os.close(self._fd)
+                raise RunFolderBusy(f"{self.folder} is in use by another npcae process (pid "
+                                    f"{other}); wait for it to end, or choose another --out") from None
+            if _same_file(self._fd, path):
+                break
+            os.close(self._fd)                  # locked a file its owner removed: again
         try:                 # the pid only names us to a refused run: a full disk may keep it out
             os.ftruncate(self._fd, 0)
             os.pwrite(self._fd, str(os.getpid()).encode(), 0)
@@ -45,8 +54,19 @@ class RunLock:
         return self
 
     def __exit__(self, *exc):
+        try:
+            (self.folder / LOCK_FILE).unlink(missing_ok=True)     # still ours: removed locked
+        except OSError:
+            pass                                # a folder gone read-only keeps a harmless file
         fcntl.flock(self._fd, fcntl.LOCK_UN)
         os.close(self._fd)
+        return False
+
+
+def _same_file(fd, path):
+    try:
+        return os.fstat(fd).st_ino == os.stat(path).st_ino
+    except FileNotFoundError:
         return False
 
 

@@ -38,6 +38,11 @@ class Tally:
         """{metric name: float}."""
         raise NotImplementedError
 
+    def counted(self):
+        """How many target values the sums hold (ignored pixels not counted): 0 means there
+        was nothing to score, and nothing to learn."""
+        raise NotImplementedError
+
     def __add__(self, other):
         return type(self)(**{k: self.sums[k] + other.sums[k] for k in self.FIELDS})
 

@@ -45,6 +45,9 @@ class BinaryCounts(Tally):
         total.threshold = self.threshold
         return total
 
+    def counted(self):
+        return sum(self.sums.values())
+
     def result(self):
         tp, fp, fn, tn = (self.sums[k] for k in self.FIELDS)
         return {"accuracy": ratio(tp + tn, tp + fp + fn + tn, float("nan")),

@@ -22,6 +22,9 @@ class SquaredError(Tally):
         self.sums["n"] += int(diff.size)
         return self
 
+    def counted(self):
+        return self.sums["n"]
+
     def result(self):
         if not self.sums["n"]:
             return {"mse": math.nan, "psnr": math.nan}

@@ -43,6 +43,9 @@ class ConfusionTally(Tally):
     def scores(self):
         return scores(self.matrix)
 
+    def counted(self):
+        return int(self.matrix.sum())          # the labelled pixels: IGNORE is not in the matrix
+
     def result(self):
         s = self.scores()
         return {"miou": s["miou"], "pixel_accuracy": s["pixel_accuracy"],

@@ -50,8 +50,9 @@ def parse_weights(text):
         weights = [float(v) for v in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"class weights must be auto or numbers like 1,0.5,2, got {text!r}")
-    if min(weights) < 0:
-        raise argparse.ArgumentTypeError(f"class weights must not be negative, got {text!r}")
+    if not all(math.isfinite(w) for w in weights) or min(weights) < 0:
+        raise argparse.ArgumentTypeError(f"class weights must be finite numbers, none negative, "
+                                         f"got {text!r}")
     return weights
 
 
@@ -147,6 +148,7 @@ OPTIONS = [
            arguments=dict(metavar="FILE"),
            help="the label colours of multi-class data: one 'name, R, G, B' line per class, "
                 "'void, R, G, B' for colours to ignore (default Cityscapes')"),
+    Option("palette_table", None),      # the --palette file's classes and colours, stored with the run
     Option("class_weights", None, parse=parse_weights, arguments=dict(metavar="auto|W1,W2,..."),
            help="weigh the cross-entropy of each class: auto (median-frequency balancing from "
                 "the training masks) or one number per class (default: all 1)"),

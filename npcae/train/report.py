@@ -74,7 +74,12 @@ def write_metrics(exp):
 
 
 def finish(exp):
-    """After fit(): the run's figures, and metrics.json when the run is finished (a stopped run
-    is reported when it ends, not at every Ctrl-C). Returns the report, or None."""
+    """After fit(): metrics.json when the run is finished (a stopped run is reported when it
+    ends, not at every Ctrl-C), then the run's figures. Returns the report, or None.
+
+    The report's pass over the held-out frames comes first: the per-class figures are drawn
+    from it, so a finished run resumed after its figures failed (a full disk) draws them all,
+    though its validation's own tallies were never saved."""
+    report = write_metrics(exp) if exp.trainer.status == "finished" else None
     write_figures(exp)
-    return write_metrics(exp) if exp.trainer.status == "finished" else None
+    return report

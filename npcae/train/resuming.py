@@ -14,7 +14,9 @@ from ..data import DATASETS
 from .checkpoint import CHECKPOINT, CheckpointError, read_checkpoint, restore_trainer
 from .experiment import assemble
 from .options import RESUMABLE
+from ..data.palette import palette_file
 from .run_settings import SettingsError, settings
+from .task_settings import palette_table
 
 
 def resume(run_folder, *, progress=True, trace=False, log=print, name=str, **changes):
@@ -37,13 +39,18 @@ def resumed_settings(state, changes, folder, name=str):
                               "restore_trainer()")
     changes = {key: value for key, value in changes.items() if value is not None}
     stored = settings(state["run"], name=name)
+    checked = {"palette"} if "palette" in changes else set()
+    if checked:
+        same_palette(changes, stored, name)      # the same palette at a new place may be given
+
     if changes.get("class_weights") == "auto" and isinstance(stored["class_weights"], list):
         del changes["class_weights"]                # "auto" is what the stored weights came from
     # Compared with the stored values as settings() filled them in, before the changes are
     # checked together: a changed --classes is named as what it is, not as the class-weights
     # count it would no longer match.
     changed = sorted(key for key, value in changes.items()
-                     if key not in RESUMABLE and key in stored and as_stored(value) != stored[key])
+                     if key not in set(RESUMABLE) | checked and key in stored
+                     and as_stored(value) != stored[key])
     if changed:
         raise SettingsError(f"{name(changed[0])} cannot change when a run is resumed "
                             f"(only {', '.join(map(name, RESUMABLE))} can)")
@@ -57,6 +64,33 @@ def resumed_settings(state, changes, folder, name=str):
             raise SettingsError(f"the run's {name(key)} folder {run[key]} is gone; if it moved, "
                                 f"give its new place: {name(key)} NEW_PLACE")
     return run
+
+
+def same_palette(changes, stored, name):
+    """A --palette given again is the palette moved (allowed) when it holds the same classes
+    and colours; another palette is another run (SettingsError). The stored one is used."""
+    given = changes.pop("palette")
+    if stored["palette"] is None:
+        raise SettingsError(f"{name('palette')} cannot change when a run is resumed (this run "
+                            "trained with its data set's own palette)")
+    try:
+        table = palette_table(palette_file(given, name("palette")))
+    except ValueError as error:
+        raise SettingsError(str(error)) from None
+    if table != stored["palette_table"]:
+        raise SettingsError(f"{name('palette')} {given} is not the palette this run trained "
+                            f"with ({describe_difference(stored['palette_table'], table)}); a run "
+                            "keeps its palette (the one it stored is used)")
+    changes["palette"] = given
+
+
+def describe_difference(old, new):
+    if old["names"] != new["names"]:
+        return f"classes {', '.join(old['names'])} there, {', '.join(new['names'])} here"
+    for name, a, b in zip(old["names"], old["colours"], new["colours"]):
+        if a != b:
+            return f"{name} is {tuple(a)} there, {tuple(b)} here"
+    return "other void colours"
 
 
 def as_stored(value):

@@ -12,8 +12,11 @@ run gives --classes or --palette. Multi-class data takes its set's palette (a fo
 --palette file names the classes and colours; --classes 7 groups Cityscapes' 19 classes into
 its 7 categories.
 """
+import numpy as np
+
 from ..errors import InputError
-from ..data.palette import CITYSCAPES_7, CITYSCAPES_19, fits, palette_file, predicted_palette
+from ..data.palette import (CITYSCAPES_7, CITYSCAPES_19, Palette, fits, palette_file,
+                            predicted_palette)
 from ..data.registry import DATASETS
 
 DEFAULT_LOSS = {"binary": "dice+focal", "image": "mse", "multiclass": "ce"}
@@ -29,15 +32,29 @@ FOLDER_PALETTE = CITYSCAPES_19
 
 
 def data_palette(run):
-    """The Palette that the run's label colours are snapped to: the --palette file's, else the
-    named set's own, else FOLDER_PALETTE."""
+    """The Palette that the run's label colours are snapped to: the --palette file's (as the
+    run stored it, once read: a run resumes without the file, and an edited file cannot
+    change it), else the named set's own, else FOLDER_PALETTE."""
     if run["palette"] is None:
         entry = DATASETS.get(run["data"])
         return entry.palette if entry is not None and entry.palette is not None else FOLDER_PALETTE
+    if run.get("palette_table"):
+        return palette_from_table(run["palette_table"])
     try:
         return palette_file(run["palette"])
     except ValueError as error:
         raise TaskSettingsError(str(error)) from None
+
+
+def palette_table(palette):
+    """A Palette as the run stores it (JSON)."""
+    return {"names": list(palette.names), "colours": palette.colours.tolist(),
+            "void": palette.void.tolist()}
+
+
+def palette_from_table(table):
+    return Palette(tuple(table["names"]), np.array(table["colours"], np.uint8).reshape(-1, 3),
+                   np.array(table["void"], np.uint8).reshape(-1, 3))
 
 
 def resolve_task(run, name=str):
@@ -66,13 +83,32 @@ def resolve_task(run, name=str):
         raise TaskSettingsError(f"{name('classes')} {classes!r} does not match the palette: "
                                 f"{allowed} for {'Cityscapes' if palette is CITYSCAPES_19 else run['palette']}")
     run["classes"] = classes
+    if run["palette"] is not None:
+        run["palette_table"] = palette_table(palette)
     weights = run["class_weights"]
-    if weights is not None and weights != "auto" and not (
-            isinstance(weights, (list, tuple)) and len(weights) == classes
-            and all(isinstance(w, (int, float)) and w >= 0 for w in weights)):
-        raise TaskSettingsError(f"{name('class_weights')} must be 'auto' or {classes} non-negative "
-                                f"numbers, got {weights!r}")
+    if weights is not None and weights != "auto":
+        problem = class_weights_problem(weights, classes)
+        if problem:
+            raise TaskSettingsError(f"{name('class_weights')} {problem}, got {weights!r}")
     return run, palette
+
+
+# The loss divides by the weights' sum over a batch's pixels, so only their ratios count;
+# beyond this, a weight times 10^6 pixels nears float64's range.
+MAX_CLASS_WEIGHT = 1e6
+
+
+def class_weights_problem(weights, classes):
+    """What is wrong with explicit class weights ("must ..."), or None."""
+    if not (isinstance(weights, (list, tuple)) and len(weights) == classes
+            and all(isinstance(w, (int, float)) and not isinstance(w, bool) for w in weights)):
+        return f"must be 'auto' or {classes} numbers, one per class"
+    if not all(0 <= w <= MAX_CLASS_WEIGHT for w in weights):          # NaN fails too
+        return (f"must be numbers from 0 to {MAX_CLASS_WEIGHT:g} (only their ratios count: "
+                "1,1,10 weighs the third class ten times the others)")
+    if not any(w > 0 for w in weights):
+        return "must give at least one class a positive weight (all 0 would learn nothing)"
+    return None
 
 
 def task_config(run, palette):
@@ -123,6 +159,10 @@ def evaluation_options(task, data, palette=None, weights="the model"):
             labels = palette_file(palette)
         except ValueError as error:
             raise TaskSettingsError(str(error)) from None
+        if not fits(labels, task.classes):
+            raise TaskSettingsError(f"--palette {palette} names {len(labels.names)} classes, but "
+                                    f"{weights} predicts {task.classes}; give the palette it "
+                                    "was trained with")
     elif task.palette.names in (CITYSCAPES_19.names, CITYSCAPES_7.names):
         labels = CITYSCAPES_19                  # the 7 categories: snapped to the 19, then grouped
     else:

@@ -12,7 +12,7 @@ sums) is its own state, so a run stopped between two batches resumes at the next
 """
 import math
 
-from ..errors import NpcaeError
+from ..errors import InputError, NpcaeError
 from .callbacks import Callback
 from .evaluation import weighted_mean
 
@@ -20,6 +20,10 @@ from .evaluation import weighted_mean
 class TrainingDiverged(NpcaeError, RuntimeError):
     """The loss stopped being a finite number."""
     exit_status = 3
+
+
+class NothingToLearn(InputError):
+    """An epoch whose training masks held no pixel to learn from (all ignored)."""
 
 
 class Trainer:
@@ -67,6 +71,10 @@ class Trainer:
             self._call("on_batch_end", logs)
             if self.stop_requested and self.batch < self.loader.steps_per_epoch:
                 return                 # mid-epoch; a stop after the last batch ends the epoch
+        if self._tally.counted() == 0:
+            raise NothingToLearn(f"no target pixel counted in epoch {self.epoch + 1}: every pixel "
+                                 "of every training mask is ignored (void, or a colour far from "
+                                 "every palette colour); npcae inspect shows what the masks hold")
         logs = {"epoch": self.epoch + 1, **self._epoch_results()}
         self.epoch, self.batch = self.epoch + 1, 0
         self._reset_epoch_sums()

@@ -110,29 +110,35 @@ class TraceFirstStep(Callback):
 
 
 class StopOnInterrupt(Callback):
-    """Ctrl-C asks the trainer to stop after the batch under way (a Checkpoint then saves the
-    position); a second Ctrl-C during training stops at once, but one while the final
-    checkpoint is written waits for it. Installed only over Python's default handler, and taken
-    off last (order 2), after the checkpoint is written."""
+    """Ctrl-C, or SIGTERM (what `timeout`, `kill` and job schedulers send), asks the trainer to
+    stop after the batch under way (a Checkpoint then saves the position); a second one during
+    training stops at once, but one while the final checkpoint is written waits for it.
+    Installed only over the default handlers, and taken off last (order 2), after the
+    checkpoint is written. `terminated` tells a SIGTERM's stop from a Ctrl-C's (the command
+    line exits 143 then, so a scheduler sees the job did not finish)."""
 
-    order, installed = 2, False
+    order, installed, terminated = 2, (), False
+    DEFAULTS = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
 
     def on_train_begin(self, trainer):
-        self.previous = signal.getsignal(signal.SIGINT)
-        self.installed = self.previous is signal.default_int_handler
-        if self.installed:
-            signal.signal(signal.SIGINT, lambda signum, frame: self._interrupt(trainer))
+        self.previous = {signum: signal.getsignal(signum) for signum in self.DEFAULTS}
+        self.installed = tuple(signum for signum, default in self.DEFAULTS.items()
+                               if self.previous[signum] is default)
+        for signum in self.installed:
+            signal.signal(signum, lambda signum, frame: self._interrupt(trainer, signum))
 
-    def _interrupt(self, trainer):
+    def _interrupt(self, trainer, signum=signal.SIGINT):
         if trainer.status != "running":          # fit() is ending: the checkpoint is being written
             trainer.log("\nwriting the checkpoint first; it takes a moment")
             return
         if trainer.stop_requested:
             raise KeyboardInterrupt
-        trainer.log("\ninterrupted: finishing this batch and writing a checkpoint "
+        self.terminated = signum == signal.SIGTERM
+        what = "terminated (SIGTERM)" if self.terminated else "interrupted"
+        trainer.log(f"\n{what}: finishing this batch and writing a checkpoint "
                     "(Ctrl-C again to abort)")
         trainer.request_stop()
 
     def on_train_end(self, trainer):
-        if self.installed:
-            signal.signal(signal.SIGINT, self.previous)
+        for signum in self.installed:
+            signal.signal(signum, self.previous[signum])

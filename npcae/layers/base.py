@@ -25,7 +25,7 @@ import functools
 
 import numpy as np
 
-from ..errors import NpcaeError
+from ..errors import InputError, NpcaeError
 from . import hooks
 from .state import encode, fit, restore
 
@@ -35,9 +35,10 @@ class Layer(abc.ABC):
     created (TypeError naming the missing method), so a forgotten backward cannot silently
     pass the gradient through. `Identity` (layers/identity.py) is y = x.
 
-    backward raises BackwardOrderError unless a training forward came just before it (see
-    `_needs_training_forward`); a layer whose backward uses no cache of its own, only its
-    children's (Sequential), sets `caches_forward = False`, and its children check."""
+    backward raises BackwardOrderError unless a training forward came just before it, and
+    BadInput unless dy has the shape that forward returned (see `_needs_training_forward`); a
+    layer whose backward uses no cache of its own, only its children's (Sequential), sets
+    `caches_forward = False`, and its children check."""
 
     caches_forward = True
 
@@ -176,15 +177,24 @@ class Layer(abc.ABC):
         return f"{type(self).__name__}()"
 
 
-# -- the order of calls -----------------------------------------------------------------------
+# -- the order of calls, and dy's shape -------------------------------------------------------
 # backward uses what the last forward cached; an inference forward caches too (or clears what
 # backward needs), so a backward after one would compute the gradient of something else
 # without a word. Every subclass's forward and backward are wrapped, once, when the class is
 # made (a wrapper costs ~0.2 us a call, nothing beside a layer's work): forward notes its
-# mode, and backward runs only after a training forward.
+# mode and its output's shape, and backward runs only after a training forward and only on a
+# dy of that shape (a tuple compare: dy is neither copied nor converted). Without the shape
+# check a wrong dy met NumPy deep inside (a matmul's "core dimension", a failed reshape), or
+# broadcast into a gradient of the wrong size without a word.
 
 class BackwardOrderError(NpcaeError, RuntimeError):
     """backward() without a training forward() just before it."""
+
+
+class BadInput(InputError):
+    """A value npcae cannot compute with, named with what it should be: an input array (its
+    type, shape, size or values), a dy that is not of the forward output's shape, a loss's
+    prediction, a builder's argument. An InputError, so a ValueError too (exit status 2)."""
 
 
 def _remembers_mode(forward):
@@ -193,6 +203,7 @@ def _remembers_mode(forward):
         self._backward_ready = None              # a forward that raises leaves nothing to use
         y = forward(self, x, training)
         self._backward_ready = bool(training)
+        self._forward_shape = getattr(y, "shape", None)
         return y
     return remembering_forward
 
@@ -207,26 +218,60 @@ def _needs_training_forward(backward):
                            "replaced what backward needs"}[ready]
             raise BackwardOrderError(f"{type(self).__name__}.backward needs forward(x, "
                                      f"training=True) just before it; {last}")
+        if getattr(grad_out, "shape", None) != self._forward_shape:
+            raise _wrong_gradient(self, grad_out)
         return backward(self, grad_out)
     return checked_backward
 
 
+def _wrong_gradient(layer, grad_out):
+    """The BadInput for a dy that is not of the shape the layer's forward returned."""
+    name, expected = type(layer).__name__, layer._forward_shape
+    if not hasattr(grad_out, "shape"):
+        return BadInput(f"{name}.backward takes dy as an array of shape {expected}, got "
+                        f"{type(grad_out).__name__}")
+    return BadInput(f"{name}.backward got dy of shape {tuple(grad_out.shape)}, but its forward "
+                    f"returned {expected}: dy = dL/dy has y's shape")
+
+
 def as_float(x, name="input"):
-    """Check that x is a float32 or float64 NHWC array; return it unchanged."""
+    """Check that x is a float32 or float64 NHWC array with at least one pixel (np.asarray(x):
+    a nested list is read as NumPy reads it); return it. An empty batch (N = 0) passes: a
+    forward of no images is an empty output (batch norm refuses one to train on)."""
     x = np.asarray(x)
     if x.dtype not in (np.float32, np.float64):
         # float16 (and longdouble) pass for floats but have no Numba kernels: say so here.
         raise TypeError(f"{name} must be a float32 or float64 array, got dtype {x.dtype}"
                         + ("; cast it with x.astype(np.float32)" if x.dtype.kind == "f" else ""))
     if x.ndim != 4:
-        raise ValueError(f"{name} must be NHWC (4-D), got shape {x.shape}")
+        raise BadInput(f"{name} must be NHWC (4-D), got shape {x.shape}")
+    if not (x.shape[1] and x.shape[2]):          # the convolution's geometry divides by them
+        raise BadInput(f"{name} has no pixels: height and width must be at least 1, got "
+                       f"{x.shape[1]}x{x.shape[2]} (shape {x.shape})")
     return x
 
 
 def check_finite(x):
-    """Raise ValueError if x holds NaN or infinity: one pass over it (1.1 ms at 3 x 1024x512,
+    """Raise BadInput if x holds NaN or infinity: one pass over it (1.1 ms at 3 x 1024x512,
     0.015% of a CAE step). Models check their input, since one NaN let through makes every
     parameter NaN after a single step."""
     if not np.isfinite(x).all():
-        raise ValueError(f"the input holds {np.count_nonzero(~np.isfinite(x))} NaN or infinite values")
+        raise BadInput(f"the input holds {np.count_nonzero(~np.isfinite(x))} NaN or infinite values")
 
+
+def model_input(x, training, model="the model"):
+    """A whole model's check of its input, once a forward, before any layer: x as an array
+    (a nested list is read by np.asarray, as the layers read it), float32 or float64, NHWC,
+    with pixels, finite, and in training at least one image. -> the array.
+
+    An empty batch is refused in training only: batch norm's statistics and a loss's mean over
+    no values are NaN (they made every moving statistic NaN, saved into weights.npz without a
+    word). An inference forward of no images is an empty prediction, as NumPy and PyTorch
+    give: no statistic is updated, and a caller that splits its images into chunks needs no
+    special case for an empty one."""
+    x = as_float(x, f"{model}'s input")
+    if training and x.shape[0] == 0:
+        raise BadInput(f"{model} cannot train on an empty batch (shape {x.shape}): batch "
+                       f"statistics and the loss need at least one image")
+    check_finite(x)
+    return x

@@ -3,7 +3,7 @@ averages of them in inference; the backward runs through the batch mean and vari
 import numpy as np
 
 from ..kernels import batchnorm as kernels
-from .base import Layer, as_float
+from .base import BadInput, Layer, as_float
 
 
 def channel_sum(a):
@@ -86,7 +86,8 @@ class BatchNormalization(Layer):
     `frozen=True` makes training forwards normalise with the moving statistics too and leave
     them alone, so the layer is its inference function, with that function's gradient (what
     Keras does to a BatchNormalization set trainable=False, e.g. to fine-tune on small
-    batches); gamma and beta still receive gradients.
+    batches); gamma and beta still receive gradients. A training forward of an empty batch
+    (N = 0) raises BadInput: its statistics would be 0 / 0, and the moving ones NaN.
 
     Numerics: the per-channel sums (mu, var, sum(dy), sum(dy * xhat)) are accumulated in
     float64 whatever x's dtype (see `channel_sum`), the C-long statistics are kept in float64,
@@ -137,6 +138,10 @@ class BatchNormalization(Layer):
         the moving ones."""
         if training and not self.frozen:
             m = x.size // self.channels
+            if m == 0:     # as_float let N = 0 through: a mean of no values, NaN in the state
+                raise BadInput(f"{self!r} cannot take the statistics of an empty batch (shape "
+                               f"{x.shape}) in a training forward; its moving statistics would "
+                               f"become NaN")
             mean = self._road.channel_sums(x) / m
             variance = self._road.centred_square_sums(x, mean.astype(x.dtype)) / m
             self._update_moving_statistics(mean, variance)

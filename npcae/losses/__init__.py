@@ -6,10 +6,10 @@ those of class ids (logits, a softmax inside). `get_loss("dice+focal")` and
 """
 from ..data.labels import IGNORE
 from .binary import (EPSILON, LOSSES, BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss,
-                     Loss, MSELoss, SumLoss, get_loss)
+                     Loss, MSELoss, NonFinitePrediction, SumLoss, get_loss)
 from .multiclass import (MULTICLASS_LOSSES, MultiClassDice, SoftmaxCrossEntropy, class_ids,
                          multiclass_loss)
 
 __all__ = ["Loss", "SumLoss", "DiceLoss", "FocalLoss", "BinaryFocalLoss", "BCELoss", "MSELoss",
            "DiceFocalLoss", "LOSSES", "get_loss", "EPSILON", "SoftmaxCrossEntropy", "MultiClassDice",
-           "MULTICLASS_LOSSES", "multiclass_loss", "class_ids", "IGNORE"]
+           "MULTICLASS_LOSSES", "multiclass_loss", "class_ids", "IGNORE", "NonFinitePrediction"]

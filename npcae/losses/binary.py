@@ -4,8 +4,25 @@ loss.backward() -> dL/dpred (same shape and dtype as pred).
 pred holds probabilities (N, H, W, C) after a sigmoid; target the same shape in {0, 1}.
 Losses compose: `DiceLoss() + FocalLoss()` (the original's loss) and `0.5 * BCELoss()`.
 Reductions are accumulated in float64 so a 1024x512 batch sums without float32 drift.
+
+Every loss, through the Loss base class (see `Loss.__init_subclass__`):
+  * backward raises BackwardOrderError, as a layer's does, unless a forward that succeeded
+    came before it;
+  * forward raises NonFinitePrediction (a BadInput) when its value is not finite because the
+    prediction holds NaN or infinity, BadInput when the target does, naming the loss and the
+    count. Only the scalar value is tested on every call (0.05-0.2 us, against ~8 us for one
+    np.isfinite pass over a 3x256x128x1 prediction, whose forward takes 60-150 us); the arrays
+    are scanned only once the value is not finite. So a non-finite value the loss does not see
+    passes, as it harms nothing: a probability of inf clipped to 1 - 1e-7 by focal or
+    cross-entropy (gradient 0 there), a logit at an ignored pixel. A value that is not finite
+    from finite inputs (an overflow) is returned as before.
 """
+import functools
+import math
+
 import numpy as np
+
+from ..layers.base import BackwardOrderError, BadInput
 
 EPSILON = 1e-7          # Keras's backend epsilon, the clip of the focal and cross-entropy losses
 
@@ -18,7 +35,16 @@ def _checked(pred, target):
 
 
 class Loss:
-    """Base class. Subclasses implement forward and backward; + and * compose them."""
+    """Base class. Subclasses implement forward and backward; + and * compose them. Each
+    subclass's own forward and backward are wrapped once, when the class is made, as Layer's
+    are: a backward needs a forward before it, and a non-finite value is explained."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "forward" in cls.__dict__:
+            cls.forward = _checked_forward(cls.__dict__["forward"])
+        if "backward" in cls.__dict__:
+            cls.backward = _needs_forward(cls.__dict__["backward"])
 
     def __call__(self, pred, target):
         return self.forward(pred, target)
@@ -30,6 +56,60 @@ class Loss:
         return SumLoss((float(weight), self))
 
     __rmul__ = __mul__
+
+
+def _checked_forward(forward):
+    @functools.wraps(forward)
+    def checked_forward(self, pred, target):
+        self._forward_done = False               # a forward that raises leaves nothing to use
+        value = forward(self, pred, target)
+        if not math.isfinite(value):             # the only cost on the way: a float test
+            _refuse_non_finite(self, pred, target, value)
+        self._forward_done = True
+        return value
+    return checked_forward
+
+
+def _needs_forward(backward):
+    @functools.wraps(backward)
+    def checked_backward(self):
+        done = getattr(self, "_forward_done", None)
+        if done is not True:
+            last = ("there was no forward before it" if done is None else
+                    "the last forward failed and left nothing to differentiate")
+            raise BackwardOrderError(f"{type(self).__name__}.backward needs forward(pred, target) "
+                                     f"just before it; {last}")
+        return backward(self)
+    return checked_backward
+
+
+class NonFinitePrediction(BadInput):
+    """A loss's prediction holds NaN or infinity and makes its value `value` (NaN or inf).
+
+    Given by a caller, that is bad input; coming out of a model whose input was finite (a
+    training step: models check their input), it means the weights diverged, and a training
+    loop reports it so (npcae.train's TrainingDiverged)."""
+
+    def __init__(self, message, value):
+        super().__init__(message)
+        self.value = value
+
+
+def _refuse_non_finite(loss, pred, target, value):
+    """The loss came out `value` (NaN or infinite): raise NonFinitePrediction if the prediction
+    holds NaN or infinity, BadInput if the target does; return if neither does (an overflow)."""
+    def count(array):
+        return np.count_nonzero(~np.isfinite(array)) if array.dtype.kind in "fc" else 0
+
+    def message(name, bad, size):
+        return (f"{type(loss).__name__}: the {name} holds {bad} NaN or infinite values (of "
+                f"{size}), so the loss is {value}")
+
+    pred, target = np.asarray(pred), np.asarray(target)
+    if bad := count(pred):
+        raise NonFinitePrediction(message("prediction", bad, pred.size), value)
+    if bad := count(target):
+        raise BadInput(message("target", bad, target.size))
 
 
 class SumLoss(Loss):

@@ -7,8 +7,19 @@ import numpy as np
 
 from ..kernels import softmax as softmax_kernels
 from ..data.labels import IGNORE
+from ..layers.base import BadInput
 from .binary import Loss, SumLoss
 
+
+def class_logits(pred, loss):
+    """pred as an array of logits, one channel per class on the last axis and at least two: a
+    softmax over one class is 1 whatever the logit, so the loss would be 0 and teach nothing."""
+    logits = np.asarray(pred)
+    if logits.ndim < 2 or logits.shape[-1] < 2:
+        raise BadInput(f"{type(loss).__name__} needs logits of at least 2 classes on the last "
+                       f"axis, got shape {logits.shape}; a one-channel mask takes a sigmoid "
+                       f"loss (BCELoss, DiceLoss)")
+    return logits
 
 
 def class_ids(target, logits_shape, ignore_index=IGNORE):
@@ -57,7 +68,7 @@ class SoftmaxCrossEntropy(Loss):
         self.ignore_index, self.fast = ignore_index, fast
 
     def forward(self, pred, target):
-        logits = np.asarray(pred)
+        logits = class_logits(pred, self)
         ids = class_ids(target, logits.shape, self.ignore_index)
         classes = logits.shape[-1]
         if self.class_weights is not None and self.class_weights.shape != (classes,):
@@ -121,7 +132,7 @@ class MultiClassDice(Loss):
         self.smooth, self.ignore_index, self.fast = float(smooth), ignore_index, fast
 
     def forward(self, pred, target):
-        logits = np.asarray(pred)
+        logits = class_logits(pred, self)
         ids = class_ids(target, logits.shape, self.ignore_index)
         classes = logits.shape[-1]
         if self.fast:

@@ -2,7 +2,9 @@
 import numpy as np
 
 from ..layers import Conv2D, Dropout, Sigmoid, UpConv2D, UpSampling2D, get_activation
-from ..layers.base import check_finite
+from ..layers.base import BadInput, model_input
+from .arguments import kernel_size as checked_kernel_size
+from .arguments import positive_int, positive_ints, rate_pair
 from .containers import Sequential
 
 
@@ -34,8 +36,13 @@ def cae(filters=(4, 32, 256), kernel_size=3, dropout=(0.1, 0.25), activation="sw
 
     H and W must be multiples of 2**len(filters) (8 for the original). `seed` fixes both the
     weights (Keras he_normal, zero bias) and every dropout mask, so a run repeats exactly.
+    filters and in_channels are whole numbers (16.0 passes, 4.5 and True do not); a bad
+    argument raises BadInput naming it (models/arguments.py).
     """
-    filters = tuple(int(f) for f in filters)
+    filters = positive_ints("cae", "filters", filters, at_least=1)
+    kernel_size = checked_kernel_size("cae", kernel_size)
+    dropout = rate_pair("cae", "dropout", dropout)
+    in_channels = positive_int("cae", "in_channels", in_channels)
     seeds = np.random.SeedSequence(seed)
     init_seed, dropout_seed = seeds.spawn(2)
     init_rng = np.random.default_rng(init_seed)
@@ -70,15 +77,15 @@ class CAE(Sequential):
 
     def check_input(self, shape):
         if len(shape) != 4:
-            raise ValueError(f"the CAE takes NHWC input (N, H, W, C), got shape {tuple(shape)}")
+            raise BadInput(f"the CAE takes NHWC input (N, H, W, C), got shape {tuple(shape)}")
         _, height, width, _ = shape
         if height % self.factor or width % self.factor:
-            raise ValueError(f"the CAE needs height and width divisible by {self.factor}, "
+            raise BadInput(f"the CAE needs height and width divisible by {self.factor}, "
                              f"got {height}x{width}")
 
     def forward(self, x, training=False):
-        self.check_input(np.shape(x))
-        check_finite(x)
+        x = model_input(x, training, "the CAE")         # an array (a list read), NHWC, finite
+        self.check_input(x.shape)
         return super().forward(x, training)
 
     def output_shape(self, input_shape):

@@ -13,6 +13,7 @@ sums) is its own state, so a run stopped between two batches resumes at the next
 import math
 
 from ..errors import InputError, NpcaeError
+from ..losses import NonFinitePrediction
 from .callbacks import Callback
 from .evaluation import weighted_mean
 
@@ -84,9 +85,13 @@ class Trainer:
         """One batch: forward, loss, backward, optimiser step; returns the batch's logs."""
         self.updating = True
         output = self.model.forward(x, training=True)
-        loss = self.task.loss.forward(output, y)
+        where = f", batch {self.batch + 1}" if self.loader.steps_per_epoch > 1 else ""
+        try:                 # the model's input was finite: a NaN out of it is a diverged model
+            loss = self.task.loss.forward(output, y)
+        except NonFinitePrediction as error:
+            raise TrainingDiverged(f"loss became {error.value} at epoch {self.epoch + 1}{where} "
+                                   f"({error})") from None
         if not math.isfinite(loss):
-            where = f", batch {self.batch + 1}" if self.loader.steps_per_epoch > 1 else ""
             raise TrainingDiverged(f"loss became {loss} at epoch {self.epoch + 1}{where}")
         self.model.backward(self.task.loss.backward())
         self.optimizer.step()

@@ -36,7 +36,7 @@ from ..layers.conv_functions import (COL2IM, COLUMN_BLOCKS, DIRECT, FLIPPED_DIRE
                                     KEPT_COLUMNS, SCATTER_DIRECT, WHOLE_COLUMNS)
 from ..layers import (Conv2D, Conv2DTranspose, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
                      UpSampling2D)
-from ..layers import BatchNormalization, MaxPool2D
+from ..layers import BatchNormalization, DepthwiseConv2D, MaxPool2D, ReLU6
 from ..models.containers import Add, Concatenate, Container
 from ..models.unet import UNet
 
@@ -296,6 +296,22 @@ def relu(layer, shape, itemsize, training):
     if getattr(layer, "fast", False):
         return Footprint(forward=x, backward=2 * x, keeps_output=True)
     return Footprint(kept=nbytes(shape, 1), forward=x, backward=3 * x)
+
+
+@rule(ReLU6)
+def relu6(layer, shape, itemsize, training):
+    """Keeps the boolean mask 0 < x < 6; forward makes the two comparisons and y."""
+    x = nbytes(shape, itemsize)
+    return Footprint(kept=nbytes(shape, 1), forward=x + 3 * nbytes(shape, 1), backward=3 * x)
+
+
+@rule(DepthwiseConv2D)
+def depthwise(layer, shape, itemsize, training):
+    """Keeps x. Forward makes y; backward dx and the fixed blocks of partial dW (16 kernels,
+    small). The numpy reference (fast=False) pads x and works on (N, OH, OW, C, M) arrays."""
+    x, y = nbytes(shape, itemsize), nbytes(layer.output_shape(shape), itemsize)
+    extra = 0 if layer.fast else 2 * x + 2 * y
+    return Footprint(forward=y + extra, backward=x + y + extra, keeps_input=True)
 
 
 @rule(MaxPool2D)

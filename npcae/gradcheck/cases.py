@@ -11,13 +11,14 @@ from typing import Callable
 
 import numpy as np
 
-from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, Dropout, Identity, Layer,
-                     LeakyReLU, MaxPool2D, ReLU, Sigmoid, Swish, Tanh, UpConv2D, UpSampling2D)
+from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, DepthwiseConv2D, Dropout,
+                     Identity, Layer, LeakyReLU, MaxPool2D, ReLU, ReLU6, Sigmoid, Swish, Tanh,
+                     UpConv2D, UpSampling2D)
 from . import core as gradcheck
 from ..kernels import direct
 from ..losses.binary import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
 from ..losses.multiclass import IGNORE, SoftmaxCrossEntropy, multiclass_loss
-from ..models import Add, Concatenate, Sequential, cae, unet
+from ..models import Add, Concatenate, Sequential, cae, mobilenet_unet, unet
 
 SEED = 0
 
@@ -35,6 +36,7 @@ class Case:
     build: Callable
     kind: str = "layer"      # "layer", "loss" or "model": which of STEPS it uses
     step: float = None       # instead of STEPS[kind] (a model with max pooling: see unet_case)
+    sample: tuple = None     # (arrays, entries): check_layer's sample, for a deep model
 
 
 # -- the cases ------------------------------------------------------------------------------
@@ -75,6 +77,27 @@ def conv_cases(c_in, c_out, kernel, stride, padding, nhw):
     yield conv_case(c_in, c_out, kernel, stride, padding, nhw)
     if not (kernel == 1 and stride == 1):
         yield conv_case(c_in, c_out, kernel, stride, padding, nhw, keep_columns=False)
+
+
+def depthwise_case(channels, kernel, stride, padding, nhw, multiplier=1, fast=True):
+    kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
+    n, h, w = nhw
+    configuration = (f"{kh}x{kw} s{stride} {padding}, {channels} ch x{multiplier}, "
+                     f"x {n}x{h}x{w}x{channels}{'' if fast else ', numpy'}")
+
+    def build(rng):
+        layer = DepthwiseConv2D(channels, (kh, kw), stride, padding, multiplier, rng=rng, fast=fast)
+        layer.params["b"][...] = rng.standard_normal(channels * multiplier)
+        return layer, rng.standard_normal((n, h, w, channels))
+    return Case("DepthwiseConv2D", configuration, build)
+
+
+def relu6_case(shape):
+    """Inputs away from both kinks, 0 and 6, and on both sides of each."""
+    def build(rng):
+        x = 4 * away_from_zero(rng, shape) + 3          # centred on 3: below 0, inside, above 6
+        return ReLU6(), np.where(np.abs(x - 6) < 0.2, x + 0.4, x)
+    return Case("ReLU6", f"x {dims(shape)}, |x| and |x - 6| >= 0.2", build)
 
 
 def transpose_case(c_in, c_out, kernel, stride, padding, nhw):
@@ -302,6 +325,20 @@ def unet_case(upsampling, shape, dropout=0.0):
                 kind="model", step=1e-4)
 
 
+def mobilenet_unet_case(shape=(2, 64, 64, 3)):
+    """The MobileNetV2 U-Net whole (17 blocks, residual Adds, five taps, the pix2pix decoder),
+    tiny: widths rounded to 1 instead of 8, decoder filters 2, swish for its smooth kinks. A
+    sample of its parameters (12 arrays, 6 entries each) and of the input is differenced, at
+    64x64: at 32x32 the last map is 1x1 and its batch norm sees two values, which it maps to
+    -1 and 1 whatever they are (a function too flat and too steep for differences)."""
+    def build(rng):
+        model = mobilenet_unet(alpha=0.35, divisor=1, decoder=(2, 2, 2, 2), activation="swish",
+                               seed=SEED).astype(np.float64)
+        return model, rng.standard_normal(shape)
+    return Case("mobilenet_unet", f"alpha 0.35, widths to 1, decoder 2,2,2,2, swish, x {dims(shape)}",
+                build, kind="model", step=1e-4, sample=(12, 6))
+
+
 # The catalogue: every finite-difference check npcae has. `npcae gradcheck` prints them and
 # tests/test_gradcheck.py asserts each one passes (float64, tolerance 1e-6). A new layer adds
 # its cases here, in a section of its own, and nowhere else:
@@ -327,6 +364,14 @@ CASES = [
     conv_case(2, 8, (2, 3), 1, "valid", (1, 4, 12)),
     conv_case(8, 8, 2, 2, "same", (2, 4, 18)),         # windows that do not overlap: scatter dx
     conv_case(8, 8, 2, 2, "same", (1, 5, 7)),          # ... except into the padding: col2im
+    # DepthwiseConv2D: MobileNetV2's 3x3 s1 and s2 (same: Keras's pad then valid), valid,
+    # a depth multiplier, a non-square kernel, the numpy reference
+    depthwise_case(3, 3, 1, "same", (2, 7, 6)),
+    depthwise_case(4, 3, 2, "same", (2, 8, 8)),
+    depthwise_case(3, 3, 2, "same", (2, 7, 5)),
+    depthwise_case(2, 3, 2, "valid", (2, 7, 8), multiplier=2),
+    depthwise_case(2, (3, 2), 1, "same", (1, 5, 6), multiplier=3),
+    depthwise_case(3, 3, 2, "same", (2, 7, 6), multiplier=2, fast=False),
     # UpSampling2D, UpConv2D
     upsampling_case(2, "nearest", (2, 3, 5, 2)),
     upsampling_case(2, "bilinear", (2, 3, 5, 2)),
@@ -355,6 +400,8 @@ CASES = [
     *activation_cases("Tanh", Tanh),
     *activation_cases("ReLU", ReLU, "Numba, "),
     *activation_cases("ReLU", lambda: ReLU(fast=False), "numpy, "),
+    relu6_case((2, 3, 5, 2)),
+    relu6_case((3, 5, 2, 3)),
     *activation_cases("LeakyReLU", LeakyReLU, "alpha 0.3, "),
     *activation_cases("LeakyReLU", lambda: LeakyReLU(0.01), "alpha 0.01, "),
     *activation_cases("Identity", Identity, "dx = dy, "),
@@ -399,4 +446,5 @@ CASES = [
          kind="model"),
     unet_case("transpose", (2, 6, 5, 3), dropout=0.5),
     unet_case("nearest", (2, 7, 6, 3)),
+    mobilenet_unet_case(),
 ]

@@ -17,8 +17,8 @@ import numpy as np
 
 from ..errors import InputError
 from . import core as gradcheck
-from .core import (ArrayCheck, GradCheckReport, fixed_state, numerical_gradient,
-                        relative_error)
+from .core import (ArrayCheck, GradCheckReport, compare, fixed_state, numerical_gradient,
+                   pick_entries, relative_error)
 from .cases import CASES, SEED, Case  # noqa: F401 (Case: for callers' own cases)
 
 STENCIL = "five-point central differences, error O(h^4) (npcae.gradcheck)"
@@ -140,10 +140,10 @@ def check_layer_float32(case, step):
         def scalar():
             reset_twin()
             return float(np.sum(twin.forward(x64, training=True) * g64))
-        return GradCheckReport(
-            ArrayCheck(name, array.shape,
-                       *relative_error(a, numerical_gradient(scalar, array, step)))
-            for a, (name, array) in zip(analytic, arrays))
+        analytic = dict(zip([name for name, _ in arrays], analytic))
+        picked = pick_entries(dict(arrays), case.sample, np.random.default_rng(SEED))
+        return GradCheckReport(compare(name, analytic[name], dict(arrays)[name], scalar, step,
+                                       indices=indices) for name, indices in picked.items())
 
 
 def check_loss_float32(case, step):
@@ -170,7 +170,8 @@ def check(case, precision, tolerance):
             loss, (pred, target) = build(case, np.float64)
             report = gradcheck.check_loss(loss, pred, target, seed=SEED, step=step)
         else:
-            report = gradcheck.check_layer(*build(case, np.float64), seed=SEED, step=step)
+            report = gradcheck.check_layer(*build(case, np.float64), seed=SEED, step=step,
+                                           sample=case.sample)
     except Exception as error:
         # A layer under test that raises (a shape error, dy modified in place) is a failed
         # check: it gets its row, and the cases after it still run.

@@ -17,7 +17,7 @@ import numba
 if "NUMBA_THREADING_LAYER" not in os.environ:
     numba.config.THREADING_LAYER = "workqueue"
 
-from . import pooling  # noqa: E402
+from . import depthwise, pooling  # noqa: E402
 from . import reference  # noqa: E402
 from .geometry import ConvGeometry, conv_geometry, padding_1d  # noqa: E402
 from .im2col import (col2im, columns_matmul, columns_t_matmul, im2col,  # noqa: E402

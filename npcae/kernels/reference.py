@@ -200,3 +200,48 @@ def conv2d_transpose_forward(x, weights, bias, stride=1, padding="same"):
                 full[n, i * stride:i * stride + kh, j * stride:j * stride + kw] += stamp
     y = full[:, geom.pad_top:geom.pad_top + out_h, geom.pad_left:geom.pad_left + out_w]
     return np.ascontiguousarray(y) + bias
+
+
+# -- depthwise convolution (kernels/depthwise.py's oracle) -----------------------------------
+def _depthwise_padded(x, geometry, kh, kw):
+    """x with its "same" (or no) zero padding, large enough for every tap of every output."""
+    g = geometry
+    n, height, width, channels = x.shape
+    padded_h = max((g.out_h - 1) * g.stride + kh, height + g.pad_top)
+    padded_w = max((g.out_w - 1) * g.stride + kw, width + g.pad_left)
+    padded = np.zeros((n, padded_h, padded_w, channels), x.dtype)
+    padded[:, g.pad_top:g.pad_top + height, g.pad_left:g.pad_left + width] = x
+    return padded
+
+
+def _tap(geometry, i, j):
+    """The (rows, columns) of the padded input that tap (i, j) reads for every output."""
+    g = geometry
+    return (slice(None), slice(i, i + g.stride * g.out_h, g.stride),
+            slice(j, j + g.stride * g.out_w, g.stride))
+
+
+def depthwise_forward(x, weights, geometry):
+    """y (N, OH, OW, C*M): one tap at a time, y += x[tap] * W[i, j] over the channels."""
+    kh, kw, channels, multiplier = weights.shape
+    padded = _depthwise_padded(x, geometry, kh, kw)
+    y = np.zeros((x.shape[0], geometry.out_h, geometry.out_w, channels, multiplier), x.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            y += padded[_tap(geometry, i, j)][..., None] * weights[i, j]
+    return y.reshape(*y.shape[:3], channels * multiplier)
+
+
+def depthwise_backward(x, weights, dy, geometry):
+    """(dx, dW): each tap's share, dW[i, j] = sum x[tap] dy and dx[tap] += dy W[i, j]."""
+    kh, kw, channels, multiplier = weights.shape
+    padded = _depthwise_padded(x, geometry, kh, kw)
+    dy = dy.reshape(*dy.shape[:3], channels, multiplier)
+    d_padded, d_weights = np.zeros_like(padded), np.zeros_like(weights)
+    for i in range(kh):
+        for j in range(kw):
+            tap = _tap(geometry, i, j)
+            d_weights[i, j] = np.einsum("nhwc,nhwcm->cm", padded[tap], dy)
+            d_padded[tap] += np.einsum("nhwcm,cm->nhwc", dy, weights[i, j])
+    g = geometry
+    return d_padded[:, g.pad_top:g.pad_top + x.shape[1], g.pad_left:g.pad_left + x.shape[2]], d_weights

@@ -75,6 +75,19 @@ class ReLU(Layer):
         return np.where(self._positive, grad_out, 0).astype(grad_out.dtype, copy=False)
 
 
+class ReLU6(Layer):
+    """y = min(max(x, 0), 6);  dx = dy * [0 < x < 6].  Keras `ReLU(max_value=6)`, PyTorch `ReLU6`:
+    MobileNetV2's activation, bounded so that low precision keeps its range (Sandler et al.).
+    At x = 0 and x = 6 the derivative taken is 0, as PyTorch's and TensorFlow's."""
+
+    def forward(self, x, training=False):
+        self._inside = (x > 0) & (x < 6)
+        return np.clip(x, 0, 6).astype(x.dtype, copy=False)
+
+    def backward(self, grad_out):
+        return np.where(self._inside, grad_out, 0).astype(grad_out.dtype, copy=False)
+
+
 class LeakyReLU(Layer):
     """y = x if x > 0 else alpha * x;  dx = dy * (1 or alpha).  alpha defaults to Keras's 0.3."""
 
@@ -105,7 +118,7 @@ class Tanh(Layer):
         return grad_out * (1 - self._y * self._y)
 
 
-ACTIVATIONS = {"swish": Swish, "silu": Swish, "relu": ReLU, "leaky_relu": LeakyReLU,
+ACTIVATIONS = {"swish": Swish, "silu": Swish, "relu": ReLU, "relu6": ReLU6, "leaky_relu": LeakyReLU,
                "sigmoid": Sigmoid, "tanh": Tanh}
 
 

@@ -24,7 +24,8 @@ def truncated_normal(rng, shape, stddev, dtype=np.float32):
 
 
 @shape_only_aware
-def he_normal(rng, shape, dtype=np.float32):
-    """Keras he_normal for a (KH, KW, C_in, C_out) kernel: std sqrt(2 / fan_in), fan_in = KH*KW*C_in."""
-    fan_in = int(np.prod(shape[:-1]))
+def he_normal(rng, shape, dtype=np.float32, fan_in=None):
+    """Keras he_normal for a (KH, KW, C_in, C_out) kernel: std sqrt(2 / fan_in), fan_in = KH*KW*C_in
+    unless given (a depthwise filter sees KH*KW inputs)."""
+    fan_in = int(np.prod(shape[:-1])) if fan_in is None else int(fan_in)
     return truncated_normal(rng, shape, np.sqrt(2.0 / fan_in) / TRUNCATED_NORMAL_STD, dtype)

@@ -33,7 +33,7 @@ class Conv2DTranspose(Layer):
     """
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="same", *,
-                 rng=None):
+                 rng=None, use_bias=True):
         super().__init__()
         kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
         if padding not in geometry.PADDINGS:
@@ -44,7 +44,8 @@ class Conv2DTranspose(Layer):
         self.kernel_size, self.stride, self.padding = (int(kh), int(kw)), int(stride), padding
         rng = rng if rng is not None else np.random.default_rng()
         self.add_param("W", he_normal(rng, (kh, kw, self.out_channels, self.in_channels)))
-        self.add_param("b", np.zeros(self.out_channels, dtype=np.float32))
+        if use_bias:           # off before a batch norm, whose beta is the bias (Keras use_bias)
+            self.add_param("b", np.zeros(self.out_channels, dtype=np.float32))
         self._x, self._adjoint_plan, self.last_plan = None, None, None
 
     def output_size(self, height, width):
@@ -102,7 +103,8 @@ class Conv2DTranspose(Layer):
             flipped = (x, geom, flipped_kernel(weights))
         return conv_backward_data(x.reshape(-1, self.in_channels), geom,
                                   weights.reshape(-1, self.in_channels), y_shape, self._adjoint_plan,
-                                  flipped=flipped, bias=self.params["b"].astype(x.dtype, copy=False))
+                                  flipped=flipped, bias=self.params["b"].astype(x.dtype, copy=False)
+                                  if "b" in self.params else None)
 
     def backward(self, grad_out):
         x = self._x
@@ -113,14 +115,16 @@ class Conv2DTranspose(Layer):
         d_weights, _, _ = conv_backward_weights(dy, geom, x.reshape(-1, self.in_channels),
                                                 self._adjoint_plan)
         self.grads["W"][...] = d_weights.reshape(self.params["W"].shape)
-        self.grads["b"][...] = dy.sum(axis=(0, 1, 2))
+        if "b" in self.grads:
+            self.grads["b"][...] = dy.sum(axis=(0, 1, 2))
         dx = conv_forward(dy, geom, weights.reshape(-1, self.in_channels), None, self._adjoint_plan)
         return dx.reshape(x.shape)
 
     def __repr__(self):
         kh, kw = self.kernel_size
         return (f"Conv2DTranspose({self.in_channels}, {self.out_channels}, ({kh}, {kw}), "
-                f"stride={self.stride}, padding={self.padding!r}) [{self.plan()}]")
+                f"stride={self.stride}, padding={self.padding!r}"
+                f"{'' if 'b' in self.params else ', use_bias=False'}) [{self.plan()}]")
 
 
 def as_transposed(plan):

@@ -5,6 +5,7 @@ import pytest
 
 from npcae.cli import build_parser, main
 from npcae.train import OPTIONS, RESUMABLE, SettingsError, resume, settings
+from npcae.train.options import MODEL_OPTIONS
 from npcae.train import run_settings as settings_module
 from npcae.train import task_settings
 from test_cli import TINY
@@ -25,7 +26,7 @@ def counting(monkeypatch, module, name):
 def test_every_command_line_option_of_a_run_is_one_declaration():
     train = build_parser()._subparsers._group_actions[0].choices["train"]
     flags = {flag for action in train._actions for flag in action.option_strings}
-    declared = {option.spelling for option in OPTIONS if option.help is not None}
+    declared = {option.spelling for option in [*OPTIONS, *MODEL_OPTIONS] if option.help is not None}
     assert declared <= flags
     assert flags - declared == {"-h", "--help", "--trace", "--out", "--resume", "--no-progress",
                                 "--no-augment"}       # the run's folder and how it is shown

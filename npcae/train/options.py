@@ -134,9 +134,7 @@ OPTIONS = [
     Option("size", None, parse=parse_size, to_setting=list, arguments=dict(metavar="HxW"),
            help="HxW (default: the data set's, e.g. tiktok-136 1024x512, synthetic 256x128)"),
     Option("model", "cae", help=f"a registered model: {', '.join(BUILDERS)} (default {{default}})"),
-    Option("model_args", {}, flag="--filters", parse=parse_filters,
-           to_setting=lambda filters: {"filters": filters}, arguments=dict(metavar="F1,F2,..."),
-           help="the model's filters per level (cae: 4,32,256)"),
+    Option("model_args", {}),           # the builder's arguments: MODEL_OPTIONS on the command line
     Option("task", None),               # None: what the data's masks hold (tasks.TASKS)
     Option("loss", None, help="terms of dice, focal, binary_focal, bce, mse for masks (default "
                               "dice+focal); of ce, dice for class ids (default ce; "
@@ -192,6 +190,14 @@ OPTIONS = [
     Option("cache_mb", DEFAULT_CACHE_MB, check=count, resumable=True, parse=int,
            help="keep the decoded frames in memory when they fit in this many MB (default {default})"),
 ]
+# Arguments of the model's builder rather than run settings: stored together as the run's
+# model_args ({"filters": [4, 32, 256]}), each taken by the models whose builder has it.
+MODEL_OPTIONS = [
+    Option("filters", None, parse=parse_filters, arguments=dict(metavar="F1,F2,..."),
+           help="the model's filters per level (cae: 4,32,256; unet: 16,32,64,128,256)"),
+    Option("alpha", None, parse=float,
+           help="MobileNetV2's width multiplier (mobilenet_unet: 0.35, 0.5, 0.75 or 1.0; default 1.0)"),
+]
 OPTION = {option.key: option for option in OPTIONS}
 DEFAULTS = {option.key: option.default for option in OPTIONS}
 # What a resumed run may change: the target, how often things happen, and where the data lives
@@ -202,6 +208,8 @@ RESUMABLE = tuple(option.key for option in OPTIONS if option.resumable)
 
 def spelling(key):
     """How messages name a run setting to a command-line user: grad_every -> --grad-every."""
+    if key == "model_args":
+        return "/".join(option.spelling for option in MODEL_OPTIONS)
     return OPTION[key].spelling if key in OPTION else key
 
 
@@ -209,7 +217,7 @@ def add_arguments(parser):
     """Add every command-line option of a run to `parser` (argparse), each defaulting to None
     so that what was not given can be told apart (and left to the model's and data's defaults,
     or on --resume to the stored run)."""
-    for option in OPTIONS:
+    for option in [*OPTIONS, *MODEL_OPTIONS]:
         if option.help is None:
             continue
         keywords = dict(option.arguments, default=None, dest=option.key,
@@ -226,4 +234,8 @@ def given_settings(args):
         value = getattr(args, option.key, None) if option.help is not None else None
         if value is not None:
             given[option.key] = option.to_setting(value) if option.to_setting else value
+    model_args = {option.key: getattr(args, option.key) for option in MODEL_OPTIONS
+                  if getattr(args, option.key, None) is not None}
+    if model_args:
+        given["model_args"] = model_args
     return given

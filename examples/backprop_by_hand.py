@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from npcae.cli import parse_size
+from npcae.train.options import parse_size
 from npcae.gradcheck.core import numerical_gradient, relative_error
 from npcae.kernels import reference
 from npcae.layers import Conv2D

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from npcae.cli import parse_size
+from npcae.train.options import parse_size
 from npcae.data import DataError, synthetic_record
 from npcae.gradcheck.core import check_loss
 from npcae.layers import Conv2D, Sigmoid, Swish, UpConv2D, UpSampling2D

@@ -26,7 +26,7 @@ from matplotlib.figure import Figure
 from PIL import Image
 
 from npcae import metrics
-from npcae.cli import parse_size
+from npcae.train.options import parse_size
 from npcae.data import SYNTHETIC_TRAIN, DataError, split, synthetic_record
 from npcae.layers import Conv2D, UpConv2D, UpSampling2D
 from npcae.losses.binary import DiceLoss, FocalLoss

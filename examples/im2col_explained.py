@@ -23,7 +23,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from npcae.cli import parse_size
+from npcae.train.options import parse_size
 from npcae.data import synthetic_record
 from npcae.kernels import col2im, conv_geometry, im2col, reference
 from npcae.layers import Conv2D

@@ -31,6 +31,7 @@ REQUIRED_SECTIONS = [
     "Nearest upsampling", "Bilinear upsampling", "sub-pixel", "Swish", "Sigmoid", "ReLU",
     "Dropout", "Dice loss", "Focal loss", "Adam", "Max pooling", "Batch normalization",
     "Transposed convolution", "concatenation's gradient split", "three functions",
+    "Depthwise convolution", "Inverted residual block",
 ]
 
 

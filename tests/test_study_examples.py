@@ -134,3 +134,15 @@ def test_denoising_autoencoder_beats_the_noise(tmp_path):
     err = run_example("denoising_autoencoder.py", "--size", "30x16", cwd=tmp_path, ok=False)
     assert err.strip() == "denoising_autoencoder.py: error: --size 30x16 must be divisible by 4 " \
                           "(two stride-2 convs)"
+
+
+def test_depthwise_by_hand_agrees_with_the_library_and_finite_differences(tmp_path):
+    out = run_example("depthwise_by_hand.py", "--size", "6", "--channels", "2", "--multiplier", "2",
+                      "--stride", "2", "--expansion", "3", "--out", "dw", cwd=tmp_path)
+    library = {name: float(v) for name, v in re.findall(
+        r"(dW|db|dx): library vs loops, max relative error (\S+)", out)}
+    assert set(library) == {"dW", "db", "dx"} and max(library.values()) < 1e-12, out
+    assert float(re.search(r"dW: finite differences vs loops, max relative error (\S+)", out)[1]) < 1e-6
+    block = re.search(r"dx library vs by hand (\S+), finite differences vs by hand (\S+)", out)
+    assert float(block[1]) < 1e-12 and float(block[2]) < 1e-5, out
+    assert png(tmp_path / "dw" / "depthwise_by_hand.png").ndim == 3

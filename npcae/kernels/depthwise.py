@@ -42,6 +42,10 @@ def _forward_row(x, w, s, pt, pl, y, n, p):
                 col = q * s + j - pl
                 if col < 0 or col >= width:
                     continue
+                if multiplier == 1:                 # MobileNet's case: one contiguous vector loop
+                    for c in range(channels):
+                        y[n, p, q, c] += x[n, h, col, c] * w[i, j, c, 0]
+                    continue
                 for c in range(channels):
                     v = x[n, h, col, c]
                     for m in range(multiplier):
@@ -81,6 +85,10 @@ def _data_row(dy, w, s, pt, pl, dx, n, h):
                 q = left // s
                 if q >= out_w:
                     continue
+                if multiplier == 1:
+                    for c in range(channels):
+                        dx[n, h, col, c] += dy[n, p, q, c] * w[i, j, c, 0]
+                    continue
                 for c in range(channels):
                     total = dx[n, h, col, c]
                     for m in range(multiplier):
@@ -117,6 +125,10 @@ def _weights_block(x, dy, s, pt, pl, partial, start, stop):
                 for j in range(kw):
                     col = q * s + j - pl
                     if col < 0 or col >= width:
+                        continue
+                    if multiplier == 1:
+                        for c in range(channels):
+                            partial[i, j, c, 0] += x[n, h, col, c] * dy[n, p, q, c]
                         continue
                     for c in range(channels):
                         v = x[n, h, col, c]

@@ -84,6 +84,7 @@ def build_parser():
     e.add_argument("--palette", metavar="FILE", help="the label colours of the data, for a "
                                                      "multi-class model (default: the model's)")
     e.add_argument("--size", type=parse_size, help="default: the size the model was trained at")
+    e.add_argument("--category", help="the category of COCO data (coco:FILE.json), e.g. person")
 
     b = sub.add_parser("bench", help="run the benchmarks in the repository's benchmarks/ folder")
     b.add_argument("which", nargs="*", metavar="NAME", help="kernels, conv, step, unet, memory (default: all but memory)")
@@ -179,7 +180,8 @@ def cmd_predict(args):
 
 def cmd_evaluate(args):
     from .train.evaluation import evaluate_saved
-    trained, total, per_image = evaluate_saved(args.weights, args.data, args.palette, args.size)
+    trained, total, per_image = evaluate_saved(args.weights, args.data, args.palette, args.size,
+                                               category=args.category)
     if hasattr(trained.task, "table"):
         print("\n".join(trained.task.table(total, per_image)))
         return 0

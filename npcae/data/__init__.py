@@ -12,7 +12,8 @@ The folder, from the bottom up (a module imports only from those above it in thi
   what frames are     frames (Frames, Record, CachedFrames, splits)
   formats             image_modes (any pixel mode to RGB or a mask), labels (IGNORE, class weights),
                       palette (colour labels <-> class ids), folder (images/ + masks/ files),
-                      folder_frames (FolderFrames), composites (pix2pix's photo | labels files)
+                      folder_frames (FolderFrames), composites (pix2pix's photo | labels files),
+                      coco (CocoFrames: one category of a COCO instances file, "coco:PATH")
   plumbing            fetch (verified downloads, checksum files), drawing (what renderers share),
                       loader (BatchLoader), augment (Augmenter)
   named data sets     dataset (Dataset: where a set is, how it is fetched and opened);
@@ -22,6 +23,7 @@ The folder, from the bottom up (a module imports only from those above it in thi
   tools               inspection (`npcae inspect`)
 """
 from .augment import Augmenter
+from .coco import CocoFrames
 from .dataset import Dataset, data_root
 from .folder import is_hidden, save_record
 from .folder_frames import FolderFrames, iter_batches, load_folder
@@ -58,4 +60,4 @@ __all__ = ["DataError", "Frames", "Record", "FolderFrames", "open_frames", "spli
            "fetch", "load_folder", "split", "iter_batches", "TIKTOK_TRAIN", "synthetic_record",
            "SYNTHETIC_TRAIN", "save_record", "fetch_tiktok136", "Augmenter", "load_dataset",
            "tiktok136_dir", "DEFAULT_TRAIN", "check_size", "is_hidden", "CachedFrames", "HUMAN_SEG_TRAIN",
-           "HUMAN_SEG_HELDOUT", "fetch_human_seg290", "SyntheticPeople", "render_people"]
+           "HUMAN_SEG_HELDOUT", "fetch_human_seg290", "SyntheticPeople", "render_people", "CocoFrames"]

@@ -19,6 +19,7 @@ file and downloads the missing or damaged ones; opening a set only checks that i
 from pathlib import Path
 
 from ..system.files import ensure_writable
+from .coco import coco_path, open_coco
 from .composites import CompositeFrames
 from .dataset import Dataset
 from .folder_frames import FolderFrames
@@ -54,17 +55,21 @@ def dataset_defaults(spec):
 
 
 def open_frames(spec, size=None, cache_mb=DEFAULT_CACHE_MB, part=None, **options):
-    """Frames of a registered data set name or a folder path, resized to size (H, W) if given.
+    """Frames of a registered data set name, a folder path or a COCO file ("coco:PATH"),
+    resized to size (H, W) if given.
 
     synthetic renders an in-memory Record (default 128x64); folder sets are FolderFrames, read
     on demand and kept under `cache_mb` (see FolderFrames). Without a size a registered folder
     set opens at its default size (human-seg-290: 128x128), and a folder path keeps its native
     size, which all its frames must share (DataError otherwise). With multi-class options
     (palette, classes) a folder without images/ and masks/ is a folder of composites
-    (CompositeFrames, default 256x256).
+    (CompositeFrames, default 256x256). "coco:PATH/annotations/instances_train2017.json"
+    opens one category of a COCO file (CocoFrames; options category, keep_empty, image_dir).
     """
     if isinstance(spec, str) and spec in DATASETS:
         return DATASETS[spec].open(size, cache_mb, part, **options)
+    if coco_path(spec) is not None:
+        return open_coco(spec, size, cache_mb, part, **options)
     path = Path(spec).expanduser()
     if not path.is_dir():
         raise DataError(f"data set or folder not found: {spec} (registered data sets: {', '.join(DATASETS)})")

@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from ..data import DATASETS, open_frames
+from ..data.coco import coco_path
 from ..diagnostics.memory import check_inference
 from ..errors import InputError
 from ..predict import load_model
@@ -59,16 +60,24 @@ def evaluate(model, task, frames, batch=3, per_image=False):
     return (loss, tally, images_metrics) if per_image else (loss, tally)
 
 
-def evaluate_saved(weights, data=None, palette=None, size=None, batch=DEFAULTS["eval_batch"]):
+def evaluate_saved(weights, data=None, palette=None, size=None, batch=DEFAULTS["eval_batch"],
+                   category=None):
     """(TrainedModel, tally, {image: metrics}) of the model in `weights` (a file or run folder)
     on `data` (default: the task's own synthetic set) at `size` (default: its trained size).
     A set split by its publisher (cityscapes-pix2pix: train/ and val/) is evaluated on its
-    held-out part; `palette` is a palette file for the data's label colours."""
+    held-out part; `palette` is a palette file for the data's label colours, `category` the
+    category of COCO data (coco:FILE.json)."""
     trained = load_model(weights)
     model, task = trained.model, trained.task
     size = tuple(size or trained.size)
     data = data or task.default_data or DEFAULTS["data"]
     options = evaluation_options(task, data, palette, weights)
+    if coco_path(data) is not None:
+        if category is None:
+            raise InputError(f"--category is needed for COCO data ({data}), e.g. person")
+        options["category"] = category
+    elif category is not None:
+        raise InputError(f"--category is for COCO data (--data coco:FILE.json), not {data}")
     try:
         model.output_shape((1, *size, 3))
     except ValueError as error:

@@ -48,7 +48,8 @@ def open_data(run):
     frames = open_frames(run["data"], size, cache_mb=run["cache_mb"], **options)
     how = {k: run[k] for k in ("train_names", "n_train", "val_split") if run[k] is not None}
     if run["val_data"] is not None:
-        how["val_frames"] = open_frames(run["val_data"], size, cache_mb=run["cache_mb"], **options)
+        how["val_frames"] = open_frames(run["val_data"], size, cache_mb=run["cache_mb"],
+                                        **data_options(run, run.palette, run["val_data"]))
     if not how and defaults.parts:
         # A set split by its publisher (cityscapes-pix2pix: train/ and val/) holds out its part.
         how["val_frames"] = open_frames(run["data"], size, cache_mb=run["cache_mb"], part=1, **options)

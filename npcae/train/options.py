@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..data.frames import DEFAULT_CACHE_MB
+from ..data.coco import PREFIX as COCO_PREFIX
 from ..data.registry import DATASETS
 from ..models import BUILDERS
 from ..optim import SCHEDULES
@@ -97,9 +98,12 @@ def one_of(*choices):
 
 # -- storing a folder whole, so that a run resumes from any working directory ----------------
 def whole_path(text, kind="folder"):
-    """A folder (or, kind="file", a file) as an absolute path; a data set name as it is."""
+    """A folder (or, kind="file", a file) as an absolute path; a data set name as it is; a
+    COCO spec with its file made absolute (coco:/abs/instances_train2017.json)."""
     if text in DATASETS:
         return text
+    if text.startswith(COCO_PREFIX):
+        return COCO_PREFIX + whole_path(text[len(COCO_PREFIX):], "file")
     path = Path(text).expanduser()
     exists = path.is_dir() if kind == "folder" else path.is_file()
     return str(path.resolve()) if exists else text
@@ -135,6 +139,8 @@ OPTIONS = [
            help="HxW (default: the data set's, e.g. tiktok-136 1024x512, synthetic 256x128)"),
     Option("model", "cae", help=f"a registered model: {', '.join(BUILDERS)} (default {{default}})"),
     Option("model_args", {}),           # the builder's arguments: MODEL_OPTIONS on the command line
+    Option("category", None, help="the category of COCO data (--data coco:FILE.json), by name "
+                                  "or id, e.g. person: its instances make the masks"),
     Option("task", None),               # None: what the data's masks hold (tasks.TASKS)
     Option("loss", None, help="terms of dice, focal, binary_focal, bce, mse for masks (default "
                               "dice+focal); of ce, dice for class ids (default ce; "

@@ -11,6 +11,7 @@ then checks that it holds the frames the run started with.
 from pathlib import Path
 
 from ..data import DATASETS
+from ..data.coco import coco_path
 from .checkpoint import CHECKPOINT, CheckpointError, read_checkpoint, restore_trainer
 from .experiment import assemble
 from .options import RESUMABLE
@@ -60,7 +61,11 @@ def resumed_settings(state, changes, folder, name=str):
         raise SettingsError(f"{name('epochs')} {run['epochs']} is fewer than the {done} epochs "
                             "this run has already started")
     for key in ("data", "val_data"):
-        if run[key] and run[key] not in DATASETS and not Path(run[key]).is_dir():
+        coco = coco_path(run[key]) if run[key] else None
+        if coco is not None and not coco.is_file():
+            raise SettingsError(f"the run's {name(key)} file {coco} is gone; if it moved, give "
+                                f"its new place: {name(key)} coco:NEW_PLACE")
+        if coco is None and run[key] and run[key] not in DATASETS and not Path(run[key]).is_dir():
             raise SettingsError(f"the run's {name(key)} folder {run[key]} is gone; if it moved, "
                                 f"give its new place: {name(key)} NEW_PLACE")
     return run

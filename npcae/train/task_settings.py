@@ -17,6 +17,7 @@ import numpy as np
 from ..errors import InputError
 from ..data.palette import (CITYSCAPES_7, CITYSCAPES_19, Palette, fits, palette_file,
                             predicted_palette)
+from ..data.coco import coco_path
 from ..data.registry import DATASETS
 
 DEFAULT_LOSS = {"binary": "dice+focal", "image": "mse", "multiclass": "ce"}
@@ -62,6 +63,14 @@ def resolve_task(run, name=str):
     are snapped to or None); TaskSettingsError when they do not fit the data or each other.
     The palette file is read here, once."""
     run = dict(run)
+    specs = [spec for spec in (run["data"], run["val_data"]) if spec is not None]
+    coco = [spec for spec in specs if coco_path(spec) is not None]
+    if coco and run["category"] is None:
+        raise TaskSettingsError(f"{name('category')} is needed for COCO data ({coco[0]}): a "
+                                "category name or id, e.g. person")
+    if run["category"] is not None and not coco:
+        raise TaskSettingsError(f"{name('category')} is for COCO data (--data coco:FILE.json), "
+                                f"not {run['data']}")
     entry = DATASETS.get(run["data"])
     class_ids = run["classes"] is not None or run["palette"] is not None
     data_task = entry.task if entry else ("multiclass" if class_ids else "binary")
@@ -123,11 +132,14 @@ def task_config(run, palette):
             "class_weights": None if weights in (None, "auto") else list(weights)}
 
 
-def data_options(run, palette):
-    """The options the run's frames open with (open_frames(..., **options))."""
+def data_options(run, palette, spec=None):
+    """The options the frames of `spec` (default: the run's data) open with
+    (open_frames(spec, ..., **options)): a COCO file's category, multi-class data's palette."""
+    spec = run["data"] if spec is None else spec
+    options = {"category": run["category"]} if coco_path(spec) is not None else {}
     if run["task"] != "multiclass":
-        return {}
-    return {"palette": palette, "classes": run["classes"]}
+        return options
+    return {**options, "palette": palette, "classes": run["classes"]}
 
 
 def model_args(run):

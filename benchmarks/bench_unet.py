@@ -1,7 +1,9 @@
 """The U-Net's training step (batch 8 at 256x256: forward, backward, Adam) and its inference on
-one 512x512 photo, against the same U-Net in PyTorch on the same cores.
+one 512x512 photo, against the same U-Net in PyTorch on the same cores; `--model
+mobilenet_unet` times the MobileNetV2 U-Net the same way (at `--alpha`), against its twin.
 
     python -m benchmarks.bench_unet --compare-torch /path/to/venv-with-torch/bin/python
+    python -m benchmarks.bench_unet --model mobilenet_unet --size 224x224 --compare-torch ...
 
 npcae.models.unet with its defaults (the background-removal configuration), Dice + focal, Adam.
 Each measurement runs in its own process; with --compare-torch the runs alternate npcae,
@@ -18,7 +20,14 @@ from pathlib import Path
 from .common import RESULTS, bar_plot, markdown_table, run_json, write_results
 
 
-def worker(size, batch, steps, photo):
+PEERS = {"unet": "benchmarks.torch_unet_peer", "mobilenet_unet": "benchmarks.torch_mobilenet_peer"}
+
+
+def model_args(model, alpha):
+    return {"alpha": alpha} if model == "mobilenet_unet" else {}
+
+
+def worker(size, batch, steps, photo, model_name="unet", alpha=1.0):
     """Time npcae in this process and print one JSON line (what the parent reads)."""
     import resource
 
@@ -31,7 +40,7 @@ def worker(size, batch, steps, photo):
     rng = np.random.default_rng(0)
     x = rng.random((batch, height, width, 3), dtype=np.float32)
     y = (rng.random((batch, height, width, 1)) > 0.7).astype(np.float32)
-    model, loss = create("unet", seed=0), DiceFocalLoss()
+    model, loss = create(model_name, seed=0, **model_args(model_name, alpha)), DiceFocalLoss()
     optimizer = Adam(model.named_parameters(), lr=5e-4)
     times = []
     for _ in range(steps + 1):                           # the first is the warm-up
@@ -51,6 +60,8 @@ def worker(size, batch, steps, photo):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", choices=sorted(PEERS), default="unet")
+    parser.add_argument("--alpha", type=float, default=1.0, help="mobilenet_unet's width multiplier")
     parser.add_argument("--size", default="256x256")
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--photo", default="512x512", help="HxW of the inference photo")
@@ -61,23 +72,28 @@ def main(argv=None):
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker(args.size, args.batch, args.steps, args.photo)
+        return worker(args.size, args.batch, args.steps, args.photo, args.model, args.alpha)
     common = ["--size", args.size, "--batch", str(args.batch), "--steps", str(args.steps),
               "--photo", args.photo]
-    commands = {"npcae": [sys.executable, "-m", "benchmarks.bench_unet", "--worker", *common]}
+    if args.model == "mobilenet_unet":
+        common += ["--alpha", str(args.alpha)]
+    commands = {"npcae": [sys.executable, "-m", "benchmarks.bench_unet", "--worker",
+                          "--model", args.model, *common]}
     if args.compare_torch:
-        commands["torch"] = [args.compare_torch, "-m", "benchmarks.torch_unet_peer", *common]
+        commands["torch"] = [args.compare_torch, "-m", PEERS[args.model], *common]
+    name = "bench_unet" if args.model == "unet" else f"bench_{args.model}"
     results = {impl: [] for impl in commands}
     for _ in range(args.rounds):
         for impl, command in commands.items():
-            results[impl].append(run_json("bench_unet", command))
-    row = {"config": f"{args.batch} x {args.size}, photo {args.photo}"}
+            results[impl].append(run_json(name, command))
+    what = "" if args.model == "unet" else f"alpha {args.alpha:g}, "
+    row = {"config": f"{what}{args.batch} x {args.size}, photo {args.photo}"}
     for impl, runs in results.items():
         row[f"{impl}_step_s"] = statistics.median(t for r in runs for t in r["steps_s"])
         row[f"{impl}_photo_s"] = min(r["inference_s"] for r in runs)
         row[f"{impl}_peak_rss_gb"] = max(r["peak_rss_gb"] for r in runs)
         row[f"{impl}_version"] = runs[0]["impl"]
-    columns = [("config", "U-Net", "{}"), ("npcae_step_s", "npcae s/step", "{:.3f}"),
+    columns = [("config", args.model, "{}"), ("npcae_step_s", "npcae s/step", "{:.3f}"),
                ("npcae_photo_s", "npcae s/photo", "{:.3f}"), ("npcae_peak_rss_gb", "npcae peak GB", "{:.2f}")]
     if args.compare_torch:
         row["step_ratio"] = row["npcae_step_s"] / row["torch_step_s"]
@@ -89,12 +105,13 @@ def main(argv=None):
           flush=True)
     note = (f"\n\nMedian of {args.rounds} x {args.steps} steps per implementation, each process "
             f"after one warm-up step; runs alternate between implementations.\n")
-    json_path, md_path = write_results("bench_unet", [row], markdown_table(columns, [row]) + note,
-                                       args.out, {"batch": args.batch, "size": args.size})
+    json_path, md_path = write_results(name, [row], markdown_table(columns, [row]) + note,
+                                       args.out, {"batch": args.batch, "size": args.size,
+                                                  "model": args.model, "alpha": args.alpha})
     series = {impl: [row[f"{impl}_step_s"], row[f"{impl}_photo_s"]] for impl in commands}
-    bar_plot(Path(args.out) / "bench_unet.png", ["training step", "one photo"], series,
-             "seconds", "U-Net: training step and inference")
-    print(f"wrote {json_path}, {md_path} and bench_unet.png")
+    bar_plot(Path(args.out) / f"{name}.png", ["training step", "one photo"], series,
+             "seconds", f"{args.model}: training step and inference")
+    print(f"wrote {json_path}, {md_path} and {name}.png")
 
 
 if __name__ == "__main__":

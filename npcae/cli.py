@@ -57,15 +57,34 @@ def build_parser():
     t.add_argument("--resume", metavar="RUN_DIR", help="continue the run in RUN_DIR")
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    p = sub.add_parser("predict", help="masks, cut-outs, overlays (and new backgrounds) for photos",
+    p = sub.add_parser("predict", help="masks, cut-outs, overlays (and new backgrounds) for photos "
+                                       "or a video",
                        description="For every photo, at its own size: NAME_mask.png (0/255), "
                                    "NAME_cutout.png (RGBA, the soft mask as alpha), "
                                    "NAME_overlay.png, and with --background NAME_composite.png. "
                                    "The model runs at the size it was trained at and its mask "
-                                   "is resized back (--at own: a U-Net at each photo's size).")
-    p.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR")
+                                   "is resized back (--at own: a U-Net at each photo's size). "
+                                   "With --video IN: frame by frame into a video (--out X.mp4, "
+                                   "the person over --background, white by default), an "
+                                   "animated image (X.gif/.webp/.apng, transparent without "
+                                   "--background) or a folder of PNGs per frame; it prints the "
+                                   "frames per second and how stable the masks are over time.")
+    p.add_argument("inputs", nargs="*", metavar="IMAGE_OR_DIR")
     p.add_argument("--weights", required=True, help="weights.npz, checkpoint.npz or a run folder")
-    p.add_argument("--out", required=True, help="folder for the PNGs")
+    p.add_argument("--out", required=True, help="folder for the PNGs (--video: also a .mp4, .mov, "
+                                                ".webm, .gif, .webp or .apng file)")
+    p.add_argument("--video", metavar="IN", help="a folder of frames, an MP4/WebM/MOV file (needs "
+                                                 'pip install -e ".[video]") or an animated '
+                                                 "GIF/WebP/APNG, read frame by frame")
+    p.add_argument("--truth", metavar="MASK_DIR", help="--video: ground-truth masks, one per frame "
+                                                       "in sorted order; prints the mean IoU and "
+                                                       "dtSSD (x100)")
+    p.add_argument("--smooth", type=float, metavar="S", help="--video: average the probabilities "
+                                                             "over time, p' = S p + (1 - S) p'_prev "
+                                                             "(S in (0, 1], 1: none)")
+    p.add_argument("--frames", type=int, metavar="N", help="--video: only the first N frames")
+    p.add_argument("--fps", type=float, help="--video: frame rate of the output (default the "
+                                             "input's, else 25)")
     p.add_argument("--at", choices=("trained", "own"), default="trained",
                    help="run the model at its trained size, as it saw its training frames "
                         "(default), or at each photo's own size (a model that takes any size, "
@@ -170,6 +189,28 @@ def train_in(out, exp):
 
 def cmd_predict(args):
     from .predict import list_images, load_model, parse_background, predict_files
+    if args.video is not None:                      # a clip: npcae/predict/video.py
+        from .predict.video import predict_clip
+        if args.inputs or args.at != "trained":
+            raise UsageError("--video reads one clip at the model's trained size; give no photos "
+                             "and no --at with it (see npcae predict --help)")
+        report = predict_clip(args.video, args.weights, args.out, args.background, args.smooth,
+                              args.truth, args.frames, args.fps)
+        scores = report.scores.result()
+        print(f"wrote {report.frames} frames to {Path(args.out).expanduser()}: {report.fps:.2f} "
+              f"frames per second ({report.seconds:.2f} s: decoding, model, writing)")
+        print(f"temporal stability: mean IoU of consecutive masks {scores['stability']:.4f}")
+        if "iou" in scores:
+            print(f"against the truth: mean IoU {scores['iou']:.4f}, dtSSD {scores['dtssd']:.3f} "
+                  f"(x100 on alpha in [0, 1], as Robust Video Matting reports it)")
+        return 0
+    video_only = [f"--{name}" for name in ("truth", "smooth", "frames", "fps")
+                  if getattr(args, name) is not None]
+    if video_only:
+        raise UsageError(f"{', '.join(video_only)} go with --video (see npcae predict --help)")
+    if not args.inputs:
+        raise UsageError("give photos or folders of photos to predict, or --video IN "
+                         "(see npcae predict --help)")
     background = None if args.background is None else parse_background(args.background)
     model, size, task = load_model(args.weights)
     files = list_images(args.inputs)

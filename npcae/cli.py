@@ -119,9 +119,17 @@ def build_parser():
     i.add_argument("--palette", metavar="FILE", help="the label colours (default Cityscapes')")
     i.add_argument("--no-progress", action="store_true", help="no progress bar")
 
-    f = sub.add_parser("fetch-data", help="download a data set and verify its checksums")
+    f = sub.add_parser("fetch-data", help="download a data set and verify its checksums",
+                       description="Download a data set and verify every file against its SHA-256; "
+                                   "files already there are hashed and kept if they match.",
+                       epilog="Mirrors: NPCAE_TIKTOK_URL, NPCAE_HUMAN_SEG_URL and NPCAE_CITYSCAPES_URL "
+                              "replace the pinned source of tiktok-136, human-seg-290 and "
+                              "cityscapes-pix2pix by a base URL laid out like it (BASE/data/val_image/"
+                              "NAME.png; BASE/Training_Images/N.jpg; BASE/train/N.jpg); every file is "
+                              "still checked against its SHA-256.")
     f.add_argument("name", choices=[name for name, entry in DATASETS.items() if entry.download])
-    f.add_argument("--dest", help="folder (default $NPCAE_DATA/<name>, else ~/.cache/npcae/<name>)")
+    f.add_argument("--dest", help="folder (default $NPCAE_DATA/<name>, else $NPCAE_CACHE/<name>, "
+                                  "~/.cache/npcae/<name> when neither is set)")
 
     g = sub.add_parser("gradcheck", help="finite-difference checks: every layer, loss, a small CAE")
     which = g.add_mutually_exclusive_group()

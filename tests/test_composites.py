@@ -54,9 +54,8 @@ def test_bad_composites_are_named_before_training(tmp_path, rng):
         CompositeFrames(tmp_path / "good", classes=5)
     with pytest.raises(DataError, match="no folder of composites"):
         CompositeFrames(tmp_path / "missing")
-    frames = CompositeFrames(tmp_path / "good", size=(8, 6), split_at=20)
-    with pytest.raises(DataError, match="at column 20"):
-        frames.read([0])
+    with pytest.raises(DataError, match="at column 20"):      # a few files are read when made
+        CompositeFrames(tmp_path / "good", size=(8, 6), split_at=20)
 
 
 def test_real_composites_give_photos_and_cityscapes_ids():

@@ -7,6 +7,7 @@ The sets' own URLs and file lists are in their modules (npcae.data.sets).
 """
 import contextlib
 import hashlib
+import http.client
 import itertools
 import os
 import urllib.error
@@ -61,7 +62,10 @@ def _discard(path):
 
 
 def _download(url, timeout):
-    """The bytes at `url`; any network or HTTP failure becomes a one-line DataError."""
+    """The bytes at `url`; any network or HTTP failure becomes a one-line DataError.
+
+    The bytes are held in memory until they are verified and written in one rename, so a
+    download that fails part way leaves no file behind."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return response.read()
@@ -70,6 +74,14 @@ def _download(url, timeout):
         raise DataError(f"could not download {url}: HTTP {exc.code} {exc.reason}") from None
     except urllib.error.URLError as exc:
         raise DataError(f"could not download {url}: {exc.reason}") from None
+    except http.client.IncompleteRead as exc:      # the server closed before Content-Length
+        got = len(exc.partial)
+        of = f" of {got + exc.expected}" if isinstance(exc.expected, int) else ""
+        raise DataError(f"could not download {url}: the connection closed after {got}{of} "
+                        f"bytes") from None
+    except http.client.HTTPException as exc:       # a reply that is not HTTP (BadStatusLine ...)
+        raise DataError(f"could not download {url}: {type(exc).__name__}: {exc}".splitlines()[0]
+                        ) from None
     except (OSError, ValueError) as exc:  # timeouts, resets, malformed URLs
         raise DataError(f"could not download {url}: {exc}".splitlines()[0]) from None
 

@@ -20,7 +20,7 @@ import numpy as np
 from PIL import Image
 
 from ..system.files import atomic_write_bytes
-from .frames import DataError, to_float
+from .frames import DataError, FileError, to_float
 from .image_modes import to_mask, to_rgb
 from .labels import IGNORE
 from .palette import as_classes, grouped, snap
@@ -51,30 +51,60 @@ def resolve_root(path):
     return path
 
 
-def _by_stem(folder):
-    """Map file stem -> path for the image files in `folder`; hidden and other files are ignored."""
+def is_listed(path, suffixes):
+    """Whether a folder's entry is taken for one of its image files: a name with one of
+    `suffixes`, not hidden, whatever is there. Something else in a file's place (a folder, a
+    broken link, a loop of links) is listed too, so that it is named as unreadable when its
+    header is read rather than passed over."""
+    path = Path(path)
+    return path.suffix.lower() in suffixes and not is_hidden(path)
+
+
+def _by_stem(folder, kind, problems):
+    """Map file stem -> path for the image files in `folder` (is_listed). A second file of the
+    same stem is a FileError appended to `problems`; the first is kept."""
     found = {}
     for entry in sorted(folder.iterdir()):
-        if entry.is_file() and entry.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(entry):
+        if is_listed(entry, IMAGE_SUFFIXES):
             if entry.stem in found:
                 other = found[entry.stem].name
-                raise DataError(f"two files named {entry.stem!r} in {folder}: {other}, {entry.name}")
+                problems.append(FileError(entry, f"has the name of another {kind}, {other}",
+                                          f"two files named {entry.stem!r} in {folder}: {other}, "
+                                          f"{entry.name}"))
+                continue
             found[entry.stem] = entry
     return found
+
+
+def find_pairs(root):
+    """The pairs of a folder holding images/ and masks/, and what is wrong with its files:
+    ([(name, image_path, mask_path)] sorted by name, [FileError]). Two files of one name, a
+    folder without images, an image without a mask and a mask without an image are problems.
+    scan() (FolderFrames, training) refuses the first; npcae inspect lists them all."""
+    root = Path(root)
+    problems = []
+    images = _by_stem(root / "images", "image", problems)
+    masks = _by_stem(root / "masks", "mask", problems)
+    if not images:
+        problems.append(FileError(root / "images", "holds no images (.png/.jpg)",
+                                  f"no images (.png/.jpg) found in {root / 'images'}"))
+    for stem in sorted(set(images) - set(masks)):
+        problems.append(FileError(images[stem], f"has no mask in {root / 'masks'}",
+                                  f"image {images[stem]} has no mask in {root / 'masks'}"))
+    for stem in sorted(set(masks) - set(images)):
+        problems.append(FileError(masks[stem], f"has no image in {root / 'images'}",
+                                  f"mask {masks[stem]} has no image in {root / 'images'}"))
+    return [(stem, images[stem], masks[stem]) for stem in sorted(set(images) & set(masks))], problems
 
 
 def scan(path, names=None):
     """Check a folder's pairing and return (root, [(name, image_path, mask_path), ...]) sorted by name."""
     root = resolve_root(path)
-    images, masks = _by_stem(root / "images"), _by_stem(root / "masks")
-    if not images:
-        raise DataError(f"no images (.png/.jpg) found in {root / 'images'}")
-    for stem in sorted(images):
-        if stem not in masks:
-            raise DataError(f"image {images[stem]} has no mask in {root / 'masks'}")
-    for stem in sorted(masks):
-        if stem not in images:
-            raise DataError(f"mask {masks[stem]} has no image in {root / 'images'}")
+    found, problems = find_pairs(root)
+    if problems:
+        raise problems[0]
+    images = {name: image for name, image, _ in found}
+    masks = {name: mask for name, _, mask in found}
     if names is None:
         chosen = sorted(images)
     else:
@@ -86,8 +116,14 @@ def scan(path, names=None):
 
 
 def _unreadable(path, exc):
-    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return DataError(f"cannot read image file {path}: {reason}")
+    """A FileError for a file Pillow failed on, its reason without the file's name (an OSError's
+    strerror, Pillow's message with the quoted name taken out): the message says it once."""
+    if isinstance(exc, OSError) and exc.strerror:
+        reason = exc.strerror                       # "Too many levels of symbolic links", not "...: 'x'"
+    else:
+        reason = (str(exc).splitlines() or [""])[0].replace(f" {str(path)!r}", "") or type(exc).__name__
+    return FileError(path, f"cannot be read as an image: {reason}",
+                     f"cannot read image file {path}: {reason}")
 
 
 _PIL_ERRORS = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
@@ -110,6 +146,8 @@ def _decode(path, convert):
             im.load()
             converted = convert(im)
             return converted.copy() if converted is im else converted   # im's pixels go at close
+    except DataError:                  # convert's own refusal (a ValueError too), already one line
+        raise
     except _PIL_ERRORS as exc:
         raise _unreadable(path, exc) from None
 
@@ -160,25 +198,27 @@ def read_headers(root, pairs, size=None):
     return files, (size or files[0].hw), notes
 
 
-def open_class_ids(path, classes, palette=None):
+def open_class_ids(path, classes, palette=None, far=None):
     """A mask of class ids as an 8-bit "L" image: a gray PNG's values, a palette PNG's indices
-    (mode "P", as Pascal VOC stores them), or an RGB label image's colours snapped to `palette`;
+    (mode "P", as Pascal VOC stores them), or an RGB label image's colours snapped to `palette`
+    (far: a list to which the share of its pixels far from every palette colour is appended);
     Cityscapes' 19 classes grouped into its 7 categories when classes is 7 (palette.grouped).
     Every id must be below `classes` or be IGNORE (255): DataError naming the file otherwise."""
     def convert(im):
         if im.mode in ("L", "P"):
             return im if im.mode == "L" else Image.fromarray(np.asarray(im))
         if im.mode in ("RGB", "RGBA") and palette is not None:
-            return Image.fromarray(snap(np.asarray(im.convert("RGB")), palette))
-        raise DataError(f"mask {path} is a {im.mode} image; class ids need an 8-bit gray or "
-                        f"palette PNG (or RGB label colours with a palette)")
+            return Image.fromarray(snap(np.asarray(im.convert("RGB")), palette, far=far))
+        what = (f"is a {im.mode} image; class ids need an 8-bit gray or palette PNG (or RGB "
+                f"label colours with a palette)")
+        raise FileError(path, what, f"mask {path} {what}")
     mask = _decode(path, convert)
     ids = np.asarray(mask)
     stored = len(palette.names) if grouped(palette, classes) else classes
     bad = (ids >= stored) & (ids != IGNORE)
     if bad.any():
-        raise DataError(f"mask {path} holds class id {int(ids[bad][0])}: outside 0..{stored - 1} "
-                        f"and not the ignore label {IGNORE}")
+        what = f"holds class id {int(ids[bad][0])}: outside 0..{stored - 1} and not the ignore label {IGNORE}"
+        raise FileError(path, what, f"mask {path} {what}")
     return Image.fromarray(as_classes(ids, palette, classes)) if grouped(palette, classes) else mask
 
 

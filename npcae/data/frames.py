@@ -20,6 +20,7 @@ import copy
 import math
 import numbers
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -31,6 +32,19 @@ DEFAULT_CACHE_MB = 256
 
 class DataError(InputError):
     """Bad data on disk or a bad data request; the message is one line naming the culprit."""
+
+
+class FileError(DataError):
+    """A DataError about one file (or folder): its `path`, and `what` is wrong with it in words
+    that follow the name, so a list of problems (npcae inspect) reads "PATH: WHAT" without
+    cutting the name out of a sentence. str() is the one-line message, `message` if given."""
+
+    def __init__(self, path, what, message=None):
+        self.path, self.what = Path(path), what
+        super().__init__(message or f"{path}: {what}")
+
+    def __reduce__(self):                      # pickles (a worker process) with its three parts
+        return type(self), (self.path, self.what, str(self))
 
 
 def is_count(value):

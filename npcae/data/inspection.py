@@ -10,7 +10,13 @@ number of pairs, the image and mask sizes, the mask values (binary) or each clas
 the labelled pixels (class ids), for colour labels how many pixels did not snap to the palette,
 how many images a U-Net would pad, and suggested class weights. Problems are collected, not
 raised, so one run names every broken file, unpaired file, mask of another size and composite
-whose colours are far from the palette.
+whose colours are far from the palette, and a set without one labelled pixel.
+
+What training refuses, inspect names as a problem: it runs the readers' own checks (the pairing
+of npcae.data.folder.find_pairs, the headers of composites.scan_composites, and every file
+decoded by the readers' functions, composites.read_composite with its check of the label half),
+not a copy of their rules, and it opens the folders training opens (a registered set's parts;
+for a folder path, the folder itself).
 """
 from collections import Counter
 from dataclasses import dataclass, field
@@ -18,11 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .composites import IMAGE_SUFFIXES, composite_files, number_order
-from .folder import ASPECT_TOLERANCE, is_hidden, open_class_ids, open_image, open_mask, resolve_root
-from .frames import DataError
+from .composites import CompositeFrames, number_order, read_composite, scan_composites
+from .folder import (ASPECT_TOLERANCE, KAGGLE_SUBDIR, find_pairs, open_class_ids, open_image, open_mask,
+                     resolve_root)
+from .frames import DataError, FileError
 from .labels import IGNORE, median_frequency_weights
-from .palette import CITYSCAPES_19, as_classes, fits, predicted_palette, snap, split_composite
+from .palette import CITYSCAPES_19, MAX_DISTANCE, as_classes, fits, predicted_palette
 from .registry import DATASETS, dataset
 
 # A composite whose label half has more than this share of pixels far from every palette colour
@@ -44,6 +51,7 @@ class PartReport:
     class_pixels: np.ndarray = None             # class ids: pixels per class (K,), then ignored
     ignored: int = 0
     labelled: int = 0
+    far: int = 0                                # colour labels: pixels far from every palette colour
     unsnapped_share: list = field(default_factory=list)       # composites: per file
     to_pad: int = 0
     masks: list = field(default_factory=list)   # class ids per file, for the weights (small copies)
@@ -128,63 +136,89 @@ def _small(ids, side=64):
     return ids[::step_h, ::step_w].copy()
 
 
-def _add_ids(part, ids, classes):
+def _add_ids(part, ids, classes, far=None):
+    """Count a mask's class ids; far: the share of its pixels far from every palette colour
+    (colour labels), None for ids read as they are."""
     counts = np.bincount(ids.reshape(-1), minlength=256)
     part.class_pixels += counts[:classes]
     part.ignored += int(counts[IGNORE])
     part.labelled += int(counts[:classes].sum())
     part.masks.append(_small(ids))
+    if far is not None:
+        part.unsnapped_share.append(far)
+        part.far += int(round(far * ids.size))
+
+
+def _far_colours(path, far, problems, guess="another palette, or the labels on the other side?"):
+    if far > UNSNAPPED_LIMIT:
+        problems.append((path, f"{100 * far:.0f}% of its label pixels are far from every palette "
+                               f"colour (over {100 * UNSNAPPED_LIMIT:.0f}%): {guess}"))
+
+
+def _unlabelled(part, noun, nouns):
+    """Why a part of class ids counted no labelled pixel, in words that follow its folder's name."""
+    files = f"its {part.pairs} {noun if part.pairs == 1 else nouns}"
+    if not part.unsnapped_share:                    # ids read as they are: all IGNORE
+        return f"every pixel of {files} is the ignore label {IGNORE}: nothing to train on or to count"
+    if part.far >= part.ignored:
+        return (f"no pixel of {files} is within {MAX_DISTANCE:g} of a palette colour: labels in "
+                f"another palette (give it with --palette), or not colour labels")
+    if not part.far:
+        return f"every pixel of {files} is a void colour: nothing to train on or to count"
+    return (f"no pixel of {files} is labelled: {100 * part.far / part.ignored:.0f}% are far from "
+            f"every palette colour (over {MAX_DISTANCE:g}), the rest void colours")
 
 
 def _quiet(items, description):
     return items
 
 
+def _named(error, path):
+    """(file, what is wrong) of a reader's DataError: a FileError names its own file."""
+    if isinstance(error, FileError):
+        return error.path, error.what
+    return path, str(error)
+
+
 def inspect_composites(folder, name, palette, classes, problems, progress=_quiet):
+    """A folder of composites: the reader's scan (scan_composites), then every file read as the
+    reader reads it (read_composite: a label half that is not colour labels is a problem)."""
     part = PartReport(name, "composites", class_pixels=np.zeros(classes, np.int64))
-    for path in progress(composite_files(folder), f"{name}: composites"):
+    files, scanned = scan_composites(folder)
+    problems += [(error.path, error.what) for error in scanned]
+    for path in progress(files, f"{name}: composites"):
+        far = []
         try:
-            image = np.asarray(open_image(path))
+            photo, ids = read_composite(path, palette, far=far)
         except DataError as error:
-            problems.append((path, str(error).replace(f"{path}", "").strip(" :") or "unreadable"))
+            problems.append(_named(error, path))
             continue
-        if image.shape[1] % 2:
-            problems.append((path, f"{image.shape[1]} pixels wide: an odd width has no middle to "
-                                   f"split photo and labels at"))
-            continue
-        photo, labels = split_composite(image)
         part.pairs += 1
         part.image_sizes[photo.shape[:2]] += 1
         part.to_pad += not _multiple(photo.shape[:2])
-        ids = snap(labels, palette, far=part.unsnapped_share)
-        far = part.unsnapped_share[-1]
-        if far > UNSNAPPED_LIMIT:
-            problems.append((path, f"{100 * far:.0f}% of its label pixels are far from every palette "
-                                   f"colour (over {100 * UNSNAPPED_LIMIT:.0f}%): another palette, or "
-                                   f"the labels on the other side?"))
-        ids = as_classes(ids, palette, classes)
-        _add_ids(part, ids, classes)
+        _far_colours(path, far[0], problems)
+        _add_ids(part, as_classes(ids, palette, classes), classes, far[0])
+    if part.pairs and not part.labelled:
+        problems.append((Path(folder), _unlabelled(part, "label half", "label halves")))
     return part
 
 
 def inspect_pairs(root, name, classes, palette, problems, progress=_quiet):
-    """images/ + masks/: every pair's sizes and mask values (binary) or class ids."""
+    """images/ + masks/: the reader's pairing (find_pairs), then every pair's sizes and mask
+    values (binary) or class ids."""
     kind = "binary" if classes is None else "classes"
     part = PartReport(name, kind, class_pixels=None if classes is None else np.zeros(classes, np.int64))
-    by_stem = lambda folder: {p.stem: p for p in sorted(folder.iterdir())
-                              if p.is_file() and not is_hidden(p) and p.suffix.lower() in IMAGE_SUFFIXES}
-    images, masks = by_stem(root / "images"), by_stem(root / "masks")
-    for stem in sorted(set(images) - set(masks)):
-        problems.append((images[stem], f"has no mask in {root / 'masks'}"))
-    for stem in sorted(set(masks) - set(images)):
-        problems.append((masks[stem], f"has no image in {root / 'images'}"))
-    for stem in progress(sorted(set(images) & set(masks), key=lambda s: number_order(Path(s))),
-                         f"{name}: pairs"):
+    found, scanned = find_pairs(root)
+    problems += [(error.path, error.what) for error in scanned]
+    for stem, image_path, mask_path in progress(sorted(found, key=lambda pair: number_order(Path(pair[0]))),
+                                                f"{name}: pairs"):
+        far = []
         try:
-            image = open_image(images[stem])
-            mask = open_mask(masks[stem]) if classes is None else open_class_ids(masks[stem], classes, palette)
+            image = open_image(image_path)
+            mask = (open_mask(mask_path) if classes is None else
+                    open_class_ids(mask_path, classes, palette, far=far))
         except DataError as error:
-            problems.append(_named(error, images[stem], masks[stem]))
+            problems.append(_named(error, image_path))
             continue
         hw, mask_hw = image.size[::-1], mask.size[::-1]
         part.pairs += 1
@@ -193,23 +227,26 @@ def inspect_pairs(root, name, classes, palette, problems, progress=_quiet):
         part.to_pad += not _multiple(hw)
         if mask_hw != hw:
             if abs(mask_hw[0] * hw[1] / (mask_hw[1] * hw[0]) - 1) <= ASPECT_TOLERANCE:
-                part.resized.append(masks[stem])
+                part.resized.append(mask_path)
             else:
-                problems.append((masks[stem], f"is {mask_hw[0]}x{mask_hw[1]} but its image is "
-                                              f"{hw[0]}x{hw[1]}: another aspect ratio, which training "
-                                              f"refuses"))
+                problems.append((mask_path, f"is {mask_hw[0]}x{mask_hw[1]} but its image is "
+                                            f"{hw[0]}x{hw[1]}: another aspect ratio, which training "
+                                            f"refuses"))
         pixels = np.asarray(mask)
         if classes is None:
             part.mask_values.update(dict(zip(*(v.tolist() for v in np.unique(pixels, return_counts=True)))))
         else:
-            _add_ids(part, pixels, classes)
+            if far:                                    # RGB label colours, snapped to the palette
+                _far_colours(mask_path, far[0], problems, "another palette?")
+            _add_ids(part, pixels, classes, far[0] if far else None)
+    if classes is not None and part.pairs and not part.labelled:
+        problems.append((root / "masks", _unlabelled(part, "mask", "masks")))
     return part
 
 
-def _named(error, image_path, mask_path):
-    text = str(error)
-    path = mask_path if str(mask_path) in text else image_path
-    return path, text.replace(str(path), "").strip(" :") or "unreadable"
+def _holds_pairs(folder):
+    """Whether training reads `folder` as images/ + masks/ (folder.resolve_root), not composites."""
+    return any((folder / sub).is_dir() for sub in ("images", "masks", f"{KAGGLE_SUBDIR}/images"))
 
 
 def inspect_data(spec, classes=None, palette=None, progress=_quiet):
@@ -231,14 +268,19 @@ def inspect_data(spec, classes=None, palette=None, progress=_quiet):
         raise DataError(f"no folder for {spec} at {folder}" + (" (fetch it: npcae fetch-data "
                                                                 f"{spec}, or set NPCAE_DATA)" if entry else ""))
     names = predicted_palette(palette, classes).names
-    if (folder / "images").is_dir() or (folder / "masks").is_dir():
-        parts = [inspect_pairs(resolve_root(folder), folder.name, classes, palette, problems,
-                               progress)]
-    else:
-        subfolders = [sub for sub in (folder / "train", folder / "val", folder / "test") if sub.is_dir()]
+    # The folders training opens: a registered set's parts (cityscapes-pix2pix: train/, val/),
+    # else the folder itself (npcae.data.registry.open_frames, Dataset.open).
+    roots = [folder / sub for sub in entry.parts] if entry is not None and entry.parts else [folder]
+    parts = []
+    for root in roots:
+        pairs = _holds_pairs(root) if entry is None else entry.reader is not CompositeFrames
+        if pairs:
+            parts.append(inspect_pairs(resolve_root(root), root.name, classes, palette, problems,
+                                       progress))
+            continue
         count = len(palette.names) if classes is None else classes
-        parts = [inspect_composites(sub, sub.name, palette, count, problems, progress)
-                 for sub in subfolders or [folder]]
-        if not any(part.pairs for part in parts) and not problems:
-            raise DataError(f"{folder} holds neither images/ and masks/ nor composite images")
+        before = len(problems)
+        parts.append(inspect_composites(root, root.name, palette, count, problems, progress))
+        if problems[before:] == [(root, "holds no composite images")]:   # no file, no part with files
+            raise DataError(f"{root} holds neither images/ and masks/ nor composite images")
     return Report(str(spec), parts, problems, tuple(names))

@@ -110,8 +110,15 @@ def build(case, dtype):
 def array_names(case):
     if case.kind == "loss":
         return ["prediction"]
-    layer, _ = build(case, np.float64)
-    return ["input"] + [name for name, _, _ in layer.named_parameters()]
+    layer, x = build(case, np.float64)
+    names = ["input"] + [name for name, _, _ in layer.named_parameters()]
+    if not case.sample:
+        return names
+    # the arrays check_layer draws: the same generator, after the same upstream gradient
+    rng = np.random.default_rng(SEED)
+    rng.standard_normal(layer.output_shape(np.shape(x)))
+    arrays = {"input": x, **{name: param for name, param, _ in layer.named_parameters()}}
+    return list(pick_entries(arrays, case.sample, rng))
 
 
 def check_layer_float32(case, step):

@@ -246,12 +246,12 @@ def test_the_label_check_threshold_has_a_margin_on_both_sides():
     real = shared_data("cityscapes-pix2pix", inside="train") / "train"
     photos = shared_data("human-seg-290") / "images"
     fits = [colour_fit(np.asarray(Image.open(real / f"{n}.jpg").convert("RGB"))[:, 256:], CITYSCAPES_19)
-            for n in range(1, 2975, 150)]
+            for n in range(1, 2975, 300)]
     assert min(fits) > 1.25 * MIN_FIT, fits
     # 46% of its label half is the void colour (81, 0, 81): a measure leaving void out refused it
     assert colour_fit(np.asarray(Image.open(real / "1399.jpg").convert("RGB"))[:, 256:]) > MIN_FIT
     fits = [colour_fit(np.asarray(Image.open(photos / f"{n}.jpg").convert("RGB")), CITYSCAPES_19)
-            for n in range(1, 290, 15)]
+            for n in range(1, 290, 29)]
     assert max(fits) < MIN_FIT / 1.5, fits
 
 

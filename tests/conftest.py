@@ -43,3 +43,16 @@ def tiktok_dir():
 @pytest.fixture
 def human_seg_dir():
     return shared_data("human-seg-290")
+
+
+# Rows of the gradient-check catalogue, computed once per (case, precision, tolerance) in this
+# process: test_gradcheck.py checks each case, test_gradcheck_cli.py prints the whole table from
+# the same rows through the command's code path (the catalogue took 28 s a second time).
+GRADCHECK_ROWS = {}
+
+
+def gradcheck_rows(check, case, precision, tolerance):
+    key = (id(case), str(precision.dtype), float(tolerance))
+    if key not in GRADCHECK_ROWS:
+        GRADCHECK_ROWS[key] = list(check(case, precision, tolerance))
+    return GRADCHECK_ROWS[key]

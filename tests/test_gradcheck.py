@@ -7,6 +7,7 @@ from npcae.gradcheck import suite as gradcheck_suite
 from npcae.gradcheck.core import check_layer, fixed_state, numerical_gradient, relative_error
 from npcae.layers import Conv2D, Dropout, Identity, Layer
 from npcae.models import Sequential, cae
+from conftest import gradcheck_rows
 
 TOLERANCE = 1e-6
 
@@ -16,7 +17,7 @@ TOLERANCE = 1e-6
 def test_case_passes_in_float64(case):
     """Central differences against a random upstream gradient (seed 0), every array of the
     case: the input, then every parameter."""
-    rows = list(gradcheck_suite.check(case, gradcheck_suite.FLOAT64, TOLERANCE))
+    rows = gradcheck_rows(gradcheck_suite.check, case, gradcheck_suite.FLOAT64, TOLERANCE)
     assert [row.array for row in rows] == gradcheck_suite.array_names(case), rows[0].error
     failed = [f"{row.array}: max relative error {row.max_rel_error:.2e}" for row in rows
               if not row.passed]

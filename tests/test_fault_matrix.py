@@ -14,8 +14,6 @@ new format, damage or entry point joins every case by one entry below. (Moved, e
 interrupted runs are the resume tests of test_faults.py; bad arrays through the Python layers
 and losses are test_api_faults.py; downloads, test_fetch.py.)
 """
-import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest

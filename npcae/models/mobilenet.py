@@ -145,11 +145,7 @@ class Encoder(Container):
         return shapes
 
     def forward_macs(self, input_shape):
-        total = 0
-        for segment in self.layers:
-            total += segment.forward_macs(input_shape)
-            input_shape = segment.output_shape(input_shape)
-        return total
+        return Sequential.forward_macs(self, input_shape)      # the segments run as a chain
 
 
 def check_alpha(builder, alpha):

@@ -5,12 +5,15 @@ training run with exit status 3; a fault of the disk (full, read-only) with exit
 Nothing is left half-written: every file goes through a temporary name.
 """
 import argparse
+import math
 import os
 import sys
 import time
 from pathlib import Path
 
 from .data import DATASETS, DataError
+from .data.coco import coco_path
+from .data.union import source_labels
 from .errors import InputError, NpcaeError
 from .gradcheck import suite as gradcheck_suite
 from .system.files import ensure_writable
@@ -18,7 +21,7 @@ from .system.runlock import RunLock
 from .train import TrainingDiverged, assemble, finish, resume, settings
 from .train.callbacks import Checkpoint, StopOnInterrupt
 from .train.checkpoint import CHECKPOINT
-from .train.options import add_arguments, given_settings, parse_size, spelling
+from .train.options import add_arguments, data_specs, given_settings, parse_size, spelling
 
 BENCHMARKS = ("kernels", "conv", "step", "unet", "memory")
 DEFAULT_BENCHMARKS = ("kernels", "conv", "step", "unet")   # memory trains for ~15 min: by name
@@ -113,7 +116,9 @@ def build_parser():
 
     i = sub.add_parser("inspect", help="what a data set holds and what is wrong with it, before "
                                        "training (exit status 1 when it finds problems)")
-    i.add_argument("data", help="a data set name or a folder (images/ and masks/, or composites)")
+    i.add_argument("data", help="a data set name, a folder (images/ and masks/, or composites), or "
+                                "coco:FILE.json (images, instances per category, crowds, coverage)")
+    i.add_argument("--category", help="coco: decode this category's masks for exact figures")
     i.add_argument("--classes", type=int, help="the masks hold class ids (default: the data set's "
                                                "kind; composites 19)")
     i.add_argument("--palette", metavar="FILE", help="the label colours (default Cityscapes')")
@@ -153,7 +158,8 @@ def cmd_train(args):
         exp = resume(out, name=spelling, **parts, **given)
     else:
         run = settings(given, name=spelling)
-        out = Path(args.out or f"runs/{Path(run['data']).name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        label = "+".join(source_labels(data_specs(run["data"])))
+        out = Path(args.out or f"runs/{label}-{time.strftime('%Y%m%d-%H%M%S')}")
         if (out / CHECKPOINT).exists():
             raise UsageError(f"{out} already holds a run; continue it with --resume {out}, or "
                              "choose another --out")
@@ -238,7 +244,13 @@ def cmd_evaluate(args):
     print(f"{'image':<24}" + "".join(f"{LABELS.get(name, name):>10}" for name in names))
     for image, values in per_image.items():
         print(f"{image:<24}" + "".join(f"{values[name]:>10.4f}" for name in names))
+    # Pooled over every pixel (total) and averaged over images (mean): one large person
+    # weighs more in the first; every photo counts the same in the second, as COCO-style
+    # per-image scores do.
     print(f"{'total':<24}" + "".join(f"{total.result()[name]:>10.4f}" for name in names))
+    means = {name: math.fsum(values[name] for values in per_image.values()) / len(per_image)
+             for name in names}
+    print(f"{'mean per image':<24}" + "".join(f"{means[name]:>10.4f}" for name in names))
     return 0
 
 
@@ -252,7 +264,16 @@ def cmd_inspect(args):
         except ValueError as error:
             raise UsageError(str(error)) from None
     bar = (lambda items, description: items) if args.no_progress else progress_bar
-    report = inspect_data(args.data, classes=args.classes, palette=palette, progress=bar)
+    if coco_path(args.data) is not None:
+        from .data.coco_inspection import inspect_coco
+        if args.classes is not None or args.palette:
+            raise UsageError("--classes and --palette are for masks of class ids; a COCO file "
+                             "names its categories (--category)")
+        report = inspect_coco(args.data, category=args.category, progress=bar)
+    elif args.category is not None:
+        raise UsageError(f"--category is for COCO data (coco:FILE.json), not {args.data}")
+    else:
+        report = inspect_data(args.data, classes=args.classes, palette=palette, progress=bar)
     print("\n".join(report.lines()))
     return 1 if report.problems else 0
 

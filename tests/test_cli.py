@@ -109,9 +109,13 @@ def test_evaluate_prints_per_image_and_total(tmp_path, frames, capsys):
     assert main(["evaluate", "--weights", str(run / "weights.npz"), "--data", str(frames)]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].split() == ["image", "accuracy", "IoU", "Dice"]
-    assert len(lines) == 1 + 6 + 1 and lines[-1].startswith("total")
-    values = [float(v) for v in lines[-1].split()[1:]]
+    assert len(lines) == 1 + 6 + 2 and lines[-2].startswith("total")
+    values = [float(v) for v in lines[-2].split()[1:]]
     assert all(0 <= v <= 1 for v in values)
+    # the last row: each metric averaged over the 6 images, every image counting the same
+    per_image = np.array([[float(v) for v in line.split()[1:]] for line in lines[1:7]])
+    assert lines[-1].startswith("mean per image")
+    np.testing.assert_allclose([float(v) for v in lines[-1].split()[3:]], per_image.mean(0), atol=5e-5)
 
 
 # -- bad input: one line, non-zero exit, nothing half-written ------------------------------------

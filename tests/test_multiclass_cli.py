@@ -101,8 +101,8 @@ def composites(folder, count=6, width_cut=0):
     (["--class-weights", ",".join(["0"] * 19)], "at least one class a positive weight"),
 ])
 def test_wrong_multiclass_settings_get_one_line(tmp_path, capsys, args, message):
-    base = ["train", "--data", "synthetic-streets", "--out", str(tmp_path / "run"), *SMALL]
-    assert main(base + args) == 2
+    data = [] if "--data" in args else ["--data", "synthetic-streets"]     # --data twice: a union
+    assert main(["train", *data, "--out", str(tmp_path / "run"), *SMALL, *args]) == 2
     assert message in error_line(capsys)
     assert not (tmp_path / "run").exists()
 

@@ -148,10 +148,16 @@ class CocoFrames(CachedFrames):
         category's annotations of the image (crowds too). No image file is read."""
         return self._mask(self._images[self.rows([name])[0]])
 
-    def _mask(self, image):
+    def crowd_only(self, name):
+        """(H, W) bool: the pixels of frame `name`'s mask that only crowd regions cover."""
+        image = self._images[self.rows([name])[0]]
+        return self._mask(image).astype(bool) & ~self._mask(image, crowds=False).astype(bool)
+
+    def _mask(self, image, crowds=True):
         h, w = image.hw
         anns = [ann for ann in self._coco.imgToAnns.get(image.id, ())
-                if not (isinstance(ann["segmentation"], list) and not ann["segmentation"])]
+                if not (isinstance(ann["segmentation"], list) and not ann["segmentation"])
+                and (crowds or not ann["iscrowd"])]
         if not anns:
             return np.zeros((h, w), np.uint8)
         try:

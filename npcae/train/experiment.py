@@ -13,12 +13,14 @@ from dataclasses import dataclass
 
 from .. import models
 from ..data import Augmenter, BatchLoader, dataset_defaults, open_frames, split_frames
+from ..data.union import UnionFrames, source_labels
 from ..data.labels import median_frequency_weights
 from ..diagnostics import memory
 from ..optim import Adam
 from ..tasks import make_task
 from .callbacks import (Checkpoint, GradientNorms, History, LearningRateSchedule, ProgressBar,
                         Snapshots, StopOnInterrupt, TraceFirstStep, Validation)
+from .options import data_specs
 from .run_settings import Settings, SettingsError, settings
 from .task_settings import data_options, model_args, task_config
 from .trainer import Trainer
@@ -40,26 +42,52 @@ class Experiment:
 
 def open_data(run):
     """(train Frames, held-out Frames, notes) as the run's settings choose them."""
-    defaults = dataset_defaults(run["data"])
-    size = tuple(run["size"]) if run["size"] else defaults.size
+    specs = data_specs(run["data"])
+    size = tuple(run["size"]) if run["size"] else dataset_defaults(specs[0]).size
     if size is None:
-        raise SettingsError(f"{run['data']} needs a size (e.g. --size 256x256)")
-    options = data_options(run, run.palette)
-    frames = open_frames(run["data"], size, cache_mb=run["cache_mb"], **options)
-    how = {k: run[k] for k in ("train_names", "n_train", "val_split") if run[k] is not None}
+        raise SettingsError(f"{specs[0]} needs a size (e.g. --size 256x256)")
+    val_frames = None
     if run["val_data"] is not None:
-        how["val_frames"] = open_frames(run["val_data"], size, cache_mb=run["cache_mb"],
-                                        **data_options(run, run.palette, run["val_data"]))
-    if not how and defaults.parts:
-        # A set split by its publisher (cityscapes-pix2pix: train/ and val/) holds out its part.
-        how["val_frames"] = open_frames(run["data"], size, cache_mb=run["cache_mb"], part=1, **options)
-    if not how:
-        # A named set has its own split (tiktok-136: the original's 3 frames); a folder holds
-        # out a tenth of its frames, chosen by the seed.
-        how = dict(defaults.split) or {"val_split": 0.1}
-    train, heldout = split_frames(frames, seed=run["seed"], **how)
-    notes = list(frames.notes) + (list(how["val_frames"].notes) if "val_frames" in how else [])
+        val_frames = open_frames(run["val_data"], size, cache_mb=run["cache_mb"],
+                                 **data_options(run, run.palette, run["val_data"]))
+    if len(specs) == 1:
+        train, heldout = split_one(run, specs[0], size, val_frames)
+    else:
+        parts = {label: split_one(run, spec, size, val_frames, union=True)
+                 for label, spec in zip(source_labels(specs), specs)}
+        train = UnionFrames({label: part[0] for label, part in parts.items()})
+        heldout = val_frames or UnionFrames({label: part[1] for label, part in parts.items()})
+    notes = list(dict.fromkeys([*train.notes, *heldout.notes]))   # a split's parts share notes
     return train, heldout, notes
+
+
+def split_one(run, spec, size, val_frames=None, union=False):
+    """(train, held-out) Frames of one data spec of the run.
+
+    The held-out frames are `val_frames` (--val-data) when given, else a set's own: the part its
+    publisher holds out (cityscapes-pix2pix's val/), its default split (tiktok-136's 7 frames,
+    human-seg-290's every 7th photo), else --val-split's fraction (default a tenth, drawn by the
+    seed). In a union (several --data) a set with a split of its own keeps its held-out frames
+    out of training even when --val-data replaces them as the run's held-out frames, so that
+    they stay unseen; a set without one (a folder, a COCO file) then trains whole."""
+    defaults = dataset_defaults(spec)
+    options = data_options(run, run.palette, spec)
+    frames = open_frames(spec, size, cache_mb=run["cache_mb"], **options)
+    how = {k: run[k] for k in ("train_names", "n_train", "val_split") if run[k] is not None}
+    own = (open_frames(spec, size, cache_mb=run["cache_mb"], part=1, **options) if defaults.parts
+           else None)
+    if union and val_frames is not None:
+        if own is not None:
+            return frames, own
+        how = how or dict(defaults.split)
+        return split_frames(frames, seed=run["seed"], **how) if how else (frames, None)
+    if val_frames is not None and not union:
+        how["val_frames"] = val_frames
+    if not how and own is not None:
+        how["val_frames"] = own
+    if not how:
+        how = dict(defaults.split) or {"val_split": 0.1}
+    return split_frames(frames, seed=run["seed"], **how)
 
 
 def check_fits(run, size, batch):

@@ -109,6 +109,19 @@ def whole_path(text, kind="folder"):
     return str(path.resolve()) if exists else text
 
 
+def data_setting(given):
+    """The run's data setting from --data given once or more: one spec as a string (as every
+    run stored before there could be more), several as a list; each made whole."""
+    specs = [given] if isinstance(given, str) else list(given)
+    specs = [whole_path(spec) for spec in specs]
+    return specs[0] if len(specs) == 1 else specs
+
+
+def data_specs(data):
+    """The run's data setting as a list of specs (one, or several: --data given more than once)."""
+    return [data] if isinstance(data, str) else list(data)
+
+
 @dataclass(frozen=True)
 class Option:
     key: str                            # the run setting; on the command line --key-with-dashes
@@ -132,9 +145,11 @@ def _names(names):
 
 OPTIONS = [
     # -- what is learnt -------------------------------------------------------------------
-    Option("data", "synthetic", resumable=True, to_setting=whole_path,
-           help=f"a data set name ({', '.join(DATASETS)}) or a folder with images/ and masks/ "
-                "(default {default})"),
+    Option("data", "synthetic", resumable=True, to_setting=lambda given: data_setting(given),
+           arguments=dict(action="append"),
+           help=f"a data set name ({', '.join(DATASETS)}), a folder with images/ and masks/, or "
+                "coco:FILE.json (default {default}); given more than once, the run trains on "
+                "the union of the sets' training frames"),
     Option("size", None, parse=parse_size, to_setting=list, arguments=dict(metavar="HxW"),
            help="HxW (default: the data set's, e.g. tiktok-136 1024x512, synthetic 256x128)"),
     Option("model", "cae", help=f"a registered model: {', '.join(BUILDERS)} (default {{default}})"),

@@ -14,7 +14,7 @@ from ..data import DATASETS
 from ..data.coco import coco_path
 from .checkpoint import CHECKPOINT, CheckpointError, read_checkpoint, restore_trainer
 from .experiment import assemble
-from .options import RESUMABLE
+from .options import RESUMABLE, data_specs
 from ..data.palette import palette_file
 from .run_settings import SettingsError, settings
 from .task_settings import palette_table
@@ -60,13 +60,15 @@ def resumed_settings(state, changes, folder, name=str):
     if run["epochs"] < done:
         raise SettingsError(f"{name('epochs')} {run['epochs']} is fewer than the {done} epochs "
                             "this run has already started")
-    for key in ("data", "val_data"):
-        coco = coco_path(run[key]) if run[key] else None
+    places = [("data", spec) for spec in data_specs(run["data"])]
+    places += [("val_data", run["val_data"])] if run["val_data"] else []
+    for key, spec in places:
+        coco = coco_path(spec)
         if coco is not None and not coco.is_file():
             raise SettingsError(f"the run's {name(key)} file {coco} is gone; if it moved, give "
                                 f"its new place: {name(key)} coco:NEW_PLACE")
-        if coco is None and run[key] and run[key] not in DATASETS and not Path(run[key]).is_dir():
-            raise SettingsError(f"the run's {name(key)} folder {run[key]} is gone; if it moved, "
+        if coco is None and spec not in DATASETS and not Path(spec).is_dir():
+            raise SettingsError(f"the run's {name(key)} folder {spec} is gone; if it moved, "
                                 f"give its new place: {name(key)} NEW_PLACE")
     return run
 

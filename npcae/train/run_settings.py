@@ -16,7 +16,7 @@ from ..data import Augmenter, dataset_defaults
 from ..errors import InputError
 from ..models import RUN_DEFAULTS as MODEL_DEFAULTS
 from ..tasks import TASKS, make_task
-from .options import DEFAULTS, OPTIONS
+from .options import DEFAULTS, OPTIONS, data_specs
 from .task_settings import TaskSettingsError, resolve_task, task_config
 
 
@@ -74,6 +74,20 @@ def settings(given, name=str):
 
 def check_combinations(values, name):
     """The checks that look at more than one value, or at another part of npcae."""
+    data = values["data"]
+    specs = data_specs(data) if isinstance(data, (str, list, tuple)) else None
+    if not specs or not all(isinstance(spec, str) and spec for spec in specs):
+        raise SettingsError(f"{name('data')} must be a data set name, a folder or coco:FILE "
+                            f"(or a list of them), got {data!r}")
+    twice = sorted({spec for spec in specs if specs.count(spec) > 1})
+    if twice:
+        raise SettingsError(f"{name('data')} names {twice[0]} twice")
+    if len(specs) > 1:
+        chosen = [key for key in ("train_names", "n_train") if values[key] is not None]
+        if chosen:
+            raise SettingsError(f"{name(chosen[0])} chooses frames of one data set; with several "
+                                f"{name('data')} each set keeps its own split (or give --val-split "
+                                "or --val-data)")
     names = values["train_names"] or []
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
@@ -95,7 +109,8 @@ def model_and_data_defaults(given):
     model = given.get("model")
     data = (given.get("data") or MODEL_DEFAULTS.get(model or DEFAULTS["model"], {}).get("data")
             or DEFAULTS["data"])
-    data_defaults = dict(dataset_defaults(data).run_defaults)
+    # With several sets the first one's defaults (its size, its model) are the run's.
+    data_defaults = dict(dataset_defaults(data_specs(data)[0]).run_defaults)
     class_ids = (given.get("classes") is not None or given.get("palette") is not None
                  or given.get("task") == "multiclass")
     model = (model or data_defaults.get("model")

@@ -19,6 +19,7 @@ from ..data.palette import (CITYSCAPES_7, CITYSCAPES_19, Palette, fits, palette_
                             predicted_palette)
 from ..data.coco import coco_path
 from ..data.registry import DATASETS
+from .options import data_specs
 
 DEFAULT_LOSS = {"binary": "dice+focal", "image": "mse", "multiclass": "ce"}
 
@@ -37,7 +38,7 @@ def data_palette(run):
     run stored it, once read: a run resumes without the file, and an edited file cannot
     change it), else the named set's own, else FOLDER_PALETTE."""
     if run["palette"] is None:
-        entry = DATASETS.get(run["data"])
+        entry = DATASETS.get(data_specs(run["data"])[0])
         return entry.palette if entry is not None and entry.palette is not None else FOLDER_PALETTE
     if run.get("palette_table"):
         return palette_from_table(run["palette_table"])
@@ -63,28 +64,35 @@ def resolve_task(run, name=str):
     are snapped to or None); TaskSettingsError when they do not fit the data or each other.
     The palette file is read here, once."""
     run = dict(run)
-    specs = [spec for spec in (run["data"], run["val_data"]) if spec is not None]
+    specs = data_specs(run["data"]) + ([run["val_data"]] if run["val_data"] is not None else [])
     coco = [spec for spec in specs if coco_path(spec) is not None]
     if coco and run["category"] is None:
         raise TaskSettingsError(f"{name('category')} is needed for COCO data ({coco[0]}): a "
                                 "category name or id, e.g. person")
     if run["category"] is not None and not coco:
         raise TaskSettingsError(f"{name('category')} is for COCO data (--data coco:FILE.json), "
-                                f"not {run['data']}")
-    entry = DATASETS.get(run["data"])
+                                f"not {', '.join(specs)}")
     class_ids = run["classes"] is not None or run["palette"] is not None
-    data_task = entry.task if entry else ("multiclass" if class_ids else "binary")
+    kinds = {}
+    for spec in data_specs(run["data"]):
+        entry = DATASETS.get(spec)
+        kinds.setdefault(entry.task if entry else ("multiclass" if class_ids else "binary"), spec)
+    if len(kinds) > 1:
+        (one, first), (other, second) = list(kinds.items())[:2]
+        raise TaskSettingsError(f"{first} holds {one} masks and {second} {other} masks; the sets "
+                                f"of one run must hold the same kind")
+    data_task = next(iter(kinds))
     run["task"] = run["task"] or data_task
     run["loss"] = run["loss"] or DEFAULT_LOSS.get(run["task"], "dice+focal")
     if run["task"] != "multiclass":
         for key in ("classes", "palette", "class_weights"):
             if run[key] is not None:
-                raise TaskSettingsError(f"{name(key)} is for multi-class masks, but {run['data']} "
-                                        f"holds {run['task']} masks")
+                raise TaskSettingsError(f"{name(key)} is for multi-class masks, but "
+                                        f"{' + '.join(data_specs(run['data']))} holds {run['task']} masks")
         return run, None
     if data_task != "multiclass":
-        raise TaskSettingsError(f"{run['data']} holds binary masks, not class ids; a multi-class "
-                                f"run needs multi-class data (cityscapes-pix2pix, synthetic-streets)")
+        raise TaskSettingsError(f"{' + '.join(data_specs(run['data']))} holds binary masks, "
+                                f"not class ids; a multi-class run needs multi-class data (cityscapes-pix2pix, synthetic-streets)")
     palette = data_palette(run)
     classes = run["classes"] if run["classes"] is not None else len(palette.names)
     if isinstance(classes, bool) or not isinstance(classes, int) or not fits(palette, classes):
@@ -135,7 +143,7 @@ def task_config(run, palette):
 def data_options(run, palette, spec=None):
     """The options the frames of `spec` (default: the run's data) open with
     (open_frames(spec, ..., **options)): a COCO file's category, multi-class data's palette."""
-    spec = run["data"] if spec is None else spec
+    spec = data_specs(run["data"])[0] if spec is None else spec
     options = {"category": run["category"]} if coco_path(spec) is not None else {}
     if run["task"] != "multiclass":
         return options

@@ -77,8 +77,12 @@ def build_parser():
     p.add_argument("--out", required=True, help="folder for the PNGs (--video: also a .mp4, .mov, "
                                                 ".webm, .gif, .webp or .apng file)")
     p.add_argument("--video", metavar="IN", help="a folder of frames, an MP4/WebM/MOV file (needs "
-                                                 'pip install -e ".[video]") or an animated '
-                                                 "GIF/WebP/APNG, read frame by frame")
+                                                 'pip install -e ".[video]"), an animated '
+                                                 "GIF/WebP/APNG, read frame by frame, or a camera: "
+                                                 "camera:0 (ffmpeg's device input; stop it with "
+                                                 "Ctrl-C or --frames N)")
+    p.add_argument("--show", action="store_true", help="--video: a live window of the cut-out "
+                                                       "and the frames per second (needs a display)")
     p.add_argument("--truth", metavar="MASK_DIR", help="--video: ground-truth masks, one per frame "
                                                        "in sorted order; prints the mean IoU and "
                                                        "dtSSD (x100)")
@@ -209,7 +213,7 @@ def cmd_predict(args):
             raise UsageError("--video reads one clip at the model's trained size; give no photos "
                              "and no --at with it (see npcae predict --help)")
         report = predict_clip(args.video, args.weights, args.out, args.background, args.smooth,
-                              args.truth, args.frames, args.fps)
+                              args.truth, args.frames, args.fps, args.show)
         scores = report.scores.result()
         print(f"wrote {report.frames} frames to {Path(args.out).expanduser()}: {report.fps:.2f} "
               f"frames per second ({report.seconds:.2f} s: decoding, model, writing)")
@@ -219,7 +223,7 @@ def cmd_predict(args):
                   f"(x100 on alpha in [0, 1], as Robust Video Matting reports it)")
         return 0
     video_only = [f"--{name}" for name in ("truth", "smooth", "frames", "fps")
-                  if getattr(args, name) is not None]
+                  if getattr(args, name) is not None] + (["--show"] if args.show else [])
     if video_only:
         raise UsageError(f"{', '.join(video_only)} go with --video (see npcae predict --help)")
     if not args.inputs:

@@ -26,7 +26,8 @@ from .background import parse_background
 from .photos import list_images
 from .sizing import check_memory, model_input
 from .video_in import open_source
-from .video_out import VideoWriter, open_writer
+from .video_out import VideoWriter, open_writer, shown
+from .video_show import LiveWindow
 
 
 class VideoScores:
@@ -110,10 +111,12 @@ def check_smooth(smooth):
 
 
 def predict_video(model, size, task, source, writer, background=None, smooth=None, truth=None,
-                  limit=None):
+                  limit=None, window=None):
     """Run the model on every frame of `source` (at most `limit`), write the task's pictures of
     each to `writer` and return a VideoReport (frames, seconds, VideoScores). The model runs at
-    its trained `size`. Any error aborts the writer, which then leaves nothing behind."""
+    its trained `size`. Any error aborts the writer, which then leaves nothing behind; a live
+    source (a camera) ends at Ctrl-C, or when `window` (a LiveWindow, --show) is closed, and
+    keeps what it wrote."""
     if not task.composites:
         raise DataError(f"--video needs a model that cuts something out; this one's task is "
                         f"{task.name!r}")
@@ -127,7 +130,7 @@ def predict_video(model, size, task, source, writer, background=None, smooth=Non
     count, first_hw, previous = 0, None, None
     start = time.perf_counter()
     try:
-        for index, (name, frame) in enumerate(islice(source.frames(), limit)):
+        for index, (name, frame) in enumerate(stream(source, limit)):
             hw = frame.size[::-1]
             if first_hw is None:
                 first_hw = hw
@@ -140,8 +143,12 @@ def predict_video(model, size, task, source, writer, background=None, smooth=Non
             previous = output
             alpha = resize_output(output, frame.size)
             scores.update(alpha[..., 0], None if truth is None else truth.at(index, hw))
-            writer.write(name, task.render(frame, alpha, **extra))
+            pictures = task.render(frame, alpha, **extra)
+            writer.write(name, pictures)
             count += 1
+            if window is not None and not window.show(shown(pictures)[0],
+                                                      count / (time.perf_counter() - start)):
+                break                                # the user closed the window
         if count == 0:
             raise DataError(f"no frames in {source.describe()}")
         writer.close()
@@ -151,8 +158,20 @@ def predict_video(model, size, task, source, writer, background=None, smooth=Non
     return VideoReport(count, time.perf_counter() - start, scores)
 
 
+def stream(source, limit):
+    """The source's frames, at most `limit`; a live one ends quietly at Ctrl-C."""
+    frames = islice(source.frames(), limit)
+    if not getattr(source, "live", False):
+        yield from frames
+        return
+    try:
+        yield from frames
+    except KeyboardInterrupt:
+        return
+
+
 def predict_clip(video, weights, out, background=None, smooth=None, truth=None, frames=None,
-                 fps=None):
+                 fps=None, show=False):
     """`npcae predict --video`: everything that can be refused is refused before the model
     runs (the options, --background, --truth, the input opened, the weights); then
     predict_video. With no background a video shows the cut-out on white (it has no alpha),
@@ -170,4 +189,10 @@ def predict_clip(video, weights, out, background=None, smooth=None, truth=None, 
     writer = open_writer(out, fps or source.fps or 25.0, transparent=background is None)
     if background is None and isinstance(writer, VideoWriter):
         background = parse_background("white")
-    return predict_video(model, size, task, source, writer, background, smooth, truth, frames)
+    window = LiveWindow(source.describe()) if show else None
+    try:
+        return predict_video(model, size, task, source, writer, background, smooth, truth, frames,
+                             window)
+    finally:
+        if window is not None:
+            window.close()

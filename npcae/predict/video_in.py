@@ -1,6 +1,7 @@
 """Video in: the frames of a clip, decoded one at a time (a stream: never all of them up front).
 
     source = open_source("clip.mp4")           # or a folder of frames, or an animated GIF/WebP/APNG
+    source = open_source("camera:0")           # or a camera: camera:/dev/video0, camera:"FaceTime HD"
     source.fps, source.describe()              # frames per second (None: the files record none)
     for name, frame in source.frames():        # ("00000", RGB PIL image), in order
         ...
@@ -8,9 +9,12 @@
 A frame that cannot be decoded raises DataError naming the frame (number and file) when the
 stream reaches it. MP4/WebM/MOV/MKV/AVI go through imageio-ffmpeg (the optional extra
 `pip install -e ".[video]"`, which bundles a static ffmpeg); folders and animated images
-through Pillow alone.
+through Pillow alone. A camera is read as a video file is, through ffmpeg's device input
+(Camera: v4l2 on Linux, avfoundation on macOS, dshow on Windows), so the code that reads it is
+the code the tests run on files; it streams until --frames N or Ctrl-C (`live`).
 """
 import struct
+import sys
 from pathlib import Path
 
 from PIL import Image
@@ -110,10 +114,14 @@ class VideoFile:
     """An MP4/WebM/MOV/... file through imageio-ffmpeg's read_frames: ffmpeg decodes to RGB24 and
     hands over one frame at a time. Opened (its header read) when made, so a file ffmpeg cannot
     open is refused before the model loads. A stream that ends well short of the length its
-    header gives (a file cut off) is refused too, as ffmpeg itself only warns."""
+    header gives (a file cut off) is refused too, as ffmpeg itself only warns.
+    `input_params`: ffmpeg options before the input (a camera's -f DEVICE_FORMAT)."""
 
-    def __init__(self, path):
+    live = False                # a file ends; a camera streams until stopped
+
+    def __init__(self, path, input_params=()):
         self.path = Path(path)
+        self.input_params = list(input_params)
         self._ffmpeg = ffmpeg(f"reading the video {self.path}")
         self._reader, meta = self._open()
         width, height = meta["size"]
@@ -124,7 +132,7 @@ class VideoFile:
 
     def _open(self):
         try:
-            reader = self._ffmpeg.read_frames(str(self.path))
+            reader = self._ffmpeg.read_frames(str(self.path), input_params=self.input_params)
             return reader, next(reader)
         except (OSError, RuntimeError, StopIteration) as error:
             raise DataError(f"cannot read video {self.path}: {last_line(error)}") from None
@@ -166,8 +174,51 @@ def last_line(error):
     return lines[-1] if lines else type(error).__name__
 
 
+# ffmpeg's camera input on each platform, and what it calls the first camera.
+CAMERA_FORMATS = {"linux": ("v4l2", "/dev/video{}"), "darwin": ("avfoundation", "{}"),
+                  "win32": ("dshow", "video={}")}
+CAMERA = "camera:"
+
+
+class Camera(VideoFile):
+    """A camera through ffmpeg's device input: "camera:0" is the platform's first camera
+    (/dev/video0 on Linux), "camera:NAME" a device by its name or path. `input_format` forces
+    ffmpeg's demuxer (tests read a file as a camera with "mov"). It has no length: it streams
+    until the frames asked for are read or the user stops it."""
+
+    live = True
+
+    def __init__(self, spec, input_format=None, platform=sys.platform):
+        device = spec[len(CAMERA):]
+        known = CAMERA_FORMATS.get(platform if platform in CAMERA_FORMATS else platform[:5])
+        if input_format is None and known is None:
+            raise DataError(f"--video {spec}: no camera input is known for this platform "
+                            f"({platform}); ffmpeg reads cameras on Linux, macOS and Windows")
+        fmt, pattern = known or (input_format, "{}")
+        if device.isdigit():
+            device = pattern.format(device)
+        if not device:
+            raise DataError(f"--video {spec}: name a camera, e.g. camera:0")
+        self.spec = spec
+        super().__init__(device, input_params=["-f", input_format or fmt])
+        self.expected = None            # a stream has no length to fall short of
+
+    def describe(self):
+        return f"camera {self.path} ({self.size[1]}x{self.size[0]})"
+
+    def _open(self):
+        try:
+            return super()._open()
+        except DataError as error:
+            raise DataError(f"cannot open {self.spec} ({self.path}): "
+                            f"{str(error).rpartition(': ')[2]}") from None
+
+
 def open_source(path):
-    """The source for --video PATH: a folder of frames, a video file, or an animated image."""
+    """The source for --video PATH: a folder of frames, a video file, an animated image, or a
+    camera (camera:0)."""
+    if isinstance(path, str) and path.startswith(CAMERA):
+        return Camera(path)
     path = Path(path).expanduser()
     if path.is_dir():
         return FrameFolder(path)

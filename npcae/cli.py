@@ -230,7 +230,8 @@ def cmd_predict(args):
         raise UsageError("give photos or folders of photos to predict, or --video IN "
                          "(see npcae predict --help)")
     background = None if args.background is None else parse_background(args.background)
-    model, size, task = load_model(args.weights)
+    trained = load_model(args.weights)
+    model, size, task = trained.inference_model, trained.size, trained.task
     files = list_images(args.inputs)
     names = predict_files(model, size, files, args.out, task, background=background, at=args.at)
     print(f"wrote the {task.name} task's PNGs for {len(names)} images to {Path(args.out).expanduser()}")

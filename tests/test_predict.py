@@ -58,7 +58,7 @@ def red_channel_model():
 def red_model(monkeypatch):
     """`npcae predict --weights ANYTHING` loads red_channel_model() with a binary-mask task."""
     model, task = red_channel_model(), BinaryMask()
-    monkeypatch.setattr(predict, "load_model", lambda weights: (model, SIZE, task))
+    monkeypatch.setattr(predict, "load_model", lambda weights: predict.TrainedModel(model, SIZE, task))
     return model
 
 
@@ -207,7 +207,7 @@ def test_a_bad_background_is_one_line_before_any_work(tmp_path, capsys, value, p
 
 def test_a_background_for_a_task_that_cuts_nothing_out_is_refused(tmp_path, monkeypatch, capsys,
                                                                   red_model, rgb):
-    monkeypatch.setattr(predict, "load_model", lambda weights: (red_model, SIZE, ImageToImage()))
+    monkeypatch.setattr(predict, "load_model", lambda weights: predict.TrainedModel(red_model, SIZE, ImageToImage()))
     assert run("x", [photo(tmp_path / "p.png", rgb)], tmp_path / "out", "--background", "white") == 2
     assert "task is 'image'" in one_error_line(capsys)
     assert not (tmp_path / "out").exists()

@@ -152,7 +152,7 @@ def red_model(monkeypatch):
     conv.params["W"][...] = np.array([1.0, 0.0, 0.0]).reshape(1, 1, 3, 1)
     conv.params["b"][...] = 0.0
     model = Sequential([conv])
-    monkeypatch.setattr(load, "load_model", lambda weights: (model, HW, BinaryMask()))
+    monkeypatch.setattr(load, "load_model", lambda weights: load.TrainedModel(model, HW, BinaryMask()))
 
 
 def red_frames(folder, reds):

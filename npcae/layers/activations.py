@@ -78,14 +78,18 @@ class ReLU(Layer):
 class ReLU6(Layer):
     """y = min(max(x, 0), 6);  dx = dy * [0 < x < 6].  Keras `ReLU(max_value=6)`, PyTorch `ReLU6`:
     MobileNetV2's activation, bounded so that low precision keeps its range (Sandler et al.).
-    At x = 0 and x = 6 the derivative taken is 0, as PyTorch's and TensorFlow's."""
+    At x = 0 and x = 6 the derivative taken is 0, as PyTorch's and TensorFlow's.
+
+    It caches y, not a mask: 0 < x < 6 exactly when 0 < y < 6, so the forward is one pass
+    (an inference forward builds nothing it does not return) and backward reads y."""
 
     def forward(self, x, training=False):
-        self._inside = (x > 0) & (x < 6)
-        return np.clip(x, 0, 6).astype(x.dtype, copy=False)
+        self._y = np.clip(x, 0, 6).astype(x.dtype, copy=False)
+        return self._y
 
     def backward(self, grad_out):
-        return np.where(self._inside, grad_out, 0).astype(grad_out.dtype, copy=False)
+        inside = (self._y > 0) & (self._y < 6)
+        return np.where(inside, grad_out, 0).astype(grad_out.dtype, copy=False)
 
 
 class LeakyReLU(Layer):

@@ -185,7 +185,8 @@ def predict_clip(video, weights, out, background=None, smooth=None, truth=None, 
         background = parse_background(background)
     truth = None if truth is None else TruthMasks(truth)
     source = open_source(video)
-    model, size, task = load.load_model(weights)
+    trained = load.load_model(weights)
+    model, size, task = trained.inference_model, trained.size, trained.task
     writer = open_writer(out, fps or source.fps or 25.0, transparent=background is None)
     if background is None and isinstance(writer, VideoWriter):
         background = parse_background("white")

@@ -1,0 +1,85 @@
+"""Batch norm folded into the convolution before it (npcae.models.folding): the folded model's
+inference equals the original's, for each kind of convolution and for the whole models; only a
+batch norm right after a convolution in a chain is folded; the original is left as it was."""
+import numpy as np
+import pytest
+
+from npcae.layers import BatchNormalization, Conv2D, Conv2DTranspose, DepthwiseConv2D, Identity, ReLU
+from npcae.models import Concatenate, Sequential, create
+from npcae.models.folding import fold_batch_norm
+
+
+def trained_statistics(model, rng):
+    """Give every batch norm moving statistics and an affine part far from the defaults."""
+    for layer in walk(model):
+        if isinstance(layer, BatchNormalization):
+            c = layer.channels
+            layer.state["moving_mean"][...] = rng.normal(0, 1, c)
+            layer.state["moving_variance"][...] = rng.uniform(0.2, 3, c)
+            layer.params["gamma"][...] = rng.normal(1, 0.5, c)
+            layer.params["beta"][...] = rng.normal(0, 0.5, c)
+
+
+def walk(layer):
+    yield layer
+    for child in getattr(layer, "layers", ()):
+        yield from walk(child)
+
+
+def in_float64(model):
+    for layer in walk(model):
+        for table in (layer.params, layer.state):
+            for name in table:
+                table[name] = table[name].astype(np.float64)
+    return model
+
+
+@pytest.mark.parametrize("conv", [
+    lambda rng: Conv2D(3, 5, 3, 2, "same", rng=rng, use_bias=True),
+    lambda rng: Conv2D(3, 5, 1, 1, "same", rng=rng, use_bias=False),
+    lambda rng: DepthwiseConv2D(3, 3, 1, "same", depth_multiplier=2, use_bias=True, rng=rng),
+    lambda rng: DepthwiseConv2D(3, 3, 2, "same", use_bias=False, rng=rng),
+    lambda rng: Conv2DTranspose(3, 4, 3, 2, "same", rng=rng, use_bias=False),
+    lambda rng: Conv2DTranspose(3, 4, 2, 2, "valid", rng=rng),
+], ids=["conv-bias", "conv1x1", "depthwise-x2-bias", "depthwise-s2", "transpose", "transpose-bias"])
+def test_each_convolution_with_its_batch_norm_folded_gives_the_same_output(conv, rng):
+    layer = conv(rng)
+    if "b" in layer.params:
+        layer.params["b"][...] = rng.normal(0, 1, layer.params["b"].shape)
+    model = in_float64(Sequential(layer, BatchNormalization(layer.out_channels), ReLU()))
+    trained_statistics(model, rng)
+    x = rng.normal(size=(2, 6, 7, 3))
+    folded, count = fold_batch_norm(model)
+    assert count == 1 and isinstance(folded.layers[1], Identity) and "b" in folded.layers[0].params
+    np.testing.assert_allclose(folded.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
+    assert isinstance(model.layers[1], BatchNormalization)            # the original is untouched
+
+
+def test_a_batch_norm_after_a_join_or_opening_a_branch_stays(rng):
+    branch = Sequential(BatchNormalization(3), Conv2D(3, 3, 1, 1, "same", rng=rng))
+    model = Sequential(Concatenate([branch, Identity()]), BatchNormalization(6))
+    folded, count = fold_batch_norm(model)
+    assert count == 0
+    assert isinstance(folded.layers[1], BatchNormalization)
+    assert isinstance(folded.layers[0].layers[0].layers[0], BatchNormalization)
+
+
+@pytest.mark.parametrize("name, args, folded_count", [
+    ("mobilenet_unet", dict(alpha=0.35), 50 + 4),      # the stem 1, block 0 2, blocks 1-16 3 each
+                                                        # but block_16_project_BN (after the tap); 4 up
+    ("unet", dict(filters=(4, 8, 16)), 10),
+])
+def test_the_models_fold_every_batch_norm_after_a_convolution(name, args, folded_count, rng):
+    model = create(name, input_size=(64, 64), seed=0, **args)
+    trained_statistics(model, rng)
+    norms = sum(isinstance(layer, BatchNormalization) for layer in walk(model))
+    folded, count = fold_batch_norm(model)
+    assert count == folded_count == norms
+    assert not any(isinstance(layer, BatchNormalization) for layer in walk(folded))
+    x = rng.random((1, 64, 64, 3), dtype=np.float32)
+    expected, got = model.forward(x), folded.forward(x)
+    assert got.dtype == np.float32
+    np.testing.assert_allclose(got, expected, atol=1e-4)             # float32 rounding, 60 layers deep
+    x64 = in_float64(model).forward(x.astype(np.float64))
+    np.testing.assert_allclose(in_float64(fold_batch_norm(model)[0]).forward(x.astype(np.float64)),
+                               x64, atol=1e-10)

@@ -3,7 +3,6 @@ tested by reading an MP4 as a camera), a live stream ending at Ctrl-C with its o
 --show's window (refused in one line without a display; drawn each frame; closing it stops)."""
 import warnings
 
-
 import numpy as np
 
 from npcae.cli import main

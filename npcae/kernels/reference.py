@@ -245,3 +245,29 @@ def depthwise_backward(x, weights, dy, geometry):
             d_padded[tap] += np.einsum("nhwcm,cm->nhwc", dy, weights[i, j])
     g = geometry
     return d_padded[:, g.pad_top:g.pad_top + x.shape[1], g.pad_left:g.pad_left + x.shape[2]], d_weights
+
+
+def winograd_forward_loops(x, weights, m, pad, matrices):
+    """Winograd F(m x m, 3 x 3) one tile, one channel and one filter at a time, in float64:
+    Y = A^T [sum_c (G g G^T) . (B^T d B)] A per tile (kernels/winograd.py, what it batches).
+    `matrices`: {"BT", "G", "AT"}. Plain loops, for study and for the tests."""
+    BT, G, AT = matrices["BT"], matrices["G"], matrices["AT"]
+    alpha = BT.shape[0]
+    n, height, width, channels = x.shape
+    filters = weights.shape[3]
+    out_h, out_w = height + 2 * pad - 2, width + 2 * pad - 2
+    rows, cols = -(-out_h // m), -(-out_w // m)
+    padded = np.zeros((n, rows * m + 2, cols * m + 2, channels))
+    padded[:, pad:pad + height, pad:pad + width] = x
+    y = np.zeros((n, rows * m, cols * m, filters))
+    for b in range(n):
+        for ty in range(rows):
+            for tx in range(cols):
+                for f in range(filters):
+                    product = np.zeros((alpha, alpha))
+                    for c in range(channels):
+                        d = padded[b, ty * m:ty * m + alpha, tx * m:tx * m + alpha, c]
+                        g = weights[:, :, c, f]
+                        product += (G @ g @ G.T) * (BT @ d @ BT.T)
+                    y[b, ty * m:ty * m + m, tx * m:tx * m + m, f] = AT @ product @ AT.T
+    return y[:, :out_h, :out_w]

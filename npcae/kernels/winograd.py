@@ -1,0 +1,220 @@
+"""Winograd convolution F(m x m, 3 x 3) (Lavin and Gray 2016) for 3x3 stride-1 convolutions.
+
+    y  = winograd_forward(x, w, m=4, pad=1, bias=b)     # x (N, H, W, C), w (3, 3, C, F) -> (N, OH, OW, F)
+    dx = winograd_backward_data(dy, w, m=4, pad=1)      # -> (N, H, W, C)
+    dw = winograd_backward_weights(x, dy, m=4, pad=1)   # -> (3, 3, C, F)
+
+A direct 3x3 convolution spends 9 multiplies per output and channel pair. Winograd's minimal
+filtering computes an m x m tile of outputs from an alpha x alpha tile of inputs (alpha = m + 2)
+with alpha^2 multiplies: F(2x2, 3x3) 16 instead of 36, F(4x4, 3x3) 36 instead of 144. With d a
+tile of one input channel and g the 3x3 filter from that channel to one output channel,
+
+    Y = A^T [ sum_c (G g_c G^T) . (B^T d_c B) ] A          (. elementwise, alpha x alpha)
+
+B^T (alpha x alpha), G (alpha x 3) and A^T (m x alpha) are fixed matrices (below: Lavin and
+Gray's, interpolation points 0, +-1 for F(2,3) and 0, +-1, +-2 for F(4,3)). The sum over the
+channels of an elementwise product is, for each of the alpha^2 positions (xi, nu), a matrix
+product over tiles t, channels c and filters f:
+
+    V[xi nu][t, c] = (B^T d_tc B)[xi, nu]          input transform    (alpha^2, T, C)
+    U[xi nu][c, f] = (G g_cf G^T)[xi, nu]           filter transform   (alpha^2, C, F)
+    M[xi nu]       = V[xi nu] @ U[xi nu]            alpha^2 GEMMs      (alpha^2, T, F)
+    Y_tf           = A^T M_tf A                     output transform, cropped to OH x OW
+
+so the multiplies become alpha^2 GEMMs of T x C by C x F (numpy's matmul, OpenBLAS), and the
+transforms, which touch each value a few times, run in Numba with the channels innermost.
+
+Backward through the same algorithm (the gradient of the Winograd forward, which equals the
+convolution exactly in exact arithmetic):
+    backward data:    dx is a convolution of dy with the kernel rotated by 180 degrees and its
+                      channel axes swapped (stride 1): winograd_forward again.
+    backward weights: dM_tf = A dY_tf A^T (the output transform's adjoint on each dy tile),
+                      dU[xi nu] = V[xi nu]^T @ dM[xi nu], dw = G^T dU G (the filter transform's
+                      adjoint): alpha^2 GEMMs of C x T by T x F.
+
+Precision: the transforms' entries (up to 8 in F(4,3)'s A^T, 1/24 in its G) amplify rounding.
+tests/test_winograd.py measures the float32 error against the float64 loop reference
+(kernels/reference.py): F(2,3) stays near the im2col path's, F(4,3) is a few times larger.
+Every tile is independent, so the results do not depend on the thread count.
+"""
+import numpy as np
+from numba import njit, prange
+
+F23 = dict(
+    BT=np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64),
+    G=np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]], np.float64),
+    AT=np.array([[1, 1, 1, 0], [0, 1, -1, -1]], np.float64))
+F43 = dict(
+    BT=np.array([[4, 0, -5, 0, 1, 0], [0, -4, -4, 1, 1, 0], [0, 4, -4, -1, 1, 0],
+                 [0, -2, -1, 2, 1, 0], [0, 2, -1, -2, 1, 0], [0, 4, 0, -5, 0, 1]], np.float64),
+    G=np.array([[1 / 4, 0, 0], [-1 / 6, -1 / 6, -1 / 6], [-1 / 6, 1 / 6, -1 / 6],
+                [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]], np.float64),
+    AT=np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
+                 [0, 1, -1, 8, -8, 1]], np.float64))
+MATRICES = {2: F23, 4: F43}
+
+
+def matrices(m):
+    if m not in MATRICES:
+        raise ValueError(f"Winograd tiles are 2x2 or 4x4 (F(2x2,3x3), F(4x4,3x3)), not {m}x{m}")
+    return MATRICES[m]
+
+
+def tiles(size, m):
+    return -(-size // m)
+
+
+# -- the transforms (Numba): out = L tile L^T for every tile, channels innermost ----------------
+@njit(inline="always")
+def _tile_in(x, L, stride, offset, out, n, ty, tx, t, d, tmp):
+    """out[a*A + b, t, :] = sum_{k,l} L[a, k] L[b, l] x[n, ty*stride + k + offset, tx*stride + l + offset, :]
+    (zero outside x), for the tile t at (n, ty, tx); d and tmp are this tile's scratch."""
+    size_a, size_k = L.shape
+    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
+    for k in range(size_k):
+        h = ty * stride + k + offset
+        for l in range(size_k):
+            w = tx * stride + l + offset
+            if 0 <= h < height and 0 <= w < width:
+                for c in range(channels):
+                    d[k, l, c] = x[n, h, w, c]
+            else:
+                for c in range(channels):
+                    d[k, l, c] = 0.0
+    for a in range(size_a):                      # tmp = L d          (size_a, size_k, C)
+        for l in range(size_k):
+            for c in range(channels):
+                tmp[a, l, c] = 0.0
+            for k in range(size_k):
+                coefficient = L[a, k]
+                if coefficient != 0.0:
+                    for c in range(channels):
+                        tmp[a, l, c] += coefficient * d[k, l, c]
+    for a in range(size_a):                      # out = tmp L^T      (size_a, size_a, C)
+        for b in range(size_a):
+            row = out[a * size_a + b, t]
+            for c in range(channels):
+                row[c] = 0.0
+            for l in range(size_k):
+                coefficient = L[b, l]
+                if coefficient != 0.0:
+                    for c in range(channels):
+                        row[c] += coefficient * tmp[a, l, c]
+
+
+@njit(parallel=True, cache=True)
+def transform_tiles(x, L, stride, offset, rows, cols, out):
+    """Every tile's L d L^T into out (L.shape[0]^2, N*rows*cols, C)."""
+    size_a, size_k = L.shape
+    per_image = rows * cols
+    for t in prange(x.shape[0] * per_image):
+        n, r = t // per_image, t % per_image
+        d = np.empty((size_k, size_k, x.shape[3]), x.dtype)
+        tmp = np.empty((size_a, size_k, x.shape[3]), x.dtype)
+        _tile_in(x, L, stride, offset, out, n, r // cols, r % cols, t, d, tmp)
+
+
+@njit(parallel=True, cache=True)
+def untransform_tiles(M, AT, rows, cols, bias, y):
+    """y[n, ty*m + i, tx*m + j, :] = (A^T M_t A)[i, j] + bias for every tile t (cropped to y)."""
+    m, alpha = AT.shape
+    height, width, filters = y.shape[1], y.shape[2], y.shape[3]
+    per_image = rows * cols
+    for t in prange(y.shape[0] * per_image):
+        n, r = t // per_image, t % per_image
+        ty, tx = r // cols, r % cols
+        tmp = np.zeros((m, alpha, filters), y.dtype)        # tmp = A^T M   (m, alpha, F)
+        for i in range(m):
+            for k in range(alpha):
+                coefficient = AT[i, k]
+                if coefficient != 0.0:
+                    for b in range(alpha):
+                        row = M[k * alpha + b, t]
+                        for f in range(filters):
+                            tmp[i, b, f] += coefficient * row[f]
+        for i in range(m):
+            h = ty * m + i
+            if h >= height:
+                break
+            for j in range(m):
+                w = tx * m + j
+                if w >= width:
+                    break
+                for f in range(filters):
+                    y[n, h, w, f] = bias[f]
+                for b in range(alpha):
+                    coefficient = AT[j, b]
+                    if coefficient != 0.0:
+                        for f in range(filters):
+                            y[n, h, w, f] += coefficient * tmp[i, b, f]
+
+
+# -- the three passes -------------------------------------------------------------------------
+def filter_transform(w, m):
+    """U (alpha^2, C, F) = G g G^T of every (C, F) filter of w (3, 3, C, F), in float64, then w's dtype."""
+    G = matrices(m)["G"]
+    alpha = G.shape[0]
+    U = np.einsum("ik,klcf,jl->ijcf", G, w.astype(np.float64), G)
+    return np.ascontiguousarray(U.reshape(alpha * alpha, *w.shape[2:]), dtype=w.dtype)
+
+
+def input_transform(x, m, pad, out_hw):
+    """V (alpha^2, T, C) of x's tiles for outputs out_hw (OH, OW), and the tile grid (rows, cols)."""
+    BT = matrices(m)["BT"].astype(x.dtype)
+    rows, cols = tiles(out_hw[0], m), tiles(out_hw[1], m)
+    V = np.empty((BT.shape[0] ** 2, x.shape[0] * rows * cols, x.shape[3]), x.dtype)
+    transform_tiles(np.ascontiguousarray(x), BT, m, -pad, rows, cols, V)
+    return V, (rows, cols)
+
+
+def _check(x, w, pad):
+    if w.shape[:2] != (3, 3):
+        raise ValueError(f"Winograd F(m x m, 3 x 3) takes 3x3 kernels, not {w.shape[0]}x{w.shape[1]}")
+    if x.shape[3] != w.shape[2]:
+        raise ValueError(f"x has {x.shape[3]} channels, the kernel {w.shape[2]}")
+    out_hw = (x.shape[1] + 2 * pad - 2, x.shape[2] + 2 * pad - 2)
+    if min(out_hw) < 1:
+        raise ValueError(f"a {x.shape[1]}x{x.shape[2]} input with padding {pad} has no 3x3 window")
+    return out_hw
+
+
+def winograd_forward(x, w, m=4, pad=1, bias=None, V=None):
+    """The stride-1 convolution of x (N, H, W, C) with w (3, 3, C, F), padded by `pad` on every
+    side (1: "same"), plus bias (F,): (N, H + 2 pad - 2, W + 2 pad - 2, F). V: x's input
+    transform when the caller has it (input_transform)."""
+    out_hw = _check(x, w, pad)
+    if V is None:
+        V, grid = input_transform(x, m, pad, out_hw)
+    else:
+        grid = (tiles(out_hw[0], m), tiles(out_hw[1], m))
+    M = np.matmul(V, filter_transform(w, m))
+    y = np.empty((x.shape[0], *out_hw, w.shape[3]), x.dtype)
+    bias = np.zeros(w.shape[3], x.dtype) if bias is None else np.asarray(bias, x.dtype)
+    untransform_tiles(M, matrices(m)["AT"].astype(x.dtype), *grid, bias, y)
+    return y
+
+
+def winograd_backward_data(dy, w, m=4, pad=1):
+    """dx of the convolution above: dy convolved with w rotated by 180 degrees, channels swapped,
+    padded by 2 - pad (stride 1: the adjoint of a 3x3 window is a 3x3 window)."""
+    rotated = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
+    return winograd_forward(dy, rotated, m, 2 - pad)
+
+
+def winograd_backward_weights(x, dy, m=4, pad=1, V=None):
+    """dw (3, 3, C, F) of the convolution above, through the Winograd algorithm's own adjoint:
+    dM = A dY A^T per tile, dU = V^T dM per position, dw = G^T dU G."""
+    out_hw = _check(x, np.empty((3, 3, x.shape[3], 0)), pad)
+    if dy.shape[1:3] != out_hw:
+        raise ValueError(f"dy is {dy.shape[1]}x{dy.shape[2]}, the output {out_hw[0]}x{out_hw[1]}")
+    mats = matrices(m)
+    if V is None:
+        V, _ = input_transform(x, m, pad, out_hw)
+    rows, cols = tiles(out_hw[0], m), tiles(out_hw[1], m)
+    A = np.ascontiguousarray(mats["AT"].T.astype(dy.dtype))           # (alpha, m)
+    dM = np.empty((A.shape[0] ** 2, V.shape[1], dy.shape[3]), dy.dtype)
+    transform_tiles(np.ascontiguousarray(dy), A, m, 0, rows, cols, dM)
+    dU = np.matmul(V.transpose(0, 2, 1), dM)                           # (alpha^2, C, F)
+    alpha, G = A.shape[0], mats["G"]
+    dw = np.einsum("ki,klcf,lj->ijcf", G, dU.reshape(alpha, alpha, *dU.shape[1:]).astype(np.float64), G)
+    return dw.astype(x.dtype)

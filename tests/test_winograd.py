@@ -72,3 +72,32 @@ def test_only_3x3_kernels_are_taken(rng):
         winograd_forward(rng.normal(size=(1, 5, 5, 2)), rng.normal(size=(5, 5, 2, 2)))
     with pytest.raises(ValueError, match="2x2 or 4x4"):
         winograd_forward(rng.normal(size=(1, 5, 5, 2)), rng.normal(size=(3, 3, 2, 2)), m=3)
+
+
+@pytest.mark.parametrize("algo", ["winograd2", "winograd4", "im2col", "direct"])
+@pytest.mark.parametrize("padding, nhwc, filters", [("same", (2, 9, 10, 5), 8), ("valid", (1, 7, 12, 3), 16)])
+def test_conv2d_with_a_forced_algorithm_matches_the_loops(algo, padding, nhwc, filters, rng):
+    from npcae.layers import Conv2D
+    fast = Conv2D(nhwc[3], filters, 3, 1, padding, rng=np.random.default_rng(1), algo=algo)
+    loops = Conv2D(nhwc[3], filters, 3, 1, padding, rng=np.random.default_rng(1), fast=False)
+    fast.params["b"][...] = loops.params["b"][...] = rng.normal(size=filters)
+    x = rng.normal(size=nhwc)
+    y = fast.forward(x, training=True)
+    np.testing.assert_allclose(y, loops.forward(x, training=True), rtol=1e-10, atol=1e-10)
+    dy = rng.normal(size=y.shape)
+    np.testing.assert_allclose(fast.backward(dy), loops.backward(dy), rtol=1e-10, atol=1e-10)
+    for name in ("W", "b"):
+        np.testing.assert_allclose(fast.grads[name], loops.grads[name], rtol=1e-10, atol=1e-10)
+    road = fast.plan(dtype=np.float64, input_shape=x.shape).forward
+    assert road == {"winograd2": "winograd F(2x2,3x3)", "winograd4": "winograd F(4x4,3x3)",
+                    "direct": "direct"}.get(algo, "kept columns")
+
+
+def test_an_algorithm_that_cannot_run_the_layer_is_refused(rng):
+    from npcae.layers import Conv2D
+    with pytest.raises(ValueError, match="3x3 stride-1"):
+        Conv2D(2, 4, 3, 2, "same", algo="winograd4").forward(rng.normal(size=(1, 6, 6, 2)))
+    with pytest.raises(ValueError, match="direct kernels take up to 64 filters"):
+        Conv2D(2, 128, 3, 1, "same", algo="direct").forward(rng.normal(size=(1, 6, 6, 2)))
+    with pytest.raises(ValueError, match="algo must be one of"):
+        Conv2D(2, 4, 3, algo="fft")

@@ -55,17 +55,19 @@ def dims(shape):
     return "x".join(map(str, shape))
 
 
-def conv_case(c_in, c_out, kernel, stride, padding, nhw, fast=True, keep_columns=None):
+def conv_case(c_in, c_out, kernel, stride, padding, nhw, fast=True, keep_columns=None, algo=None):
     kh, kw = (kernel, kernel) if np.isscalar(kernel) else kernel
     n, h, w = nhw
     how = ", loops" if not fast else ", shared columns" if keep_columns is False else ""
     if fast and direct.takes(c_out, np.float64) and (kh, kw, stride) != (1, 1, 1):
         how = ", direct"                       # kernels/direct.py: no columns to keep or share
+    if algo is not None:
+        how = f", {algo}"
     configuration = f"{kh}x{kw} s{stride} {padding}, {c_in}->{c_out} ch, x {n}x{h}x{w}x{c_in}{how}"
 
     def build(rng):
         conv = Conv2D(c_in, c_out, (kh, kw), stride, padding, rng=rng, fast=fast,
-                      keep_columns=keep_columns)
+                      keep_columns=keep_columns, algo=algo)
         conv.params["b"][...] = rng.standard_normal(c_out)        # a zero bias hides nothing
         return conv, rng.standard_normal((n, h, w, c_in))
     return Case("Conv2D", configuration, build)
@@ -364,6 +366,10 @@ CASES = [
     conv_case(2, 8, (2, 3), 1, "valid", (1, 4, 12)),
     conv_case(8, 8, 2, 2, "same", (2, 4, 18)),         # windows that do not overlap: scatter dx
     conv_case(8, 8, 2, 2, "same", (1, 5, 7)),          # ... except into the padding: col2im
+    # Winograd F(2x2,3x3) and F(4x4,3x3): tiles cut at the edges, "same" and "valid"
+    conv_case(3, 4, 3, 1, "same", (2, 7, 6), algo="winograd2"),
+    conv_case(3, 4, 3, 1, "same", (2, 7, 6), algo="winograd4"),
+    conv_case(2, 3, 3, 1, "valid", (1, 9, 7), algo="winograd4"),
     # DepthwiseConv2D: MobileNetV2's 3x3 s1 and s2 (same: Keras's pad then valid), valid,
     # a depth multiplier, a non-square kernel, the numpy reference
     depthwise_case(3, 3, 1, "same", (2, 7, 6)),

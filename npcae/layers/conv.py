@@ -5,7 +5,7 @@ from .. import kernels
 from ..kernels import conv_geometry, reference
 from ..kernels.workspace import KeptColumns
 from .base import Layer, as_float
-from .conv_functions import (FLIPPED_DIRECT, FLIPPED_KERNEL, conv_backward_data,
+from .conv_functions import (ALGOS, FLIPPED_DIRECT, FLIPPED_KERNEL, conv_backward_data,
                              conv_backward_weights, conv_forward, conv_plan, flipped_kernel)
 from .init import he_normal
 
@@ -29,6 +29,9 @@ class Conv2D(Layer):
     layer (C_out <= THIN_FILTERS) that the direct road does not take keeps its own [cols | 1]
     from a training forward for backward (`keep_columns=False` turns that off). `fast=False`
     runs the loop-based reference instead (slow; for study and as the oracle of the tests).
+    `algo` forces one algorithm for all three passes: "im2col", "direct", "winograd2" or
+    "winograd4" (Winograd F(2x2,3x3) / F(4x4,3x3), 3x3 stride 1 only; conv_functions.ALGOS);
+    None chooses by shape. It can be set on a built layer (layer.algo = "winograd4").
     """
 
     # A GEMM with C_out columns does 2 * C_out FLOP per element of cols, im2col writes each
@@ -37,7 +40,7 @@ class Conv2D(Layer):
     THIN_FILTERS = 32
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding="same", *,
-                 rng=None, fast=True, keep_columns=None, use_bias=True):
+                 rng=None, fast=True, keep_columns=None, use_bias=True, algo=None):
         super().__init__()
         kh, kw = (kernel_size, kernel_size) if np.isscalar(kernel_size) else kernel_size
         if padding not in kernels.geometry.PADDINGS:
@@ -47,6 +50,9 @@ class Conv2D(Layer):
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.kernel_size, self.stride, self.padding = (int(kh), int(kw)), int(stride), padding
         self.fast = fast
+        if algo not in ALGOS:
+            raise ValueError(f"algo must be one of {', '.join(map(str, ALGOS))}, got {algo!r}")
+        self.algo = algo
         self.keep_columns = (self.out_channels <= self.THIN_FILTERS if keep_columns is None
                              else bool(keep_columns))
         self._kept = KeptColumns()
@@ -79,7 +85,8 @@ class Conv2D(Layer):
             input_shape = (1, 2 * self.kernel_size[0], 2 * self.kernel_size[1], self.in_channels)
         return conv_plan(self.geometry(input_shape), keep=training and self.keep_columns,
                          flip_data=self.centred, fast=self.fast, filters=self.out_channels,
-                         channels=self.in_channels, dtype=dtype, input_size=input_shape[1:3])
+                         channels=self.in_channels, dtype=dtype, input_size=input_shape[1:3],
+                         algo=self.algo)
 
     @property
     def centred(self):
@@ -142,6 +149,11 @@ class Conv2D(Layer):
 
     def __repr__(self):
         kh, kw = self.kernel_size
+        algo = f", algo={self.algo!r}" if self.algo else ""
+        try:
+            plan = self.plan()
+        except ValueError as error:          # a forced algorithm that float32 cannot run
+            plan = f"cannot run: {error}"
         return (f"Conv2D({self.in_channels}, {self.out_channels}, ({kh}, {kw}), "
                 f"stride={self.stride}, padding={self.padding!r}"
-                f"{'' if 'b' in self.params else ', use_bias=False'}) [{self.plan()}]")
+                f"{'' if 'b' in self.params else ', use_bias=False'}{algo}) [{plan}]")

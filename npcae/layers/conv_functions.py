@@ -41,20 +41,37 @@ Roads (ConvPlan fields, shown "forward / weights / data"):
                            to its pixels (kernels/direct_data.py), when x has few channels
             COL2IM         dcols = dy @ w.T, written over cols, scattered back and summed
             POINTWISE      dy @ w.T is dx
+  all three WINOGRAD_2, WINOGRAD_4
+                           Winograd F(2x2,3x3) or F(4x4,3x3) (kernels/winograd.py), 3x3 stride 1
+                           only: fewer multiplies (16 or 36 per tile instead of 36 or 144) for
+                           more transform work; chosen by algo= (Conv2D(algo="winograd4"))
   LOOPS on all three: kernels/reference.py's loops (Conv2D(fast=False), for study).
+
+ALGOS names what a layer may force (`algo=`): "im2col" (the column roads, never direct),
+"direct" (the direct roads where kernels/direct.py takes the layer), "winograd2", "winograd4";
+None chooses by shape as above.
 """
 from typing import NamedTuple
 
 import numpy as np
 
 from .. import kernels
-from ..kernels import direct, direct_data
+from ..kernels import direct, direct_data, winograd
 from ..kernels.direct_weights import direct_weights_grad
 
 DIRECT, COLUMN_BLOCKS, KEPT_COLUMNS = "direct", "column blocks", "kept columns"
 WHOLE_COLUMNS, COL2IM, POINTWISE, LOOPS = "whole columns", "col2im", "pointwise", "loops"
 FLIPPED_KERNEL, FLIPPED_DIRECT = "flipped kernel", "flipped kernel, direct"
 SCATTER_DIRECT = "scatter, direct"
+WINOGRAD_2, WINOGRAD_4 = "winograd F(2x2,3x3)", "winograd F(4x4,3x3)"
+WINOGRAD = {WINOGRAD_2: 2, WINOGRAD_4: 4}
+ALGOS = (None, "im2col", "direct", "winograd2", "winograd4")
+
+
+def winograd_takes(geom):
+    """Winograd F(m x m, 3 x 3) runs a 3x3 stride-1 window, padded alike on every side by 0
+    ("valid") or 1 ("same")."""
+    return (geom.kh, geom.kw, geom.stride) == (3, 3, 1) and geom.pad_top == geom.pad_left in (0, 1)
 
 
 class ConvPlan(NamedTuple):
@@ -67,16 +84,30 @@ class ConvPlan(NamedTuple):
 
 
 def conv_plan(geom, *, keep=False, flip_data=False, fast=True, filters=None, channels=None,
-              dtype=np.float32, input_size=None):
+              dtype=np.float32, input_size=None, algo=None):
     """The roads for `geom`: keep (a training forward of a thin layer keeps its columns),
     flip_data (backward_data as a convolution of dy), fast (False: the reference loops);
     given the layer's output `filters` and input `channels` and the `dtype` it runs in, the
     direct roads where kernels/direct.py takes them (few filters; channels for dx), and with
-    the input's (H, W) the direct scatter where no pixel lies in two windows or the padding."""
+    the input's (H, W) the direct scatter where no pixel lies in two windows or the padding.
+    `algo` (ALGOS) forces an algorithm; ValueError where it cannot run."""
+    if algo not in ALGOS:
+        raise ValueError(f"algo must be one of {', '.join(map(str, ALGOS))}, got {algo!r}")
     if not fast:
         return ConvPlan(LOOPS, LOOPS, LOOPS)
+    if algo in ("winograd2", "winograd4"):
+        if not winograd_takes(geom):
+            raise ValueError(f"Winograd runs 3x3 stride-1 convolutions padded by 0 or 1, not "
+                             f"{geom.kh}x{geom.kw} stride {geom.stride}")
+        road = WINOGRAD_2 if algo == "winograd2" else WINOGRAD_4
+        return ConvPlan(road, road, road)
+    if algo == "direct" and not (filters and direct.takes(filters, dtype)):
+        raise ValueError(f"the direct kernels take up to {direct.MAX_FILTERS} filters in whole "
+                         f"vectors of {np.dtype(dtype).name}, not {filters}")
     if kernels.is_pointwise(geom):
         return ConvPlan(POINTWISE, POINTWISE, POINTWISE)
+    if algo == "im2col":
+        filters = channels = input_size = None                  # no direct road
     data = COL2IM
     if (channels and input_size and direct_data.overlap_free(geom, *input_size)
             and direct.takes(channels, dtype)):
@@ -96,6 +127,10 @@ def conv_forward(x, geom, w, bias, plan, kept=None):
     `kept` (a workspace.KeptColumns) for backward."""
     if kept is not None:
         kept.valid = plan.forward == KEPT_COLUMNS
+    if plan.forward in WINOGRAD:
+        image = winograd.winograd_forward(x, w.reshape(3, 3, x.shape[3], -1), WINOGRAD[plan.forward],
+                                          geom.pad_top, bias)
+        return image.reshape(-1, w.shape[1])
     if plan.forward == DIRECT:
         return direct.direct_conv(x, geom, w, bias)
     if plan.forward == KEPT_COLUMNS:
@@ -110,6 +145,10 @@ def conv_forward(x, geom, w, bias, plan, kept=None):
 def conv_backward_weights(x, geom, dy, plan, kept=None):
     """(dw (KH*KW*C, F), db (F,), cols): cols are the whole columns when backward_data can
     reuse them as its buffer (WHOLE_COLUMNS), else None."""
+    if plan.weights in WINOGRAD:
+        dy_image = dy.reshape(x.shape[0], geom.out_h, geom.out_w, dy.shape[1])
+        dw = winograd.winograd_backward_weights(x, dy_image, WINOGRAD[plan.weights], geom.pad_top)
+        return dw.reshape(-1, dy.shape[1]), dy.sum(axis=0), None
     if plan.weights == DIRECT:
         return direct_weights_grad(x, geom, dy), dy.sum(axis=0), None
     if plan.weights == KEPT_COLUMNS:
@@ -135,6 +174,10 @@ def conv_backward_data(dy, geom, w, x_shape, plan, cols=None, flipped=None, bias
 
 
 def _backward_data(dy, geom, w, x_shape, plan, cols, flipped):
+    if plan.data in WINOGRAD:
+        dy_image = dy.reshape(x_shape[0], geom.out_h, geom.out_w, w.shape[1])
+        return winograd.winograd_backward_data(dy_image, w.reshape(3, 3, x_shape[3], -1),
+                                               WINOGRAD[plan.data], geom.pad_top)
     if plan.data == FLIPPED_DIRECT:
         dy_image, dy_geom, flipped_w = flipped
         return direct.direct_conv(dy_image, dy_geom, flipped_w).reshape(x_shape)

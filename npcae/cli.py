@@ -117,6 +117,9 @@ def build_parser():
     b.add_argument("--size", help="HxW for kernels and conv (default 1024x512)")
     b.add_argument("--compare-torch", metavar="PYTHON", help="a Python with torch, for bench_step")
     b.add_argument("--out", help="folder for JSON, Markdown and PNG (default benchmarks/results)")
+    b.add_argument("--algo", help="conv: the kernel lab (benchmarks/bench_lab.py), every convolution "
+                                  "of --model by each of these algorithms: im2col,winograd2,winograd4,direct")
+    b.add_argument("--model", help="conv --algo: cae, unet or mobilenet_unet (default cae)")
 
     i = sub.add_parser("inspect", help="what a data set holds and what is wrong with it, before "
                                        "training (exit status 1 when it finds problems)")
@@ -307,8 +310,13 @@ def cmd_bench(args):
     unknown = [name for name in args.which if name not in BENCHMARKS]
     if unknown:
         raise UsageError(f"no benchmark called {unknown[0]!r}; choose from {', '.join(BENCHMARKS)}")
+    if (args.algo or args.model) and list(args.which) != ["conv"]:
+        raise UsageError("--algo and --model go with npcae bench conv (the kernel lab)")
     for name in args.which or DEFAULT_BENCHMARKS:
         command = [sys.executable, "-m", f"benchmarks.bench_{name}"]
+        if name == "conv" and (args.algo or args.model):
+            command = [sys.executable, "-m", "benchmarks.bench_lab", "--model", args.model or "cae"]
+            command += ["--algo", args.algo] if args.algo else []
         if args.size and name in ("kernels", "conv"):
             command += ["--size", args.size]
         if args.compare_torch and name in ("step", "unet"):

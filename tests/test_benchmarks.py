@@ -46,3 +46,31 @@ def test_conv_benchmark_covers_every_convolution(tmp_path):
 def test_bench_command_refuses_an_unknown_benchmark(capsys):
     assert main(["bench", "everything"]) == 2
     assert "no benchmark called 'everything'" in capsys.readouterr().err
+
+
+def test_the_kernel_lab_runs_every_convolution_by_every_algorithm_that_takes_it(tmp_path, capsys):
+    """npcae bench conv --algo ... --model unet: one row per (convolution, algorithm that can run
+    it): Winograd only on the 3x3 layers, direct only on the thin ones; every pass timed, its
+    float32 error against float64 small, its workspace counted."""
+    from npcae.layers import Conv2D
+    from npcae.models import create
+    assert main(["bench", "conv", "--algo", "im2col,winograd4,direct", "--model", "unet",
+                 "--size", "16x16", "--out", str(tmp_path)]) == 0
+    rows = json.loads((tmp_path / "bench_lab_unet.json").read_text())["rows"]
+    model = create("unet", seed=0)
+    convs = [layer for layer in walk(model) if isinstance(layer, Conv2D)]
+    by_algo = {algo: [r for r in rows if r["algo"] == algo] for algo in ("im2col", "winograd4", "direct")}
+    assert len(by_algo["im2col"]) == len(convs)
+    assert len(by_algo["winograd4"]) == sum(c.kernel_size == (3, 3) and c.stride == 1 for c in convs)
+    assert all("kh3kw3sh1" in r["layer"] for r in by_algo["winograd4"])
+    assert by_algo["direct"] and all(r["workspace_mb"] == 0 for r in by_algo["direct"])
+    for row in rows:
+        assert all(row[f"{p}_s"] > 0 and row[f"{p}_error"] < 1e-4 for p in ("forward", "weights", "data"))
+    assert (tmp_path / "bench_lab_unet.png").exists()
+    assert main(["bench", "step", "--algo", "winograd4"]) == 2
+
+
+def walk(layer):
+    yield layer
+    for child in getattr(layer, "layers", ()):
+        yield from walk(child)

@@ -271,3 +271,26 @@ def test_npcae_train_on_coco_persons_with_its_val_file_and_resume(coco_dir, tmp_
     assert main(["train", "--data", "synthetic", "--category", "person", *common,
                  "--out", str(tmp_path / "other")]) == 2
     assert "--category is for COCO data" in error_line(capsys)
+
+
+def test_keep_empty_and_images_choose_the_frames_and_their_folder(coco_dir, tmp_path, capsys):
+    """--keep-empty keeps the 40 train images without a person (80 frames); --images reads the
+    images from another folder (here a link to train2017/), one missing there is one line;
+    both are refused for data that is not COCO."""
+    from npcae.cli import main
+    from test_cli import error_line
+    common = ["--model", "unet", "--filters", "2,3", "--size", "32x32", "--no-progress",
+              "--category", "person", "--epochs", "1", "--val-data", spec(coco_dir, "val")]
+    train = spec(coco_dir, "train")
+    assert main(["train", "--data", train, "--keep-empty", *common, "--out", str(tmp_path / "a")]) == 0
+    assert "training on 80 frames" in capsys.readouterr().err
+    elsewhere = tmp_path / "pictures"
+    elsewhere.symlink_to(coco_dir / "train2017")
+    assert main(["train", "--data", train, "--images", str(elsewhere), *common,
+                 "--out", str(tmp_path / "b")]) == 0
+    assert "training on 40 frames" in capsys.readouterr().err
+    assert main(["train", "--data", train, "--images", str(tmp_path), *common,
+                 "--out", str(tmp_path / "c")]) == 2
+    assert "000000262145.jpg named in" in error_line(capsys)
+    assert main(["train", "--data", "synthetic", "--keep-empty", "--out", str(tmp_path / "d")]) == 2
+    assert "--keep-empty is for COCO data" in error_line(capsys)

@@ -156,6 +156,12 @@ OPTIONS = [
     Option("model_args", {}),           # the builder's arguments: MODEL_OPTIONS on the command line
     Option("category", None, help="the category of COCO data (--data coco:FILE.json), by name "
                                   "or id, e.g. person: its instances make the masks"),
+    Option("keep_empty", False, check=boolean, arguments=dict(action=argparse.BooleanOptionalAction),
+           help="COCO data: keep the images without the category, with empty masks (default: "
+                "left out, so that every frame shows what is learnt)"),
+    Option("images", None, resumable=True, to_setting=whole_path, arguments=dict(metavar="DIR"),
+           help="COCO data: the folder of --data's images (default: where the official layout "
+                "puts them, train2017/ beside annotations/)"),
     Option("task", None),               # None: what the data's masks hold (tasks.TASKS)
     Option("loss", None, help="terms of dice, focal, binary_focal, bce, mse for masks (default "
                               "dice+focal); of ce, dice for class ids (default ce; "

@@ -69,9 +69,10 @@ def resolve_task(run, name=str):
     if coco and run["category"] is None:
         raise TaskSettingsError(f"{name('category')} is needed for COCO data ({coco[0]}): a "
                                 "category name or id, e.g. person")
-    if run["category"] is not None and not coco:
-        raise TaskSettingsError(f"{name('category')} is for COCO data (--data coco:FILE.json), "
-                                f"not {', '.join(specs)}")
+    for key in ("category", "images", "keep_empty"):
+        if run[key] not in (None, False) and not coco:
+            raise TaskSettingsError(f"{name(key)} is for COCO data (--data coco:FILE.json), "
+                                    f"not {', '.join(specs)}")
     class_ids = run["classes"] is not None or run["palette"] is not None
     kinds = {}
     for spec in data_specs(run["data"]):
@@ -144,7 +145,11 @@ def data_options(run, palette, spec=None):
     """The options the frames of `spec` (default: the run's data) open with
     (open_frames(spec, ..., **options)): a COCO file's category, multi-class data's palette."""
     spec = data_specs(run["data"])[0] if spec is None else spec
-    options = {"category": run["category"]} if coco_path(spec) is not None else {}
+    options = {}
+    if coco_path(spec) is not None:
+        options = {"category": run["category"], "keep_empty": run["keep_empty"]}
+        if run["images"] is not None and spec in data_specs(run["data"]):   # not --val-data's
+            options["image_dir"] = run["images"]
     if run["task"] != "multiclass":
         return options
     return {**options, "palette": palette, "classes": run["classes"]}

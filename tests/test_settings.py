@@ -29,7 +29,7 @@ def test_every_command_line_option_of_a_run_is_one_declaration():
     declared = {option.spelling for option in [*OPTIONS, *MODEL_OPTIONS] if option.help is not None}
     assert declared <= flags
     assert flags - declared == {"-h", "--help", "--trace", "--out", "--resume", "--no-progress",
-                                "--no-augment"}       # the run's folder and how it is shown
+                                "--no-augment", "--no-keep-empty"}   # the run's folder and how it is shown; negations
     assert set(RESUMABLE) == {option.key for option in OPTIONS if option.resumable}
     assert set(RESUMABLE) <= {option.key for option in OPTIONS}
 

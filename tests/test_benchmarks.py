@@ -54,8 +54,9 @@ def test_the_kernel_lab_runs_every_convolution_by_every_algorithm_that_takes_it(
     float32 error against float64 small, its workspace counted."""
     from npcae.layers import Conv2D
     from npcae.models import create
-    assert main(["bench", "conv", "--algo", "im2col,winograd4,direct", "--model", "unet",
-                 "--size", "16x16", "--out", str(tmp_path)]) == 0
+    subprocess.run([sys.executable, "-m", "benchmarks.bench_lab", "--algo", "im2col,winograd4,direct",
+                    "--model", "unet", "--size", "16x16", "--batch", "1", "--repeat", "1", "--out",
+                    str(tmp_path)], check=True, capture_output=True, timeout=240, cwd=BENCHMARKS.parent)
     rows = json.loads((tmp_path / "bench_lab_unet.json").read_text())["rows"]
     model = create("unet", seed=0)
     convs = [layer for layer in walk(model) if isinstance(layer, Conv2D)]
@@ -67,7 +68,17 @@ def test_the_kernel_lab_runs_every_convolution_by_every_algorithm_that_takes_it(
     for row in rows:
         assert all(row[f"{p}_s"] > 0 and row[f"{p}_error"] < 1e-4 for p in ("forward", "weights", "data"))
     assert (tmp_path / "bench_lab_unet.png").exists()
+
+
+def test_npcae_bench_conv_with_algo_runs_the_lab(monkeypatch, capsys):
+    commands = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **_: commands.append(command) or
+                        subprocess.CompletedProcess(command, 0))
+    assert main(["bench", "conv", "--algo", "im2col,winograd4", "--model", "unet", "--size", "64x64"]) == 0
+    assert commands[0][1:] == ["-m", "benchmarks.bench_lab", "--model", "unet", "--algo",
+                               "im2col,winograd4", "--size", "64x64"]
     assert main(["bench", "step", "--algo", "winograd4"]) == 2
+    assert "--algo and --model go with npcae bench conv" in capsys.readouterr().err
 
 
 def walk(layer):

@@ -1,12 +1,14 @@
-"""Batch norm folded into the convolution before it (npcae.models.folding): the folded model's
-inference equals the original's, for each kind of convolution and for the whole models; only a
-batch norm right after a convolution in a chain is folded; the original is left as it was."""
+"""Batch norm folded into the convolution before it, and the bias and activation after it in one
+epilogue (npcae.models.folding): the folded model's inference equals the original's, for each
+kind of convolution and for the whole models; only what follows a convolution in a chain is
+folded; the original is left as it was."""
 import numpy as np
 import pytest
 
-from npcae.layers import BatchNormalization, Conv2D, Conv2DTranspose, DepthwiseConv2D, Identity, ReLU
+from npcae.layers import (BatchNormalization, Conv2D, Conv2DTranspose, DepthwiseConv2D, Identity, ReLU,
+                          ReLU6)
 from npcae.models import Concatenate, Sequential, create
-from npcae.models.folding import fold_batch_norm
+from npcae.models.folding import ConvEpilogue, fold_batch_norm
 
 
 def trained_statistics(model, rng):
@@ -50,9 +52,28 @@ def test_each_convolution_with_its_batch_norm_folded_gives_the_same_output(conv,
     trained_statistics(model, rng)
     x = rng.normal(size=(2, 6, 7, 3))
     folded, count = fold_batch_norm(model)
-    assert count == 1 and isinstance(folded.layers[1], Identity) and "b" in folded.layers[0].params
+    assert count == 1 and isinstance(folded.layers[0], ConvEpilogue)
+    assert [type(layer) for layer in folded.layers[1:]] == [Identity, Identity]
+    assert folded.layers[0].lower == 0 and "b" not in folded.layers[0].layers[0].params
     np.testing.assert_allclose(folded.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
     assert isinstance(model.layers[1], BatchNormalization)            # the original is untouched
+    assert ("b" in model.layers[0].params) == ("b" in conv(rng).params)
+
+
+def test_an_activation_without_a_batch_norm_and_a_batch_norm_without_one_are_folded_too(rng):
+    conv = Conv2D(3, 4, 3, 1, "same", rng=rng)
+    conv.params["b"][...] = rng.normal(size=4)
+    project = Conv2D(4, 5, 1, 1, "same", rng=rng, use_bias=False)
+    model = in_float64(Sequential(conv, ReLU6(), project, BatchNormalization(5)))
+    trained_statistics(model, rng)
+    folded, count = fold_batch_norm(model)
+    first, second = folded.layers[0], folded.layers[2]
+    assert count == 1 and (first.lower, first.upper) == (0, 6)
+    assert (second.lower, second.upper) == (-np.inf, np.inf)         # a linear bottleneck
+    x = rng.normal(size=(1, 5, 6, 3))
+    np.testing.assert_allclose(folded.forward(x), model.forward(x), rtol=1e-12, atol=1e-12)
+    with pytest.raises(RuntimeError, match="for inference"):
+        folded.forward(x, training=True)
 
 
 def test_a_batch_norm_after_a_join_or_opening_a_branch_stays(rng):
@@ -80,6 +101,18 @@ def test_the_models_fold_every_batch_norm_after_a_convolution(name, args, folded
     expected, got = model.forward(x), folded.forward(x)
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=1e-4)             # float32 rounding, 60 layers deep
-    x64 = in_float64(model).forward(x.astype(np.float64))
-    np.testing.assert_allclose(in_float64(fold_batch_norm(model)[0]).forward(x.astype(np.float64)),
-                               x64, atol=1e-10)
+    model64 = in_float64(model)
+    np.testing.assert_allclose(fold_batch_norm(model64)[0].forward(x.astype(np.float64)),
+                               model64.forward(x.astype(np.float64)), atol=1e-10)
+
+
+@pytest.mark.parametrize("rows", [5, (1 << 20) // 6 + 1])        # the serial and parallel kernels
+def test_the_epilogue_kernel_is_bias_then_clamp_in_place(rows, rng):
+    from npcae.kernels.elementwise import bias_clamp
+    y = rng.normal(0, 4, (rows, 6)).astype(np.float32)
+    bias = rng.normal(size=6).astype(np.float32)
+    expected = np.clip(y + bias, 0, 6)
+    out = bias_clamp(y, bias, 0, 6)
+    assert out is y
+    np.testing.assert_array_equal(y, expected)
+    np.testing.assert_array_equal(bias_clamp(y.copy(), bias), y + bias)

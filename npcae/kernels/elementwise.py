@@ -122,3 +122,33 @@ def swish_backward(x, dy):
     dx = np.empty_like(x)
     _swish_backward(x.reshape(-1), dy.reshape(-1), dx.reshape(-1))
     return dx
+
+
+# -- a convolution's epilogue at inference: bias and a clamp, in place, one pass ----------------
+@njit(inline="always")
+def _bias_clamp_row(y, bias, lower, upper, r):
+    for c in range(y.shape[1]):
+        v = y[r, c] + bias[c]
+        y[r, c] = min(max(v, lower), upper)
+
+
+@njit(parallel=True, cache=True)
+def _bias_clamp_parallel(y, bias, lower, upper):
+    for r in prange(y.shape[0]):
+        _bias_clamp_row(y, bias, lower, upper, r)
+
+
+@njit(cache=True)
+def _bias_clamp_serial(y, bias, lower, upper):
+    for r in range(y.shape[0]):
+        _bias_clamp_row(y, bias, lower, upper, r)
+
+
+def bias_clamp(y, bias, lower=-np.inf, upper=np.inf):
+    """y (..., C) <- min(max(y + bias, lower), upper) in place, and y: a convolution's bias and
+    its ReLU (lower 0) or ReLU6 (0, 6) in one pass over y instead of two or three (numpy's
+    y += b runs on one thread; this on all). NaN stays NaN, as numpy's clip keeps it."""
+    rows = y.reshape(-1, y.shape[-1])
+    lower, upper = y.dtype.type(lower), y.dtype.type(upper)
+    (_bias_clamp_serial if y.size < SERIAL_BELOW else _bias_clamp_parallel)(rows, bias, lower, upper)
+    return y

@@ -1,4 +1,5 @@
-"""Batch norm folded into the convolution before it, for inference.
+"""A model for inference: batch norm folded into the convolution before it, and the bias and
+activation that follow applied in one pass.
 
     fast, count = fold_batch_norm(model)     # a copy: count BatchNormalization layers gone
     fast.forward(x)                          # == model.forward(x) to float32 rounding
@@ -7,65 +8,115 @@ At inference a batch norm is a fixed affine map of each channel, with the moving
 
     BN(y) = gamma (y - mean) / sqrt(var + eps) + beta = s y + (beta - s mean),  s = gamma / sqrt(var + eps)
 
-and a convolution is linear in its weights, so BN(conv(x; W, b)) = conv(x; s W, s (b - mean) + beta):
-each output channel's weights scaled by its s. The folded layer does in one pass what took two
-(the BN's read and write of the whole activation map: 16% of the MobileNetV2 U-Net's forward at
-512x512, measured in benchmarks/). The scaled weights are computed in float64 and stored as the
-layer's dtype; the results differ from the unfolded model's by float32 rounding only
-(tests/test_folding.py). The copy is for inference only: its batch norms are gone, so it cannot
-train, and its weights are no longer the trained ones (save the original).
+and a convolution is linear in its weights, so BN(conv(x; W, b)) = conv(x; s W, 0) + s (b - mean) + beta:
+each output channel's weights scaled by its s, and one bias left. That bias, and a ReLU or ReLU6
+that follows, are then one in-place pass over the convolution's own output (ConvEpilogue:
+kernels/elementwise.py: bias_clamp, on every core), where the model as trained made three (the
+batch norm's, numpy's bias add on one core, the activation's into a new array). A convolution
+followed by an activation without a batch norm is fused the same way. The scaled weights are
+computed in float64 and stored in the layer's dtype; the outputs differ from the unfolded
+model's by float32 rounding only (tests/test_folding.py). The copy is for inference only: its
+batch norms are gone and its weights are not the trained ones (save the original).
 
-Only a BatchNormalization that directly follows a convolution in a chain (a Sequential, where
-each layer's output is the next one's input) is folded; one after a join (Add, Concatenate) or
-at the start of a branch has no single convolution to go into and stays.
+Only what follows a convolution in a chain (a Sequential, where each layer's output is the next
+one's input) is folded: a batch norm after a join (Add, Concatenate) or opening a branch has no
+single convolution to go into and stays.
 """
 import copy
 
 import numpy as np
 
-from ..layers import BatchNormalization, Conv2D, Conv2DTranspose, DepthwiseConv2D, Identity
-
-# Where each convolution keeps its output channels in W (the axis s scales).
-#   Conv2D (KH, KW, C_in, C_out); DepthwiseConv2D (KH, KW, C, M): output channel c*M + m, so s
-#   reshaped (C, M) scales the last two; Conv2DTranspose (KH, KW, C_out, C_in), as Keras.
-def _scale_weights(layer, scale):
-    weights = layer.params["W"].astype(np.float64)
-    if isinstance(layer, DepthwiseConv2D):
-        return weights * scale.reshape(weights.shape[2], weights.shape[3])
-    if isinstance(layer, Conv2DTranspose):
-        return weights * scale[:, None]
-    return weights * scale
-
+from ..kernels.elementwise import bias_clamp
+from ..layers import BatchNormalization, Conv2D, Conv2DTranspose, DepthwiseConv2D, Identity, ReLU, ReLU6
+from .containers import Sequential
 
 FOLDABLE = (Conv2D, DepthwiseConv2D, Conv2DTranspose)
+CLAMPS = {ReLU: (0.0, np.inf), ReLU6: (0.0, 6.0)}       # the activations an epilogue applies
 
 
-def fold_into(conv, norm):
-    """Put `norm` (inference mode) into `conv`'s weights and bias, in place."""
-    scale = (norm.params["gamma"].astype(np.float64)
-             / np.sqrt(norm.state["moving_variance"].astype(np.float64) + norm.epsilon))
-    dtype = conv.params["W"].dtype
-    bias = conv.params["b"].astype(np.float64) if "b" in conv.params else 0.0
-    folded_bias = scale * (bias - norm.state["moving_mean"].astype(np.float64)) + norm.params["beta"]
-    conv.params["W"][...] = _scale_weights(conv, scale).astype(dtype)
-    conv.add_param("b", folded_bias.astype(dtype))
+def _output_axis_scale(layer, scale):
+    """scale (F,) shaped to multiply W along its output channels:
+    Conv2D (KH, KW, C_in, C_out): the last axis; DepthwiseConv2D (KH, KW, C, M): output
+    c*M + m, so (C, M); Conv2DTranspose (KH, KW, C_out, C_in), as Keras: axis 2."""
+    weights = layer.params["W"]
+    if isinstance(layer, DepthwiseConv2D):
+        return scale.reshape(weights.shape[2], weights.shape[3])
+    if isinstance(layer, Conv2DTranspose):
+        return scale[:, None]
+    return scale
+
+
+class ConvEpilogue(Sequential):
+    """A convolution (without its bias) and what follows it at inference: y = clamp(conv(x) +
+    bias, lower, upper), the bias and clamp written over the convolution's own output."""
+
+    def __init__(self, conv, bias, lower=-np.inf, upper=np.inf):
+        super().__init__([conv], names=["conv"])
+        self.bias, self.lower, self.upper = bias, lower, upper
+
+    def forward(self, x, training=False):
+        if training:
+            raise RuntimeError("a folded convolution is for inference (models/folding.py)")
+        y = self.layers[0].forward(x)
+        return bias_clamp(y, self.bias.astype(y.dtype, copy=False), self.lower, self.upper)
+
+    def __repr__(self):
+        clamp = "" if self.lower == -np.inf else f", clamp [{self.lower:g}, {self.upper:g}]"
+        return f"ConvEpilogue({self.layers[0]!r}, + bias{clamp})"
+
+
+def _take_bias(conv):
+    """The convolution's bias as float64 (zeros if it has none), removed from the layer."""
+    if "b" not in conv.params:
+        return np.zeros(conv.out_channels)
+    bias = conv.params.pop("b").astype(np.float64)
+    conv.grads.pop("b", None)
+    return bias
+
+
+def _next(layers, k):
+    """The index of the first layer after k that is not an Identity (len(layers) if none)."""
+    k += 1
+    while k < len(layers) and type(layers[k]) is Identity:
+        k += 1
+    return k
 
 
 def _fold(container):
+    """Fold in place; returns how many batch norms were folded."""
     count = 0
     layers = container.layers
     for k, layer in enumerate(layers):
         if hasattr(layer, "layers"):
             count += _fold(layer)
-        elif (container.chained and k > 0 and isinstance(layer, BatchNormalization)
-              and isinstance(layers[k - 1], FOLDABLE) and layers[k - 1].out_channels == layer.channels):
-            fold_into(layers[k - 1], layer)
-            layers[k] = Identity()
+            continue
+        if not (container.chained and isinstance(layer, FOLDABLE)):
+            continue
+        j = _next(layers, k)
+        norm = layers[j] if j < len(layers) else None
+        folds = isinstance(norm, BatchNormalization) and norm.channels == layer.out_channels
+        after = _next(layers, j) if folds else j
+        clamp = CLAMPS.get(type(layers[after])) if after < len(layers) else None
+        if not folds and clamp is None:
+            continue
+        bias = _take_bias(layer)
+        if folds:
+            scale = (norm.params["gamma"].astype(np.float64)
+                     / np.sqrt(norm.state["moving_variance"].astype(np.float64) + norm.epsilon))
+            weights = layer.params["W"]
+            weights[...] = (weights.astype(np.float64) * _output_axis_scale(layer, scale)).astype(weights.dtype)
+            bias = scale * (bias - norm.state["moving_mean"].astype(np.float64)) + norm.params["beta"]
+            layers[j] = Identity()
             count += 1
+        lower, upper = clamp or (-np.inf, np.inf)
+        if clamp is not None:
+            layers[after] = Identity()
+        layers[k] = ConvEpilogue(layer, bias.astype(layer.params["W"].dtype), lower, upper)
     return count
 
 
 def fold_batch_norm(model):
-    """(a copy of `model` with every foldable batch norm folded, how many were folded)."""
+    """(a copy of `model` with every foldable batch norm folded and each ReLU or ReLU6 after a
+    convolution applied in its epilogue, how many batch norms were folded)."""
     folded = copy.deepcopy(model)
     return folded, _fold(folded) if hasattr(folded, "layers") else 0

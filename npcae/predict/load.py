@@ -37,10 +37,10 @@ class TrainedModel:
 
     @property
     def inference_model(self):
-        """The model with its batch norms folded into the convolutions before them
-        (models/folding.py): the same function to float32 rounding, one pass fewer per batch
-        norm. predict(), `npcae predict` and --video run it; `npcae evaluate` runs the model as
-        trained, so that its figures are the training run's to the last digit."""
+        """The model with its batch norms folded into the convolutions before them and their
+        bias and ReLU/ReLU6 in one pass (models/folding.py): the same function to float32
+        rounding, faster. predict(), `npcae predict` and --video run it; `npcae evaluate` runs
+        the model as trained, so that its figures are the training run's to the last digit."""
         if self._inference is None:
             self._inference = fold_batch_norm(self.model)[0]
         return self._inference

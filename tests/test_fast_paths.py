@@ -175,3 +175,16 @@ def test_numba_relu_equals_the_numpy_formula(dtype, rng):
     np.testing.assert_array_equal(fast.forward(x, training=True), plain.forward(x, training=True))
     np.testing.assert_array_equal(fast.backward(dy), plain.backward(dy))
     assert fast.forward(x, training=True).dtype == dtype and not np.signbit(fast.forward(x)).any()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_phase_weights_are_the_einsum_definition_bit_for_bit(dtype, rng):
+    """subpixel.phase_weights and its adjoint add the kernel taps in the order the einsum of
+    their definition does: the same bits (a trained run's figures do not move)."""
+    m = subpixel.PHASE_TAPS.astype(dtype)
+    weights = rng.standard_normal((3, 3, 7, 5)).astype(dtype)
+    expected = np.einsum("auy,bvx,yxcf->uvcabf", m, m, weights).reshape(28, 20)
+    assert np.array_equal(subpixel.phase_weights(weights), expected)
+    d_sub = rng.standard_normal((28, 20)).astype(dtype)
+    expected = np.einsum("auy,bvx,uvcabf->yxcf", m, m, d_sub.reshape(2, 2, 7, 2, 2, 5))
+    assert np.array_equal(subpixel.phase_weights_grad(d_sub, 7, 5), expected)

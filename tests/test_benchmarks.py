@@ -15,7 +15,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 TINY = {"kernels": ["--size", "32x16", "--repeat", "1"],
         "conv": ["--size", "32x16", "--repeat", "1"],
         "step": ["--sizes", "32x16,64x32", "--steps", "1", "--rounds", "1"],
-        "memory": ["--counts", "12,24", "--size", "32x32", "--batch", "4"],
+        "memory": ["--counts", "10,20", "--size", "32x32", "--batch", "4"],
         "unet": ["--size", "32x32", "--batch", "2", "--photo", "40x24", "--steps", "1", "--rounds", "1"]}
 
 

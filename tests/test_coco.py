@@ -278,17 +278,21 @@ def test_keep_empty_and_images_choose_the_frames_and_their_folder(coco_dir, tmp_
     images from another folder (here a link to train2017/), one missing there is one line;
     both are refused for data that is not COCO."""
     from npcae.cli import main
+    from npcae.train import settings
+    from npcae.train.experiment import open_data
     from test_cli import error_line
-    common = ["--model", "unet", "--filters", "2,3", "--size", "32x32", "--no-progress",
-              "--category", "person", "--epochs", "1", "--val-data", spec(coco_dir, "val")]
-    train = spec(coco_dir, "train")
-    assert main(["train", "--data", train, "--keep-empty", *common, "--out", str(tmp_path / "a")]) == 0
-    assert "training on 80 frames" in capsys.readouterr().err
+    train, val = spec(coco_dir, "train"), spec(coco_dir, "val")
+
+    def frames(**given):
+        run = settings({"data": train, "val_data": val, "category": "person", "model": "unet",
+                        "size": [16, 16], **given})
+        return open_data(run)[0]
+    assert len(frames(keep_empty=True)) == 80 and len(frames()) == 40
     elsewhere = tmp_path / "pictures"
     elsewhere.symlink_to(coco_dir / "train2017")
-    assert main(["train", "--data", train, "--images", str(elsewhere), *common,
-                 "--out", str(tmp_path / "b")]) == 0
-    assert "training on 40 frames" in capsys.readouterr().err
+    moved = frames(images=str(elsewhere))
+    assert len(moved) == 40 and moved.image_dir == elsewhere
+    common = ["--model", "unet", "--size", "32x32", "--category", "person", "--val-data", val]
     assert main(["train", "--data", train, "--images", str(tmp_path), *common,
                  "--out", str(tmp_path / "c")]) == 2
     assert "000000262145.jpg named in" in error_line(capsys)

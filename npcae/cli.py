@@ -16,6 +16,7 @@ from .data.coco import coco_path
 from .data.union import source_labels
 from .errors import InputError, NpcaeError
 from .gradcheck import suite as gradcheck_suite
+from .models.tta import TTA
 from .system.files import ensure_writable
 from .system.runlock import RunLock
 from .train import TrainingDiverged, assemble, finish, resume, settings
@@ -96,6 +97,8 @@ def build_parser():
                    help="run the model at its trained size, as it saw its training frames "
                         "(default), or at each photo's own size (a model that takes any size, "
                         "trained on frames at their own scale)")
+    p.add_argument("--tta", choices=TTA, help="test-time augmentation: flip averages each output "
+                                              "with its mirror image's (twice the time)")
     p.add_argument("--background", metavar="COLOUR|IMAGE",
                    help="also write NAME_composite.png: the person over this colour (white, "
                         "#00ff00, R,G,B) or image (scaled to cover the photo, centre cropped), "
@@ -111,6 +114,8 @@ def build_parser():
                                                      "multi-class model (default: the model's)")
     e.add_argument("--size", type=parse_size, help="default: the size the model was trained at")
     e.add_argument("--category", help="the category of COCO data (coco:FILE.json), e.g. person")
+    e.add_argument("--tta", choices=TTA, help="test-time augmentation: flip averages each output "
+                                              "with its mirror image's")
 
     b = sub.add_parser("bench", help="run the benchmarks in the repository's benchmarks/ folder")
     b.add_argument("which", nargs="*", metavar="NAME", help="kernels, conv, step, unet, memory (default: all but memory)")
@@ -216,7 +221,7 @@ def cmd_predict(args):
             raise UsageError("--video reads one clip at the model's trained size; give no photos "
                              "and no --at with it (see npcae predict --help)")
         report = predict_clip(args.video, args.weights, args.out, args.background, args.smooth,
-                              args.truth, args.frames, args.fps, args.show)
+                              args.truth, args.frames, args.fps, args.show, args.tta)
         scores = report.scores.result()
         print(f"wrote {report.frames} frames to {Path(args.out).expanduser()}: {report.fps:.2f} "
               f"frames per second ({report.seconds:.2f} s: decoding, model, writing)")
@@ -236,7 +241,8 @@ def cmd_predict(args):
     trained = load_model(args.weights)
     model, size, task = trained.inference_model, trained.size, trained.task
     files = list_images(args.inputs)
-    names = predict_files(model, size, files, args.out, task, background=background, at=args.at)
+    names = predict_files(model, size, files, args.out, task, background=background, at=args.at,
+                          tta=args.tta)
     print(f"wrote the {task.name} task's PNGs for {len(names)} images to {Path(args.out).expanduser()}")
     return 0
 
@@ -244,7 +250,7 @@ def cmd_predict(args):
 def cmd_evaluate(args):
     from .train.evaluation import evaluate_saved
     trained, total, per_image = evaluate_saved(args.weights, args.data, args.palette, args.size,
-                                               category=args.category)
+                                               category=args.category, tta=args.tta)
     if hasattr(trained.task, "table"):
         print("\n".join(trained.task.table(total, per_image)))
         return 0

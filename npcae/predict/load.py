@@ -16,6 +16,7 @@ from PIL import Image
 from ..data.folder import DataError
 from ..models import UnknownModel, build, read_config
 from ..models.folding import fold_batch_norm
+from ..models.tta import with_tta
 from ..models.io import NPZ_ERRORS, load_arrays, not_npz, read_checkpoint_arrays
 from ..tasks import make_task
 from ..tasks.base import resize_output
@@ -45,13 +46,14 @@ class TrainedModel:
             self._inference = fold_batch_norm(self.model)[0]
         return self._inference
 
-    def predict(self, images, at="trained", batch=3, raw=False):
+    def predict(self, images, at="trained", batch=3, raw=False, tta=None):
         """The predictions for one image (H, W, 3) or a batch (N, H, W, 3), uint8 0-255 or
         float 0-1 (read as 8 bits, as photos are), at each image's own size: a binary model's
         probabilities (H, W, 1) or (N, H, W, 1) float32, a multi-class model's class ids
         (H, W) or (N, H, W) uint8 (raw=True: the outputs themselves, logits). The model runs
         at its trained size (at="own": at the image's, for a model that takes any size; see
-        sizing.py)."""
+        sizing.py). tta="flip": each output the mean of the image's and its mirror image's
+        (models/tta.py; twice the time)."""
         array = np.asarray(images)
         if array.ndim not in (3, 4) or array.shape[-1] != 3 or 0 in array.shape:
             raise DataError(f"predict takes an (H, W, 3) image or an (N, H, W, 3) batch, got "
@@ -65,8 +67,9 @@ class TrainedModel:
         photos = [Image.fromarray(image, "RGB") for image in batch_of]
         sizes = [photo.size[::-1] for photo in photos]
         outputs = [None] * len(photos)
+        seen = with_tta(self.inference_model, tta)
         for run, chunk in plan_batches(self.inference_model, self.size, sizes, batch, at):
-            forward = self.inference_model.forward(np.stack([model_input(photos[i], run) for i in chunk]))
+            forward = seen.forward(np.stack([model_input(photos[i], run) for i in chunk]))
             for i, output in zip(chunk, forward):
                 outputs[i] = resize_output(output, photos[i].size)
         outputs = outputs[0] if one else np.stack(outputs)

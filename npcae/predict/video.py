@@ -20,6 +20,7 @@ from itertools import islice
 import numpy as np
 
 from ..data.folder import DataError, open_mask
+from ..models.tta import with_tta
 from ..tasks.base import resize_output
 from . import load
 from .background import parse_background
@@ -111,12 +112,13 @@ def check_smooth(smooth):
 
 
 def predict_video(model, size, task, source, writer, background=None, smooth=None, truth=None,
-                  limit=None, window=None):
+                  limit=None, window=None, tta=None):
     """Run the model on every frame of `source` (at most `limit`), write the task's pictures of
     each to `writer` and return a VideoReport (frames, seconds, VideoScores). The model runs at
     its trained `size`. Any error aborts the writer, which then leaves nothing behind; a live
     source (a camera) ends at Ctrl-C, or when `window` (a LiveWindow, --show) is closed, and
-    keeps what it wrote."""
+    keeps what it wrote. tta="flip": each frame's output the mean of the frame's and its mirror
+    image's (models/tta.py)."""
     if not task.composites:
         raise DataError(f"--video needs a model that cuts something out; this one's task is "
                         f"{task.name!r}")
@@ -125,6 +127,7 @@ def predict_video(model, size, task, source, writer, background=None, smooth=Non
         truth = TruthMasks(truth)
     check_memory(model, [(tuple(size), [0])], [source.describe()])
     scores = VideoScores(getattr(task, "threshold", 0.5))
+    seen = with_tta(model, tta)
     extra = {} if background is None else {"background": background}
     writer.open()
     count, first_hw, previous = 0, None, None
@@ -137,7 +140,7 @@ def predict_video(model, size, task, source, writer, background=None, smooth=Non
             elif hw != first_hw:
                 raise DataError(f"frame {index} of {source.describe()} is {hw[0]}x{hw[1]}, the "
                                 f"first frame {first_hw[0]}x{first_hw[1]}: a clip keeps one size")
-            output = model.forward(model_input(frame, size)[None])[0].astype(np.float32)
+            output = seen.forward(model_input(frame, size)[None])[0].astype(np.float32)
             if smooth is not None and smooth < 1 and previous is not None:
                 output = smooth * output + (1 - smooth) * previous
             previous = output
@@ -171,7 +174,7 @@ def stream(source, limit):
 
 
 def predict_clip(video, weights, out, background=None, smooth=None, truth=None, frames=None,
-                 fps=None, show=False):
+                 fps=None, show=False, tta=None):
     """`npcae predict --video`: everything that can be refused is refused before the model
     runs (the options, --background, --truth, the input opened, the weights); then
     predict_video. With no background a video shows the cut-out on white (it has no alpha),
@@ -193,7 +196,7 @@ def predict_clip(video, weights, out, background=None, smooth=None, truth=None, 
     window = LiveWindow(source.describe()) if show else None
     try:
         return predict_video(model, size, task, source, writer, background, smooth, truth, frames,
-                             window)
+                             window, tta)
     finally:
         if window is not None:
             window.close()

@@ -13,6 +13,7 @@ from ..data import DATASETS, open_frames
 from ..data.coco import coco_path
 from ..diagnostics.memory import check_inference
 from ..errors import InputError
+from ..models.tta import with_tta
 from ..predict import load_model
 from .options import DEFAULTS
 from .task_settings import evaluation_options
@@ -61,12 +62,13 @@ def evaluate(model, task, frames, batch=3, per_image=False):
 
 
 def evaluate_saved(weights, data=None, palette=None, size=None, batch=DEFAULTS["eval_batch"],
-                   category=None):
+                   category=None, tta=None):
     """(TrainedModel, tally, {image: metrics}) of the model in `weights` (a file or run folder)
     on `data` (default: the task's own synthetic set) at `size` (default: its trained size).
     A set split by its publisher (cityscapes-pix2pix: train/ and val/) is evaluated on its
     held-out part; `palette` is a palette file for the data's label colours, `category` the
-    category of COCO data (coco:FILE.json)."""
+    category of COCO data (coco:FILE.json); tta="flip" averages each output with its mirror
+    image's (models/tta.py)."""
     trained = load_model(weights)
     model, task = trained.model, trained.task
     size = tuple(size or trained.size)
@@ -86,5 +88,5 @@ def evaluate_saved(weights, data=None, palette=None, size=None, batch=DEFAULTS["
     entry = DATASETS.get(data)
     part = 1 if entry is not None and entry.parts else None          # a publisher's held-out part
     frames = open_frames(data, size, part=part, **options)
-    _, total, per_image = evaluate(model, task, frames, batch=batch, per_image=True)
+    _, total, per_image = evaluate(with_tta(model, tta), task, frames, batch=batch, per_image=True)
     return trained, total, per_image

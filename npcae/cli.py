@@ -116,6 +116,9 @@ def build_parser():
     e.add_argument("--category", help="the category of COCO data (coco:FILE.json), e.g. person")
     e.add_argument("--tta", choices=TTA, help="test-time augmentation: flip averages each output "
                                               "with its mirror image's")
+    e.add_argument("--crowd", choices=("foreground", "ignore"), help="COCO data: crowd regions "
+                   "count as the category (foreground, the default, as training sees them) or are "
+                   "left out of the score (ignore, as COCO's evaluation does)")
 
     b = sub.add_parser("bench", help="run the benchmarks in the repository's benchmarks/ folder")
     b.add_argument("which", nargs="*", metavar="NAME", help="kernels, conv, step, unet, memory (default: all but memory)")
@@ -250,7 +253,8 @@ def cmd_predict(args):
 def cmd_evaluate(args):
     from .train.evaluation import evaluate_saved
     trained, total, per_image = evaluate_saved(args.weights, args.data, args.palette, args.size,
-                                               category=args.category, tta=args.tta)
+                                               category=args.category, tta=args.tta,
+                                               crowd=args.crowd)
     if hasattr(trained.task, "table"):
         print("\n".join(trained.task.table(total, per_image)))
         return 0

@@ -298,3 +298,34 @@ def test_keep_empty_and_images_choose_the_frames_and_their_folder(coco_dir, tmp_
     assert "000000262145.jpg named in" in error_line(capsys)
     assert main(["train", "--data", "synthetic", "--keep-empty", "--out", str(tmp_path / "d")]) == 2
     assert "--keep-empty is for COCO data" in error_line(capsys)
+
+
+def test_crowd_ignore_marks_the_pixels_only_a_crowd_covers_and_the_tally_leaves_them_out(tiny, coco_api):
+    from npcae.data.labels import IGNORE
+    from npcae.tasks import BinaryMask
+    path, data, crowd, block = tiny
+    frames = CocoFrames(path, category="person", crowd="ignore")
+    reference = coco_api[0]()
+    reference.dataset = data
+    reference.createIndex()
+    polygon = reference.annToMask(data["annotations"][0])
+    _, masks = frames.read([0])
+    expected = np.where(polygon == 1, 1, np.where((crowd == 1) & (polygon == 0), IGNORE, 0))
+    np.testing.assert_array_equal(masks[0, ..., 0], expected)
+    # a prediction of "person" everywhere: only the polygon's pixels are true positives, and
+    # the crowd's pixels count neither way
+    tally = BinaryMask().tally().update(np.ones_like(masks), masks)
+    assert tally.sums["tp"] == polygon.sum() and tally.sums["fp"] == (expected == 0).sum()
+    assert sum(tally.sums.values()) == (expected != IGNORE).sum()
+    with pytest.raises(DataError, match="crowd must be one of foreground, ignore"):
+        CocoFrames(path, category="person", crowd="skip")
+
+
+def test_evaluate_crowd_is_for_coco_data(tmp_path, capsys):
+    from npcae.cli import main
+    from npcae.models import create
+    from test_cli import error_line
+    weights = tmp_path / "weights.npz"
+    create("cae", input_size=(32, 16), seed=0, filters=(2, 4, 8)).save(weights)
+    assert main(["evaluate", "--weights", str(weights), "--crowd", "ignore"]) == 2
+    assert "--crowd is for COCO data" in error_line(capsys)

@@ -23,7 +23,10 @@ segmentation scripts (their COCO masks are made from every annotation of the cho
 crowds included). The reason: a binary mask has no ignore label, so the only other choice would
 be to call a crowd of people background. DeepLab-style conversions instead give crowd pixels the
 ignore label 255, which needs a third value the binary task does not have. Where instances
-overlap the pixel is simply foreground.
+overlap the pixel is simply foreground. For scoring, crowd="ignore" marks the pixels that only
+a crowd covers IGNORE (255, npcae.data.labels): the binary tally leaves them out, as COCO's own
+evaluation does (`npcae evaluate --crowd ignore`); training refuses such masks, since the binary
+losses have no ignore value.
 
 Images without an annotation of the category are dropped by default, so that every frame shows
 what is to be learnt (in COCO most images lack any one category: 40 of coco-tiny's 80 train
@@ -50,6 +53,7 @@ from PIL import Image
 
 from .folder import open_image
 from .frames import DEFAULT_CACHE_MB, CachedFrames, DataError, FileError, check_size
+from .labels import IGNORE
 
 try:
     from pycocotools import mask as rle_masks
@@ -61,7 +65,8 @@ else:
     PYCOCOTOOLS_MISSING = None
 
 PREFIX = "coco:"
-OPTIONS = ("category", "keep_empty", "image_dir")    # what open_frames passes on to CocoFrames
+OPTIONS = ("category", "keep_empty", "image_dir", "crowd")    # what open_frames passes on to CocoFrames
+CROWDS = ("foreground", "ignore")
 
 # One image of the set: its frame name, file, size in the annotation file and COCO id.
 CocoImage = namedtuple("CocoImage", "name file hw id")
@@ -101,13 +106,16 @@ class CocoFrames(CachedFrames):
     """
 
     def __init__(self, path, size=None, cache_mb=DEFAULT_CACHE_MB, *, category=None,
-                 keep_empty=False, image_dir=None):
+                 keep_empty=False, image_dir=None, crowd="foreground"):
         if COCO is None:
             raise DataError(f"reading COCO annotations needs pycocotools, which is not installed "
                             f"({PYCOCOTOOLS_MISSING}): pip install -e \".[coco]\"")
         size = check_size(size)
         if not isinstance(keep_empty, bool):
             raise DataError(f"keep_empty must be True or False, got {keep_empty!r}")
+        if crowd not in CROWDS:
+            raise DataError(f"crowd must be one of {', '.join(CROWDS)}, got {crowd!r}")
+        self.crowd = crowd
         self._start_cache(None, cache_mb)
         self.path = Path(path).expanduser()
         data = read_json(self.path)
@@ -182,13 +190,24 @@ class CocoFrames(CachedFrames):
         if picture.size != image.hw[::-1]:
             raise FileError(image.file, f"is {picture.size[1]}x{picture.size[0]}, but {self.path} "
                             f"says {image.hw[0]}x{image.hw[1]}")
-        mask = Image.fromarray(self._mask(image) * np.uint8(255))
+        if self.crowd == "ignore":
+            plain = self._mask(image, crowds=False)
+            crowd_only = self._mask(image) & ~plain.astype(bool)
+            mask, ignored = self._resized(plain), self._resized(crowd_only.astype(np.uint8))
+            mask[(ignored == 1) & (mask == 0)] = IGNORE
+        else:
+            mask = self._resized(self._mask(image))
         if image.hw != self._size:
-            # As a folder's frames: BOX averages every source pixel under an output pixel (area
-            # interpolation), and a mask pixel touched by the category is foreground.
             picture = picture.resize(self._size[::-1], Image.BOX)
-            mask = mask.resize(self._size[::-1], Image.BOX)
-        return np.asarray(picture), (np.asarray(mask) > 0).astype(np.uint8)
+        return np.asarray(picture), mask
+
+    def _resized(self, mask):
+        """A 0/1 mask at the frames' size, as a folder's: BOX averages every source pixel under an
+        output pixel (area interpolation), and a pixel the region touches is in it."""
+        picture = Image.fromarray(mask * np.uint8(255))
+        if picture.size != self._size[::-1]:
+            picture = picture.resize(self._size[::-1], Image.BOX)
+        return (np.asarray(picture) > 0).astype(np.uint8)
 
     def _select(self, rows):
         self._images = [self._images[i] for i in rows]

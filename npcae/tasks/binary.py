@@ -1,6 +1,7 @@
 """Binary masks: one channel of sigmoid probabilities, a mask where p > 0.5 (the original CAE)."""
 import numpy as np
 
+from ..data.labels import IGNORE
 from ..losses.binary import get_loss
 from .base import Tally, Task, ratio, resize_output
 
@@ -20,6 +21,7 @@ class BinaryCounts(Tally):
 
         accuracy = (tp + tn) / pixels,   IoU = tp / (tp + fp + fn),   Dice = 2 tp / (2 tp + fp + fn)
     IoU and Dice are 1 when P and T are both empty. Equal to npcae.metrics on the whole set.
+    Target pixels equal to IGNORE (255: COCO crowds with crowd="ignore") are not counted.
     """
 
     FIELDS = ("tp", "fp", "fn", "tn")
@@ -29,9 +31,13 @@ class BinaryCounts(Tally):
         self.threshold = threshold
 
     def update(self, output, target):
-        p, t = np.asarray(output) > self.threshold, np.asarray(target) > 0.5
+        target = np.asarray(target)
+        p, t = np.asarray(output) > self.threshold, target > 0.5
         if p.shape != t.shape:
             raise ValueError(f"prediction {p.shape} and target {t.shape} differ in shape")
+        ignored = target == IGNORE                   # COCO's crowd regions, when scored apart
+        if ignored.any():
+            p, t = p[~ignored], t[~ignored]
         # Python ints: exact at any size, and JSON-ready for a checkpoint.
         tp, n_p, n_t = (int(np.count_nonzero(a)) for a in (p & t, p, t))
         self.sums["tp"] += tp

@@ -62,12 +62,13 @@ def evaluate(model, task, frames, batch=3, per_image=False):
 
 
 def evaluate_saved(weights, data=None, palette=None, size=None, batch=DEFAULTS["eval_batch"],
-                   category=None, tta=None):
+                   category=None, tta=None, crowd=None):
     """(TrainedModel, tally, {image: metrics}) of the model in `weights` (a file or run folder)
     on `data` (default: the task's own synthetic set) at `size` (default: its trained size).
     A set split by its publisher (cityscapes-pix2pix: train/ and val/) is evaluated on its
     held-out part; `palette` is a palette file for the data's label colours, `category` the
-    category of COCO data (coco:FILE.json); tta="flip" averages each output with its mirror
+    category of COCO data (coco:FILE.json) and `crowd` how its crowd regions count
+    ("foreground", the default, or "ignore": left out of the score); tta="flip" averages each output with its mirror
     image's (models/tta.py)."""
     trained = load_model(weights)
     model, task = trained.model, trained.task
@@ -78,8 +79,11 @@ def evaluate_saved(weights, data=None, palette=None, size=None, batch=DEFAULTS["
         if category is None:
             raise InputError(f"--category is needed for COCO data ({data}), e.g. person")
         options["category"] = category
-    elif category is not None:
-        raise InputError(f"--category is for COCO data (--data coco:FILE.json), not {data}")
+        if crowd is not None:
+            options["crowd"] = crowd
+    elif category is not None or crowd is not None:
+        raise InputError(f"--{'category' if category is not None else 'crowd'} is for COCO data "
+                         f"(--data coco:FILE.json), not {data}")
     try:
         model.output_shape((1, *size, 3))
     except ValueError as error:

@@ -38,14 +38,14 @@ def test_sources_are_labelled_by_set_coco_split_or_folder_and_kept_distinct():
 
 def test_npcae_train_on_two_sets_trains_on_both_training_parts_and_resumes(frames, tmp_path, capsys):
     """synthetic (3 of its 10 frames train) + a folder of 6 (a tenth held out): 3 + 5 train,
-    7 + 1 held out; the run resumes with its two sets; choosing frames by name or count, a set
+    7 + 1 held out, the two drawn equally often (--balance sources); the run resumes with its two sets; choosing frames by name or count, a set
     named twice and binary masks beside class ids are each one line, exit 2."""
     from npcae.cli import main
     from test_cli import error_line
     common = ["--data", "synthetic", "--data", str(frames), "--size", "64x32",
               "--filters", "2,3,4", "--no-progress"]
     out = tmp_path / "run"
-    assert main(["train", *common, "--epochs", "1", "--out", str(out)]) == 0
+    assert main(["train", *common, "--epochs", "1", "--balance", "sources", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert "training on 8 frames (synthetic/synth_00, synthetic/synth_04" in err and "8 held out" in err
     assert main(["train", "--resume", str(out), "--epochs", "2", "--no-progress"]) == 0
@@ -80,3 +80,26 @@ def test_coco_persons_and_human_seg_train_together_and_human_segs_held_out_stay_
     assert not {f"human-seg-290/{name}" for name in HUMAN_SEG_HELDOUT} & set(train.names)
     images, masks = train.read([0, 289])
     assert images.shape == (2, 16, 16, 3) and 0 < masks.mean() < 1
+
+
+def test_balanced_sources_draw_each_set_equally_often_every_frame_of_a_small_one_first():
+    from npcae.data.loader import BatchLoader, balanced_order
+    order = balanced_order([4, 30, 11], np.random.default_rng(0))
+    assert len(order) == 45
+    counts = np.bincount(np.digitize(order, [4, 34]))
+    assert counts.tolist() == [15, 15, 15]
+    small = order[order < 4]
+    assert sorted(np.bincount(small).tolist()) == [3, 4, 4, 4]        # passes: 15 = 4 + 4 + 4 + 3
+    assert len(set(order[(order >= 4) & (order < 34)])) == 15          # the large one: no repeats
+    union = UnionFrames({"a": record(4, (4, 5), 0, "x"), "b": record(30, (4, 5), 1, "y"),
+                         "c": record(11, (4, 5), 2, "z")})
+    loader = BatchLoader(union, batch_size=5, seed=3, sources=[4, 30, 11])
+    np.testing.assert_array_equal(loader.order(2), loader.order(2))    # a function of (seed, epoch)
+    assert not np.array_equal(loader.order(2), loader.order(3))
+
+
+def test_balance_sources_needs_several_data_sets(tmp_path, capsys):
+    from npcae.cli import main
+    from test_cli import error_line
+    assert main(["train", "--balance", "sources", "--out", str(tmp_path / "run")]) == 2
+    assert "--balance sources draws several data sets equally often" in error_line(capsys)

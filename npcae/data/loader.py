@@ -25,10 +25,12 @@ class BatchLoader:
         order. With a single batch the frames' own order is kept: a shuffle would only change
         the summation order, and keeping it leaves the 3-frame experiment bit-identical.
     augmenter: an Augmenter (or None) applied to each batch after it is read.
+    sources: the sizes of consecutive index ranges that are separate sources (a UnionFrames'
+        parts) to draw equally often (balanced_order); None: every frame once an epoch.
     Frames are read as each batch is requested (nothing is read ahead), so memory holds one batch.
     """
 
-    def __init__(self, frames, batch_size=None, shuffle=True, seed=0, augmenter=None):
+    def __init__(self, frames, batch_size=None, shuffle=True, seed=0, augmenter=None, sources=None):
         if batch_size is not None and not is_count(batch_size):
             raise DataError(f"batch_size must be a positive integer or None, got {batch_size!r}")
         if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
@@ -36,11 +38,17 @@ class BatchLoader:
         if len(frames) == 0:
             raise DataError("there are no frames to train on")
         self.frames, self.shuffle, self.seed, self.augmenter = frames, bool(shuffle), int(seed), augmenter
+        if sources is not None and (sum(sources) != len(frames) or min(sources) < 1):
+            raise DataError(f"sources {sources} must be positive sizes adding up to the "
+                            f"{len(frames)} frames")
+        self.sources = None if sources is None else [int(size) for size in sources]
         self.batch_size = len(frames) if batch_size is None else min(int(batch_size), len(frames))
         self.steps_per_epoch = math.ceil(len(frames) / self.batch_size)
 
     def order(self, epoch):
         """The frame indices (N,) of epoch `epoch` (0-based), in the order they are trained."""
+        if self.sources is not None:
+            return balanced_order(self.sources, np.random.default_rng([self.seed, int(epoch)]))
         if self.shuffle and self.steps_per_epoch > 1:
             return np.random.default_rng([self.seed, int(epoch)]).permutation(len(self.frames))
         return np.arange(len(self.frames))
@@ -73,3 +81,20 @@ class BatchLoader:
                             f"this loader has it {now}")
         if saved is not None:
             self.augmenter.set_state(saved)
+
+
+def balanced_order(sizes, rng):
+    """An epoch's frame indices when consecutive ranges of `sizes` frames are sources to draw
+    equally often: as many indices as frames, each source's share len / S (the first sources
+    taking the remainder), each source's frames in shuffled passes (every frame of a small
+    source once before any twice; a large one's sample without repeats), all shuffled together.
+    A function of the sizes and the generator alone, so an epoch needs no saved state."""
+    total, count = sum(sizes), len(sizes)
+    offsets = np.cumsum([0, *sizes[:-1]])
+    picks = []
+    for k, (size, offset) in enumerate(zip(sizes, offsets)):
+        share = total // count + (1 if k < total % count else 0)
+        passes = -(-share // size)
+        picks.append(np.concatenate([rng.permutation(size) for _ in range(passes)])[:share] + offset)
+    chosen = np.concatenate(picks)
+    return chosen[rng.permutation(total)]

@@ -142,8 +142,10 @@ def assemble(run, out_dir, *, progress=True, trace=False, log=print):
     optimizer = Adam(model.named_parameters(), lr=run["lr"])
     augmenter = (Augmenter(seed=run["seed"], mask_fill=getattr(task, "mask_fill", 0), **run["augment_args"])
                  if run["augment"] else None)
+    sources = ([len(part) for part in train.parts.values()]
+               if run["balance"] == "sources" and isinstance(train, UnionFrames) else None)
     loader = BatchLoader(train, run["batch_size"], shuffle=run["shuffle"], seed=run["seed"],
-                         augmenter=augmenter)
+                         augmenter=augmenter, sources=sources)
     eval_train = (len(train) <= TRAIN_EVAL_LIMIT if run["train_eval"] == "auto"
                   else run["train_eval"])
     callbacks = [LearningRateSchedule(run["lr_schedule"], run["lr"]),

@@ -193,6 +193,9 @@ OPTIONS = [
            help="flips, shifts, zoom, brightness/contrast (default: off for the CAE, on for "
                 "the U-Net)"),
     Option("augment_args", {}),         # Augmenter's amounts when augmenting (checked in settings)
+    Option("balance", "frames", check=one_of("frames", "sources"), arguments=dict(choices=("frames", "sources")),
+           help="frames: every training frame once an epoch; sources: with several --data, each "
+                "set drawn equally often (a small set repeated, a large one sampled) (default {default})"),
     # -- which frames are held out --------------------------------------------------------
     Option("train_names", None, to_setting=_names,
            help="comma-separated training frames; the rest are held out"),

@@ -82,6 +82,9 @@ def check_combinations(values, name):
     twice = sorted({spec for spec in specs if specs.count(spec) > 1})
     if twice:
         raise SettingsError(f"{name('data')} names {twice[0]} twice")
+    if values["balance"] == "sources" and len(specs) < 2:
+        raise SettingsError(f"{name('balance')} sources draws several data sets equally often; "
+                            f"give {name('data')} more than once")
     if len(specs) > 1:
         chosen = [key for key in ("train_names", "n_train") if values[key] is not None]
         if chosen:

@@ -65,3 +65,16 @@ def test_composition():
         get_loss("dice+hinge")
     with pytest.raises(ValueError, match="differ in shape"):
         DiceLoss().forward(PRED, TARGET[..., :1, :])
+
+
+def test_lovasz_is_one_minus_iou_for_hard_predictions_and_lower_for_better_ones(rng):
+    """At p in {0, 1} the Lovasz extension is the Jaccard loss itself, per image, averaged."""
+    from npcae.losses.binary import LovaszLoss, get_loss
+    target = (rng.random((3, 6, 5, 1)) > 0.5).astype(np.float64)
+    hard = (rng.random((3, 6, 5, 1)) > 0.5).astype(np.float64)
+    ious = [(t * p).sum() / np.maximum(t, p).sum() for t, p in zip(target, hard)]
+    assert LovaszLoss().forward(hard, target) == pytest.approx(1 - np.mean(ious), abs=1e-12)
+    assert LovaszLoss().forward(target, target) == pytest.approx(0, abs=1e-12)
+    soft = np.clip(target + rng.normal(0, 0.2, target.shape), 0, 1)
+    assert LovaszLoss().forward(soft, target) < LovaszLoss().forward(1 - target, target)
+    assert repr(get_loss("dice+lovasz")) == "DiceLoss() + LovaszLoss()"

@@ -16,7 +16,7 @@ from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, DepthwiseConv
                      UpConv2D, UpSampling2D)
 from . import core as gradcheck
 from ..kernels import direct
-from ..losses.binary import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, MSELoss
+from ..losses.binary import BCELoss, BinaryFocalLoss, DiceFocalLoss, DiceLoss, FocalLoss, LovaszLoss, MSELoss
 from ..losses.multiclass import IGNORE, SoftmaxCrossEntropy, multiclass_loss
 from ..models import Add, Concatenate, Sequential, cae, mobilenet_unet, unet
 
@@ -208,6 +208,17 @@ def loss_cases(name, make, note="", shapes=((2, 4, 3, 1), (3, 5, 6, 1))):
             target = (rng.random(shape) > 0.6).astype(np.float64)
             return make(), (probabilities(rng, shape), target)
         yield Case(name, f"{note}p {dims(shape)} in [0.05, 0.95]", build, kind="loss")
+
+
+def lovasz_cases(shapes=((2, 4, 3, 1), (3, 5, 6, 1), (2, 3, 4, 2))):
+    """The Lovasz loss is piecewise linear, with kinks where two errors |t - p| tie: its errors
+    are drawn apart (a shuffled even grid in [0.05, 0.95]) so no finite-difference step crosses one."""
+    for shape in shapes:
+        def build(rng, shape=shape):
+            target = (rng.random(shape) > 0.6).astype(np.float64)
+            errors = rng.permutation(np.linspace(0.05, 0.95, int(np.prod(shape)))).reshape(shape)
+            return LovaszLoss(), (np.where(target > 0.5, 1 - errors, errors), target)
+        yield Case("LovaszLoss", f"p {dims(shape)}, errors apart", build, kind="loss")
 
 
 def softmax_ce_case(shape, weighted):
@@ -440,6 +451,7 @@ CASES = [
     *loss_cases("BCELoss", BCELoss),
     *loss_cases("MSELoss", MSELoss),
     *loss_cases("DiceFocalLoss", DiceFocalLoss, "the original's loss, "),
+    *lovasz_cases(),
     softmax_ce_case((2, 3, 4, 5), weighted=False),
     softmax_ce_case((2, 3, 4, 5), weighted=True),
     softmax_ce_case((1, 4, 3, 19), weighted=True),     # Cityscapes' 19 classes

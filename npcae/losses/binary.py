@@ -263,13 +263,56 @@ class MSELoss(Loss):
         return "MSELoss()"
 
 
+class LovaszLoss(Loss):
+    """The Lovasz-softmax loss of a binary mask (Berman et al. 2018), per image and channel, averaged:
+    a convex surrogate of 1 - IoU, for models judged by their IoU.
+
+        e_i = |t_i - p_i|, sorted so that e_(1) >= e_(2) >= ...      (one image, one channel)
+        g_k = J_k - J_{k-1},  J_k = 1 - (T - F_k) / (T + k - F_k)     T = sum t, F_k = sum of t_(1..k)
+        L   = mean over images and channels of sum_k e_(k) g_k        (the Lovasz extension of
+                                                                         the Jaccard loss at e)
+        dL/dp_i = g_rank(i) * (1 if t_i = 0 else -1) / (N C)
+
+    g is the Jaccard loss gained by each next error, so the largest errors weigh by how much
+    they cost the IoU. Piecewise linear in p (its kinks where two errors tie).
+    """
+
+    def forward(self, pred, target):
+        pred, target = _checked(pred, target)
+        n, channels = pred.shape[0], pred.shape[-1]
+        p = pred.reshape(n, -1, channels).transpose(0, 2, 1).reshape(n * channels, -1)
+        t = target.reshape(n, -1, channels).transpose(0, 2, 1).reshape(n * channels, -1)
+        errors = np.abs(t - p).astype(np.float64)
+        order = np.argsort(-errors, axis=1, kind="stable")
+        t_sorted = np.take_along_axis(t, order, axis=1).astype(np.float64)
+        total = t_sorted.sum(axis=1, keepdims=True)
+        intersection = total - np.cumsum(t_sorted, axis=1)
+        union = total + np.cumsum(1 - t_sorted, axis=1)
+        jaccard = 1 - intersection / union
+        jaccard[:, 1:] -= jaccard[:, :-1].copy()
+        self._cache = pred, order, jaccard, t
+        return float(np.mean(np.sum(np.take_along_axis(errors, order, axis=1) * jaccard, axis=1)))
+
+    def backward(self):
+        pred, order, jaccard, t = self._cache
+        n, channels = pred.shape[0], pred.shape[-1]
+        grad = np.empty_like(jaccard)
+        np.put_along_axis(grad, order, jaccard, axis=1)
+        grad *= np.where(t > 0.5, -1.0, 1.0) / grad.shape[0]
+        grad = grad.reshape(n, channels, -1).transpose(0, 2, 1).reshape(pred.shape)
+        return grad.astype(pred.dtype)
+
+    def __repr__(self):
+        return "LovaszLoss()"
+
+
 def DiceFocalLoss():
     """The original's loss: Dice + categorical focal."""
     return DiceLoss() + FocalLoss()
 
 
 LOSSES = {"dice": DiceLoss, "focal": FocalLoss, "binary_focal": BinaryFocalLoss, "bce": BCELoss,
-          "mse": MSELoss}
+          "mse": MSELoss, "lovasz": LovaszLoss}
 
 
 def get_loss(spec):

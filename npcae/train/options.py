@@ -163,7 +163,7 @@ OPTIONS = [
            help="COCO data: the folder of --data's images (default: where the official layout "
                 "puts them, train2017/ beside annotations/)"),
     Option("task", None),               # None: what the data's masks hold (tasks.TASKS)
-    Option("loss", None, help="terms of dice, focal, binary_focal, bce, mse for masks (default "
+    Option("loss", None, help="terms of dice, focal, binary_focal, bce, mse, lovasz for masks (default "
                               "dice+focal); of ce, dice for class ids (default ce; "
                               "cityscapes-pix2pix ce+dice)"),
     Option("classes", None, parse=int,

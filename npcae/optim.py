@@ -100,13 +100,23 @@ class Adam(Optimizer):
 
 # -- learning-rate schedules: the rate as a function of the epoch (the LearningRateSchedule
 # callback of npcae.train sets it before each epoch) ---------------------------------------
-SCHEDULES = ("constant", "cosine")
+SCHEDULES = ("constant", "cosine", "warmup-cosine")
+WARMUP = 0.05           # warmup-cosine: the share of the epochs spent rising to the rate
 
 
 def scheduled_lr(kind, lr, epoch, epochs, floor=0.01):
-    """The learning rate of 0-based `epoch` of `epochs` under schedule `kind`."""
+    """The learning rate of 0-based `epoch` of `epochs` under schedule `kind`:
+    constant; cosine, from lr down to floor * lr; warmup-cosine, rising linearly over the first
+    5% of the epochs (at least one) from lr / warm-up epochs to lr, then the cosine over the rest
+    (Adam's first steps, its moment estimates still young, taken small: Goyal et al. 2017)."""
     if kind == "constant":
         return lr
+    if kind == "warmup-cosine":
+        warm = max(1, round(WARMUP * epochs))
+        if epoch < warm:
+            return lr * (epoch + 1) / warm
+        epoch, epochs = epoch - warm, epochs - warm
+        kind = "cosine"
     if kind == "cosine":
         progress = min(epoch / max(epochs, 1), 1.0)
         return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))

@@ -57,9 +57,17 @@ def test_a_cosine_run_stopped_and_resumed_is_bit_for_bit_the_straight_one(tmp_pa
 
 def test_an_unknown_schedule_is_one_line(capsys):
     from npcae.cli import main
-    with pytest.raises(SettingsError, match="lr_schedule must be one of constant, cosine, got 'step'"):
+    with pytest.raises(SettingsError, match="lr_schedule must be one of constant, cosine, warmup-cosine, got 'step'"):
         settings({"lr_schedule": "step"})
     assert settings({"model": "unet"})["lr_schedule"] == "cosine"
     assert settings({})["lr_schedule"] == "constant"                      # the original CAE's
     assert main(["train", "--lr-schedule", "step"]) == 2
     assert "invalid choice: 'step'" in capsys.readouterr().err
+
+
+def test_warmup_cosine_rises_over_the_first_twentieth_then_is_the_cosine_of_the_rest():
+    from npcae.optim import scheduled_lr
+    rates = [scheduled_lr("warmup-cosine", 1e-3, epoch, 100) for epoch in range(100)]
+    assert rates[:5] == pytest.approx([2e-4, 4e-4, 6e-4, 8e-4, 1e-3])
+    assert rates[5:] == pytest.approx([scheduled_lr("cosine", 1e-3, e, 95) for e in range(95)])
+    assert scheduled_lr("warmup-cosine", 1e-3, 0, 3) == pytest.approx(1e-3)   # one warm-up epoch

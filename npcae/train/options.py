@@ -185,7 +185,8 @@ OPTIONS = [
     Option("lr", 5e-4, check=positive_number, parse=float,
            help="Adam's learning rate (default {default:g})"),
     Option("lr_schedule", "constant", check=one_of(*SCHEDULES), arguments=dict(choices=SCHEDULES),
-           help="constant, or cosine: decay to 1%% of --lr over the epochs (default {default})"),
+           help="constant; cosine: decay to 1%% of --lr over the epochs; warmup-cosine: rise to "
+                "--lr over the first 5%% of them, then the cosine (default {default})"),
     Option("shuffle", True, check=boolean),
     Option("seed", 0, check=count, parse=int,
            help="weights, dropout, shuffling, augmentation (default {default})"),

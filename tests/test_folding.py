@@ -106,6 +106,29 @@ def test_the_models_fold_every_batch_norm_after_a_convolution(name, args, folded
                                model64.forward(x.astype(np.float64)), atol=1e-10)
 
 
+def test_the_caes_convolutions_take_their_bias_and_swish_in_one_pass(rng):
+    from npcae.layers import Swish
+    model = create("cae", input_size=(64, 32), seed=0, filters=(4, 8, 16))
+    folded, count = fold_batch_norm(model)
+    epilogues = [layer for layer in walk(folded) if isinstance(layer, ConvEpilogue)]
+    assert count == 0 and epilogues and all(e.swish for e in epilogues[:-1])
+    swishes = sum(isinstance(layer, Swish) for layer in walk(model))
+    assert sum(isinstance(layer, Swish) for layer in walk(folded)) == swishes - len(epilogues)
+    x = rng.random((2, 64, 32, 3), dtype=np.float32)
+    np.testing.assert_allclose(folded.forward(x), model.forward(x), atol=1e-5)
+
+
+@pytest.mark.parametrize("rows", [5, 20000])                      # the serial and parallel kernels
+def test_the_swish_epilogue_is_bias_then_swish_in_place(rows, rng):
+    from npcae.kernels.elementwise import bias_swish
+    y = rng.normal(0, 4, (rows, 6)).astype(np.float32)
+    bias = rng.normal(size=6).astype(np.float32)
+    v = (y + bias).astype(np.float64)
+    expected = v / (1 + np.exp(-v))
+    assert bias_swish(y, bias) is y
+    np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("rows", [5, (1 << 20) // 6 + 1])        # the serial and parallel kernels
 def test_the_epilogue_kernel_is_bias_then_clamp_in_place(rows, rng):
     from npcae.kernels.elementwise import bias_clamp

@@ -13,7 +13,8 @@ each output channel's weights scaled by its s, and one bias left. That bias, and
 that follows, are then one in-place pass over the convolution's own output (ConvEpilogue:
 kernels/elementwise.py: bias_clamp, on every core), where the model as trained made three (the
 batch norm's, numpy's bias add on one core, the activation's into a new array). A convolution
-followed by an activation without a batch norm is fused the same way. The scaled weights are
+followed by an activation without a batch norm is fused the same way, Swish included (the
+CAE's: bias_swish), a Dropout between them being the identity at inference. The scaled weights are
 computed in float64 and stored in the layer's dtype; the outputs differ from the unfolded
 model's by float32 rounding only (tests/test_folding.py). The copy is for inference only: its
 batch norms are gone and its weights are not the trained ones (save the original).
@@ -26,12 +27,15 @@ import copy
 
 import numpy as np
 
-from ..kernels.elementwise import bias_clamp
-from ..layers import BatchNormalization, Conv2D, Conv2DTranspose, DepthwiseConv2D, Identity, ReLU, ReLU6
+from ..kernels.elementwise import bias_clamp, bias_swish
+from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, DepthwiseConv2D, Dropout, Identity,
+                      ReLU, ReLU6, Swish)
 from .containers import Sequential
 
 FOLDABLE = (Conv2D, DepthwiseConv2D, Conv2DTranspose)
-CLAMPS = {ReLU: (0.0, np.inf), ReLU6: (0.0, 6.0)}       # the activations an epilogue applies
+# The activations an epilogue applies: a clamp (lower, upper), or Swish.
+ACTIVATIONS = {ReLU: (0.0, np.inf), ReLU6: (0.0, 6.0), Swish: "swish"}
+PASSING = (Identity, Dropout)          # layers that pass x through at inference
 
 
 def _output_axis_scale(layer, scale):
@@ -47,22 +51,27 @@ def _output_axis_scale(layer, scale):
 
 
 class ConvEpilogue(Sequential):
-    """A convolution (without its bias) and what follows it at inference: y = clamp(conv(x) +
-    bias, lower, upper), the bias and clamp written over the convolution's own output."""
+    """A convolution (without its bias) and what follows it at inference: y = act(conv(x) +
+    bias), act a clamp to [lower, upper] (none, ReLU, ReLU6) or Swish, written over the
+    convolution's own output in one pass."""
 
-    def __init__(self, conv, bias, lower=-np.inf, upper=np.inf):
+    def __init__(self, conv, bias, lower=-np.inf, upper=np.inf, swish=False):
         super().__init__([conv], names=["conv"])
-        self.bias, self.lower, self.upper = bias, lower, upper
+        self.bias, self.lower, self.upper, self.swish = bias, lower, upper, swish
 
     def forward(self, x, training=False):
         if training:
             raise RuntimeError("a folded convolution is for inference (models/folding.py)")
         y = self.layers[0].forward(x)
-        return bias_clamp(y, self.bias.astype(y.dtype, copy=False), self.lower, self.upper)
+        bias = self.bias.astype(y.dtype, copy=False)
+        if self.swish:
+            return bias_swish(y, bias)
+        return bias_clamp(y, bias, self.lower, self.upper)
 
     def __repr__(self):
-        clamp = "" if self.lower == -np.inf else f", clamp [{self.lower:g}, {self.upper:g}]"
-        return f"ConvEpilogue({self.layers[0]!r}, + bias{clamp})"
+        then = (", swish" if self.swish else "" if self.lower == -np.inf
+                else f", clamp [{self.lower:g}, {self.upper:g}]")
+        return f"ConvEpilogue({self.layers[0]!r}, + bias{then})"
 
 
 def _take_bias(conv):
@@ -74,10 +83,10 @@ def _take_bias(conv):
     return bias
 
 
-def _next(layers, k):
-    """The index of the first layer after k that is not an Identity (len(layers) if none)."""
+def _next(layers, k, passing=(Identity,)):
+    """The index of the first layer after k that is not one of `passing` (len(layers) if none)."""
     k += 1
-    while k < len(layers) and type(layers[k]) is Identity:
+    while k < len(layers) and type(layers[k]) in passing:
         k += 1
     return k
 
@@ -96,8 +105,8 @@ def _fold(container):
         norm = layers[j] if j < len(layers) else None
         folds = isinstance(norm, BatchNormalization) and norm.channels == layer.out_channels
         after = _next(layers, j) if folds else j
-        clamp = CLAMPS.get(type(layers[after])) if after < len(layers) else None
-        if not folds and clamp is None:
+        activation = ACTIVATIONS.get(type(layers[after])) if after < len(layers) else None
+        if not folds and activation is None:
             continue
         bias = _take_bias(layer)
         if folds:
@@ -108,10 +117,11 @@ def _fold(container):
             bias = scale * (bias - norm.state["moving_mean"].astype(np.float64)) + norm.params["beta"]
             layers[j] = Identity()
             count += 1
-        lower, upper = clamp or (-np.inf, np.inf)
-        if clamp is not None:
+        swish = activation == "swish"
+        lower, upper = (-np.inf, np.inf) if activation in (None, "swish") else activation
+        if activation is not None:
             layers[after] = Identity()
-        layers[k] = ConvEpilogue(layer, bias.astype(layer.params["W"].dtype), lower, upper)
+        layers[k] = ConvEpilogue(layer, bias.astype(layer.params["W"].dtype), lower, upper, swish)
     return count
 
 

@@ -101,10 +101,10 @@ def _fold(container):
             continue
         if not (container.chained and isinstance(layer, FOLDABLE)):
             continue
-        j = _next(layers, k)
+        j = _next(layers, k, PASSING)
         norm = layers[j] if j < len(layers) else None
         folds = isinstance(norm, BatchNormalization) and norm.channels == layer.out_channels
-        after = _next(layers, j) if folds else j
+        after = _next(layers, j, PASSING) if folds else j
         activation = ACTIVATIONS.get(type(layers[after])) if after < len(layers) else None
         if not folds and activation is None:
             continue

@@ -71,9 +71,12 @@ def main(argv=None):
     with torch.no_grad():
         one = x[:1]
         model(one)
-        start = time.perf_counter()
-        model(one)
-        inference = time.perf_counter() - start
+        times = []
+        for _ in range(3):                                # the fastest of 3, as npcae's
+            start = time.perf_counter()
+            model(one)
+            times.append(time.perf_counter() - start)
+        inference = min(times)
     print(json.dumps({"impl": f"torch {torch.__version__}", "size": [height, width],
                       "batch": args.batch, "steps_s": steps[1:], "inference_s": inference,
                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))

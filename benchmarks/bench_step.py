@@ -56,7 +56,6 @@ def worker(size, batch, steps):
 def nominal_gflop(size, batch):
     """Convolution FLOP of one step in the original formulation (backward = 2 x forward)."""
     from npcae.models import cae
-    from npcae.models.folding import fold_batch_norm
     height, width = (int(v) for v in size.split("x"))
     return 2 * 3 * batch * cae(fast=False).forward_macs((1, height, width, 3)) / 1e9
 

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from .common import RESULTS, bar_plot, markdown_table, run_json, write_results
+from .common import RESULTS, bar_plot, best_time, markdown_table, run_json, write_results
 
 
 PEERS = {"unet": "benchmarks.torch_unet_peer", "mobilenet_unet": "benchmarks.torch_mobilenet_peer"}
@@ -51,20 +51,10 @@ def worker(size, batch, steps, photo, model_name="unet", alpha=1.0):
         optimizer.step()
         times.append(time.perf_counter() - start)
     one = rng.random((1, *(int(v) for v in photo.split("x")), 3), dtype=np.float32)
-    inference = best_of(3, fold_batch_norm(model)[0], one)   # what `npcae predict` runs
+    fast = fold_batch_norm(model)[0]                     # what `npcae predict` runs
+    inference = best_time(lambda: fast.forward(one), repeat=3)
     print(json.dumps({"impl": "npcae", "steps_s": times[1:], "inference_s": inference,
                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
-
-
-def best_of(repeats, model, x):
-    """The fastest of `repeats` inference forwards after a warm-up one (seconds)."""
-    model.forward(x)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model.forward(x)
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv=None):

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from .torch_peer import dice_focal
+from .peer_timing import best_of
 
 SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
             (6, 160, 3, 2), (6, 320, 1, 1))
@@ -99,17 +100,6 @@ class MobileNetUNet(nn.Module):
         for up, skip in zip(self.ups, reversed(taps)):
             x = torch.cat([up(x), skip], dim=1)
         return torch.sigmoid(self.head(x))[..., :height, :width]
-
-
-def best_of(repeats, model, photo):
-    """The fastest of `repeats` forwards after a warm-up one (seconds)."""
-    model(photo)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(photo)
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv=None):

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .torch_peer import dice_focal   # the same loss as the CAE peer
+from .peer_timing import best_of
 
 
 def double_conv(c_in, c_out):
@@ -52,17 +53,6 @@ class UNet(nn.Module):
         for d in reversed(range(len(self.up))):
             x = self.merge[d](torch.cat([self.up[d](x), skips[d]], dim=1))
         return torch.sigmoid(self.head(x))[..., :height, :width]
-
-
-def best_of(repeats, model, photo):
-    """The fastest of `repeats` forwards after a warm-up one (seconds)."""
-    model(photo)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        model(photo)
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main(argv=None):

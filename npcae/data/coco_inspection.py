@@ -22,6 +22,7 @@ import numpy as np
 
 from .coco import CocoFrames, coco_path, find_category, images_beside, read_images, read_json
 from .frames import FileError
+from .inspection import problem_lines
 
 
 def _quiet(items, description):
@@ -65,12 +66,7 @@ class CocoReport:
                        f"foreground): {d['images']} images, coverage mean {d['mean']:.1%} "
                        f"(median {d['median']:.1%}, min {d['min']:.1%}, max {d['max']:.1%}); "
                        f"crowd regions hold {d['crowd_share']:.1%} of the mask pixels")
-        if self.problems:
-            out.append(f"{len(self.problems)} problem{'s' if len(self.problems) > 1 else ''}:")
-            out += [f"  {path}: {what}" for path, what in self.problems]
-        else:
-            out.append("no problems found")
-        return out
+        return out + problem_lines(self.problems)
 
 
 def category_figures(data, images):

@@ -69,12 +69,15 @@ class Report:
         out = [f"{self.data}:"]
         for part in self.parts:
             out += _part_lines(part, self.names)
-        if self.problems:
-            out.append(f"{len(self.problems)} problem{'s' if len(self.problems) > 1 else ''}:")
-            out += [f"  {path}: {what}" for path, what in self.problems]
-        else:
-            out.append("no problems found")
-        return out
+        return out + problem_lines(self.problems)
+
+
+def problem_lines(problems):
+    """The report's last lines: each (path, what is wrong), or that there is none."""
+    if not problems:
+        return ["no problems found"]
+    return ([f"{len(problems)} problem{'s' if len(problems) > 1 else ''}:"]
+            + [f"  {path}: {what}" for path, what in problems])
 
 
 def _sizes(counter):

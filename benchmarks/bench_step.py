@@ -30,7 +30,7 @@ def worker(size, batch, steps):
 
     from npcae.losses.binary import DiceFocalLoss
     from npcae.models import cae
-    from npcae.models.folding import fold_batch_norm
+    from npcae.models.folding import inference_copy
     from npcae.optim import Adam
     height, width = (int(v) for v in size.split("x"))
     rng = np.random.default_rng(0)
@@ -46,7 +46,7 @@ def worker(size, batch, steps):
         optimizer.step()
         times.append(time.perf_counter() - start)
     one = x[:1]
-    fast = fold_batch_norm(model)[0]            # what `npcae predict` runs (models/folding.py)
+    fast = inference_copy(model)[0]            # what `npcae predict` runs (models/folding.py)
     inference = best_time(lambda: fast.forward(one), repeat=3)
     print(json.dumps({"impl": "npcae", "size": [height, width], "batch": batch,
                       "steps_s": times[1:], "inference_s": inference,

@@ -35,7 +35,7 @@ def worker(size, batch, steps, photo, model_name="unet", alpha=1.0):
 
     from npcae.losses.binary import DiceFocalLoss
     from npcae.models import create
-    from npcae.models.folding import fold_batch_norm
+    from npcae.models.folding import inference_copy
     from npcae.optim import Adam
     height, width = (int(v) for v in size.split("x"))
     rng = np.random.default_rng(0)
@@ -51,7 +51,7 @@ def worker(size, batch, steps, photo, model_name="unet", alpha=1.0):
         optimizer.step()
         times.append(time.perf_counter() - start)
     one = rng.random((1, *(int(v) for v in photo.split("x")), 3), dtype=np.float32)
-    fast = fold_batch_norm(model)[0]                     # what `npcae predict` runs
+    fast = inference_copy(model)[0]                     # what `npcae predict` runs
     inference = best_time(lambda: fast.forward(one), repeat=3)
     print(json.dumps({"impl": "npcae", "steps_s": times[1:], "inference_s": inference,
                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))

@@ -8,7 +8,7 @@ import pytest
 from npcae.layers import (BatchNormalization, Conv2D, Conv2DTranspose, DepthwiseConv2D, Identity, ReLU,
                           ReLU6)
 from npcae.models import Concatenate, Sequential, create
-from npcae.models.folding import ConvEpilogue, fold_batch_norm
+from npcae.models.folding import ConvEpilogue, inference_copy
 
 
 def trained_statistics(model, rng):
@@ -51,7 +51,7 @@ def test_each_convolution_with_its_batch_norm_folded_gives_the_same_output(conv,
     model = in_float64(Sequential(layer, BatchNormalization(layer.out_channels), ReLU()))
     trained_statistics(model, rng)
     x = rng.normal(size=(2, 6, 7, 3))
-    folded, count = fold_batch_norm(model)
+    folded, count = inference_copy(model)
     assert count == 1 and isinstance(folded.layers[0], ConvEpilogue)
     assert [type(layer) for layer in folded.layers[1:]] == [Identity, Identity]
     assert folded.layers[0].lower == 0 and "b" not in folded.layers[0].layers[0].params
@@ -66,7 +66,7 @@ def test_an_activation_without_a_batch_norm_and_a_batch_norm_without_one_are_fol
     project = Conv2D(4, 5, 1, 1, "same", rng=rng, use_bias=False)
     model = in_float64(Sequential(conv, ReLU6(), project, BatchNormalization(5)))
     trained_statistics(model, rng)
-    folded, count = fold_batch_norm(model)
+    folded, count = inference_copy(model)
     first, second = folded.layers[0], folded.layers[2]
     assert count == 1 and (first.lower, first.upper) == (0, 6)
     assert (second.lower, second.upper) == (-np.inf, np.inf)         # a linear bottleneck
@@ -79,7 +79,7 @@ def test_an_activation_without_a_batch_norm_and_a_batch_norm_without_one_are_fol
 def test_a_batch_norm_after_a_join_or_opening_a_branch_stays(rng):
     branch = Sequential(BatchNormalization(3), Conv2D(3, 3, 1, 1, "same", rng=rng))
     model = Sequential(Concatenate([branch, Identity()]), BatchNormalization(6))
-    folded, count = fold_batch_norm(model)
+    folded, count = inference_copy(model)
     assert count == 0
     assert isinstance(folded.layers[1], BatchNormalization)
     assert isinstance(folded.layers[0].layers[0].layers[0], BatchNormalization)
@@ -94,7 +94,7 @@ def test_the_models_fold_every_batch_norm_after_a_convolution(name, args, folded
     model = create(name, input_size=(64, 64), seed=0, **args)
     trained_statistics(model, rng)
     norms = sum(isinstance(layer, BatchNormalization) for layer in walk(model))
-    folded, count = fold_batch_norm(model)
+    folded, count = inference_copy(model)
     assert count == folded_count == norms
     assert not any(isinstance(layer, BatchNormalization) for layer in walk(folded))
     x = rng.random((1, 64, 64, 3), dtype=np.float32)
@@ -102,14 +102,14 @@ def test_the_models_fold_every_batch_norm_after_a_convolution(name, args, folded
     assert got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=1e-4)             # float32 rounding, 60 layers deep
     model64 = in_float64(model)
-    np.testing.assert_allclose(fold_batch_norm(model64)[0].forward(x.astype(np.float64)),
+    np.testing.assert_allclose(inference_copy(model64)[0].forward(x.astype(np.float64)),
                                model64.forward(x.astype(np.float64)), atol=1e-10)
 
 
 def test_the_caes_convolutions_take_their_bias_and_swish_in_one_pass(rng):
     from npcae.layers import Swish
     model = create("cae", input_size=(64, 32), seed=0, filters=(4, 8, 16))
-    folded, count = fold_batch_norm(model)
+    folded, count = inference_copy(model)
     epilogues = [layer for layer in walk(folded) if isinstance(layer, ConvEpilogue)]
     assert count == 0 and epilogues and all(e.swish for e in epilogues[:-1])
     swishes = sum(isinstance(layer, Swish) for layer in walk(model))

@@ -1,7 +1,7 @@
 """A model for inference: batch norm folded into the convolution before it, and the bias and
 activation that follow applied in one pass.
 
-    fast, count = fold_batch_norm(model)     # a copy: count BatchNormalization layers gone
+    fast, count = inference_copy(model)     # a copy: count BatchNormalization layers gone
     fast.forward(x)                          # == model.forward(x) to float32 rounding
 
 At inference a batch norm is a fixed affine map of each channel, with the moving statistics:
@@ -125,7 +125,7 @@ def _fold(container):
     return count
 
 
-def fold_batch_norm(model):
+def inference_copy(model):
     """(a copy of `model` with every foldable batch norm folded and each ReLU or ReLU6 after a
     convolution applied in its epilogue, how many batch norms were folded)."""
     folded = copy.deepcopy(model)

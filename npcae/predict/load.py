@@ -15,7 +15,7 @@ from PIL import Image
 
 from ..data.folder import DataError
 from ..models import UnknownModel, build, read_config
-from ..models.folding import fold_batch_norm
+from ..models.folding import inference_copy
 from ..models.tta import with_tta
 from ..models.io import NPZ_ERRORS, load_arrays, not_npz, read_checkpoint_arrays
 from ..tasks import make_task
@@ -43,7 +43,7 @@ class TrainedModel:
         rounding, faster. predict(), `npcae predict` and --video run it; `npcae evaluate` runs
         the model as trained, so that its figures are the training run's to the last digit."""
         if self._inference is None:
-            self._inference = fold_batch_norm(self.model)[0]
+            self._inference = inference_copy(self.model)[0]
         return self._inference
 
     def predict(self, images, at="trained", batch=3, raw=False, tta=None):

@@ -126,7 +126,8 @@ def _fold(container):
 
 
 def inference_copy(model):
-    """(a copy of `model` with every foldable batch norm folded and each ReLU or ReLU6 after a
-    convolution applied in its epilogue, how many batch norms were folded)."""
+    """(a copy of `model` for inference, with every foldable batch norm folded and each
+    convolution's bias and ReLU, ReLU6 or Swish applied in its epilogue; how many batch norms
+    were folded)."""
     folded = copy.deepcopy(model)
     return folded, _fold(folded) if hasattr(folded, "layers") else 0

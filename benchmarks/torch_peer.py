@@ -12,10 +12,11 @@ focal loss, Adam 5e-4; float32, PyTorch's default NCHW layout (--channels-last f
 import argparse
 import json
 import resource
-import time
 
 import torch
 from torch import nn
+
+from .peer_timing import best_of, train_steps
 
 
 def block(c_in, c_out, stride):
@@ -57,28 +58,12 @@ def main(argv=None):
     model = cae().to(memory_format=layout)
     x = torch.rand(args.batch, 3, height, width).contiguous(memory_format=layout)
     y = (torch.rand(args.batch, 1, height, width) > 0.9).float()
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4, eps=1e-7)
-    model.train()
-    steps = []
-    for _ in range(args.steps + 1):                      # the first is the warm-up
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = dice_focal(model(x), y)
-        loss.backward()
-        optimizer.step()
-        steps.append(time.perf_counter() - start)
+    steps = train_steps(model, x, y, dice_focal, args.steps)
     model.eval()
     with torch.no_grad():
-        one = x[:1]
-        model(one)
-        times = []
-        for _ in range(3):                                # the fastest of 3, as npcae's
-            start = time.perf_counter()
-            model(one)
-            times.append(time.perf_counter() - start)
-        inference = min(times)
+        inference = best_of(3, model, x[:1])             # the fastest of 3, as npcae's
     print(json.dumps({"impl": f"torch {torch.__version__}", "size": [height, width],
-                      "batch": args.batch, "steps_s": steps[1:], "inference_s": inference,
+                      "batch": args.batch, "steps_s": steps, "inference_s": inference,
                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 
 

@@ -12,13 +12,12 @@ concatenated, 1x1 conv + sigmoid; Dice + focal, Adam 5e-4 (eps 1e-7); float32, 2
 import argparse
 import json
 import resource
-import time
 
 import torch
 from torch import nn
 
 from .torch_peer import dice_focal   # the same loss as the CAE peer
-from .peer_timing import best_of
+from .peer_timing import photo_seconds, train_steps
 
 
 def double_conv(c_in, c_out):
@@ -69,24 +68,9 @@ def main(argv=None):
     model = UNet()
     x = torch.rand(args.batch, 3, height, width)
     y = (torch.rand(args.batch, 1, height, width) > 0.7).float()
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4, eps=1e-7)
-    model.train()
-    steps = []
-    for _ in range(args.steps + 1):                      # the first is the warm-up
-        start = time.perf_counter()
-        optimizer.zero_grad(set_to_none=True)
-        loss = dice_focal(model(x), y)
-        loss.backward()
-        optimizer.step()
-        steps.append(time.perf_counter() - start)
-    model.eval()
-    photo = torch.rand(1, 3, *(int(v) for v in args.photo.split("x")))
-    with torch.no_grad():
-        inference = best_of(3, model, photo)
-        # TorchScript's freeze folds each batch norm into its convolution, as npcae's
-        # inference does (npcae/models/folding.py): PyTorch's own best at the same trick.
-        frozen = best_of(3, torch.jit.freeze(torch.jit.trace(model, photo)), photo)
-    print(json.dumps({"impl": f"torch {torch.__version__}", "steps_s": steps[1:],
+    steps = train_steps(model, x, y, dice_focal, args.steps)
+    inference, frozen = photo_seconds(model, torch.rand(1, 3, *(int(v) for v in args.photo.split("x"))))
+    print(json.dumps({"impl": f"torch {torch.__version__}", "steps_s": steps,
                       "inference_s": inference, "inference_frozen_s": frozen,
                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 

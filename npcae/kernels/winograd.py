@@ -167,15 +167,20 @@ def input_transform(x, m, pad, out_hw):
     return V, (rows, cols)
 
 
+def output_size(x, pad):
+    """(OH, OW) of a 3x3 stride-1 window over x (N, H, W, C) padded by `pad`."""
+    out_hw = (x.shape[1] + 2 * pad - 2, x.shape[2] + 2 * pad - 2)
+    if min(out_hw) < 1:
+        raise ValueError(f"a {x.shape[1]}x{x.shape[2]} input with padding {pad} has no 3x3 window")
+    return out_hw
+
+
 def _check(x, w, pad):
     if w.shape[:2] != (3, 3):
         raise ValueError(f"Winograd F(m x m, 3 x 3) takes 3x3 kernels, not {w.shape[0]}x{w.shape[1]}")
     if x.shape[3] != w.shape[2]:
         raise ValueError(f"x has {x.shape[3]} channels, the kernel {w.shape[2]}")
-    out_hw = (x.shape[1] + 2 * pad - 2, x.shape[2] + 2 * pad - 2)
-    if min(out_hw) < 1:
-        raise ValueError(f"a {x.shape[1]}x{x.shape[2]} input with padding {pad} has no 3x3 window")
-    return out_hw
+    return output_size(x, pad)
 
 
 def winograd_forward(x, w, m=4, pad=1, bias=None, V=None):
@@ -204,7 +209,7 @@ def winograd_backward_data(dy, w, m=4, pad=1):
 def winograd_backward_weights(x, dy, m=4, pad=1, V=None):
     """dw (3, 3, C, F) of the convolution above, through the Winograd algorithm's own adjoint:
     dM = A dY A^T per tile, dU = V^T dM per position, dw = G^T dU G."""
-    out_hw = _check(x, np.empty((3, 3, x.shape[3], 0)), pad)
+    out_hw = output_size(x, pad)
     if dy.shape[1:3] != out_hw:
         raise ValueError(f"dy is {dy.shape[1]}x{dy.shape[2]}, the output {out_hw[0]}x{out_hw[1]}")
     mats = matrices(m)

@@ -10,7 +10,8 @@ each algorithm that can run it (Conv2D(algo=...): Winograd only 3x3 stride 1, di
 (best of --repeat, taken in turn with the matmul they are measured against, so a slow spell of
 the shared machine falls on both); effective GFLOP/s counting the direct convolution's
 multiply-adds (2 N OH OW KH KW C F per pass, so Winograd, which does fewer, may pass 100% of
-the roofline); the share of numpy's matmul rate on the im2col GEMM of the same shape; the
+the roofline); the forward of a frozen twin (an inference copy's layer, whose Winograd filter
+transform is made once); the share of numpy's matmul rate on the im2col GEMM of the same shape; the
 workspace each algorithm allocates beyond x, W and y (im2col: its columns, a thin layer's kept
 [cols | 1]; Winograd: V, U and M; direct: none); and the largest error of each pass in float32
 against the same pass in float64, relative to the largest float64 value. Layers are named by
@@ -118,11 +119,16 @@ def measure(layer, shape, algos, repeat, rng):
             continue
         fns = passes(candidate, x, dy)
         roofs = (matmul_fn(m, k, f), matmul_fn(k, m, f), matmul_fn(m, f, k))
-        times = alternating_best([fn for pair in zip(fns, roofs) for fn in pair], repeat)
+        frozen = twin(layer, algo)          # an inference copy's layer: filters transformed once
+        frozen.freeze()
+        times = alternating_best([fn for pair in zip(fns, roofs) for fn in pair]
+                                 + [lambda: frozen.forward(x)], repeat)
+        frozen_s = times.pop()
         exact = outputs(twin(layer, algo), x64, dy64)
         got = outputs(candidate, x, dy)
         row = dict(layer=descriptor(layer, shape), algo=algo, plan=str(plan),
-                   workspace_mb=workspace_bytes(layer, shape, plan) / 2**20, macs=macs)
+                   workspace_mb=workspace_bytes(layer, shape, plan) / 2**20, macs=macs,
+                   frozen_forward_s=frozen_s)
         for p, (pass_s, roof_s), a, b in zip(PASSES, zip(times[::2], times[1::2]), got, exact):
             row[f"{p}_s"] = pass_s
             row[f"{p}_gflops"] = gflops(2 * macs, pass_s)
@@ -132,7 +138,8 @@ def measure(layer, shape, algos, repeat, rng):
         print(f"{row['layer']:<48} {algo:<10} fwd {row['forward_s'] * 1e3:7.2f} ms "
               f"{row['forward_roofline']:5.0%}  W {row['weights_s'] * 1e3:7.2f} ms "
               f"{row['weights_roofline']:5.0%}  x {row['data_s'] * 1e3:7.2f} ms "
-              f"{row['data_roofline']:5.0%}  err {max(row[f'{p}_error'] for p in PASSES):.1e}",
+              f"{row['data_roofline']:5.0%}  frozen fwd {frozen_s * 1e3:7.2f} ms  "
+              f"err {max(row[f'{p}_error'] for p in PASSES):.1e}",
               flush=True)
     return rows
 
@@ -162,16 +169,19 @@ def main(argv=None):
     columns = [("layer", "layer (benchdnn)", "{}"), ("algo", "algo", "{}"),
                ("forward_s", "fwd ms", "{:.2f}"), ("forward_gflops", "fwd GFLOP/s", "{:.0f}"),
                ("forward_roofline", "fwd / matmul", "{:.0%}"),
+               ("frozen_forward_s", "fwd ms, frozen", "{:.2f}"),
                ("weights_s", "bwd-W ms", "{:.2f}"), ("weights_roofline", "bwd-W / matmul", "{:.0%}"),
                ("data_s", "bwd-x ms", "{:.2f}"), ("data_roofline", "bwd-x / matmul", "{:.0%}"),
                ("workspace_mb", "workspace MB", "{:.1f}"),
                ("forward_error", "fwd err", "{:.1e}"), ("weights_error", "bwd-W err", "{:.1e}"),
                ("data_error", "bwd-x err", "{:.1e}")]
-    table_rows = [{**r, **{f"{p}_s": r[f"{p}_s"] * 1e3 for p in PASSES}} for r in rows]
+    table_rows = [{**r, **{f"{p}_s": r[f"{p}_s"] * 1e3 for p in (*PASSES, "frozen_forward")}}
+                  for r in rows]
     note = (f"\n\n{batch} x {height}x{width}. GFLOP/s count the direct convolution's 2 N OH OW KH KW "
             "C F FLOP per pass; '/ matmul' is numpy's matmul time on the im2col GEMM of the same "
-            "shape over the pass's (Winograd can exceed 100%). Errors: max |float32 - float64| "
-            "over max |float64| of each pass's output.\n")
+            "shape over the pass's (Winograd can exceed 100%). 'fwd ms, frozen': an inference copy's "
+            "forward (Conv2D.freeze: Winograd's filter transform made once). Errors: max "
+            "|float32 - float64| over max |float64| of each pass's output.\n")
     name = f"bench_lab_{args.model}"
     json_path, md_path = write_results(name, rows, markdown_table(columns, table_rows) + note, args.out,
                                        {"model": args.model, "size": [height, width], "batch": batch})

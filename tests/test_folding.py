@@ -118,15 +118,22 @@ def test_the_caes_convolutions_take_their_bias_and_swish_in_one_pass(rng):
     np.testing.assert_allclose(folded.forward(x), model.forward(x), atol=1e-5)
 
 
-@pytest.mark.parametrize("rows", [5, 20000])                      # the serial and parallel kernels
-def test_the_swish_epilogue_is_bias_then_swish_in_place(rows, rng):
+@pytest.mark.parametrize("rows, channels", [(5, 6), (20000, 6), (4097, 4), (4096, 4), (3, 256)])
+def test_the_swish_epilogue_is_bias_then_swish_in_place_within_an_ulp(rows, channels, rng):
+    """Serial and parallel kernels, rows widened to whole vectors (4096 x 4) or not (4097 x 4):
+    within 1.5e-7 of float64 everywhere (its own exp, kernels/elementwise.py), saturating and
+    NaN values included."""
     from npcae.kernels.elementwise import bias_swish
-    y = rng.normal(0, 4, (rows, 6)).astype(np.float32)
-    bias = rng.normal(size=6).astype(np.float32)
-    v = (y + bias).astype(np.float64)
-    expected = v / (1 + np.exp(-v))
+    y = rng.normal(0, 4, (rows, channels)).astype(np.float32)
+    y.flat[:6] = [0.0, -0.0, 200.0, -200.0, 1e30, np.nan]
+    bias = rng.normal(size=channels).astype(np.float32)
+    v = y.astype(np.float64) + bias
+    with np.errstate(over="ignore", invalid="ignore"):
+        expected = v / (1 + np.exp(-v))
     assert bias_swish(y, bias) is y
-    np.testing.assert_allclose(y, expected, rtol=1e-6, atol=1e-6)
+    assert np.isnan(y.flat[5]) and np.isnan(expected.flat[5])
+    y.flat[5] = expected.flat[5] = 0
+    np.testing.assert_allclose(y, expected, rtol=1.5e-7, atol=1e-37)
 
 
 @pytest.mark.parametrize("rows", [5, (1 << 20) // 6 + 1])        # the serial and parallel kernels

@@ -267,10 +267,12 @@ def test_a_loaded_model_predicts_any_image_at_its_own_size(cae_weights, rgb):
     expected = np.asarray(out.resize((53, 37), Image.BILINEAR))
     soft = trained.predict(rgb)
     assert soft.shape == (37, 53, 1) and soft.dtype == np.float32
-    np.testing.assert_array_equal(soft[..., 0], expected)
+    # predict runs the inference copy (models/folding.py), whose epilogue rounds once less.
+    np.testing.assert_allclose(soft[..., 0], expected, rtol=0, atol=1e-6)
     both = trained.predict(np.stack([rgb, rgb[::-1]]))
     assert both.shape == (2, 37, 53, 1)
-    np.testing.assert_array_equal(both[0], soft)
+    # OpenBLAS may round a row differently in a taller product: equal to float32 rounding.
+    np.testing.assert_allclose(both[0], soft, rtol=0, atol=1e-6)
     np.testing.assert_array_equal(trained.predict(rgb / np.float64(255)), soft)   # floats in [0, 1]
 
 

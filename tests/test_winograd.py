@@ -101,3 +101,58 @@ def test_an_algorithm_that_cannot_run_the_layer_is_refused(rng):
         Conv2D(2, 128, 3, 1, "same", algo="direct").forward(rng.normal(size=(1, 6, 6, 2)))
     with pytest.raises(ValueError, match="algo must be one of"):
         Conv2D(2, 4, 3, algo="fft")
+
+
+@pytest.mark.parametrize("m", [2, 4])
+def test_tiles_in_many_blocks_give_the_one_block_result(m, rng, monkeypatch):
+    """The tiles go through in blocks (winograd.BLOCK_BYTES); a block boundary mid-image, mid-row
+    and at the last partial block changes nothing beyond float64 rounding."""
+    from npcae.kernels import winograd
+    x, weights, dy = random_case(rng, 2, 9, 10, 3, 5, 1)
+    whole = (winograd_forward(x, weights, m, 1), winograd_backward_weights(x, dy, m, 1))
+    monkeypatch.setattr(winograd, "BLOCK_BYTES", 1)               # 32 tiles a block, the least
+    assert len(winograd.tile_blocks(2 * 5 * 5, (m + 2) ** 2, 5, 8)) == 2
+    blocked = (winograd_forward(x, weights, m, 1), winograd_backward_weights(x, dy, m, 1))
+    for got, expected in zip(blocked, whole):
+        np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(blocked[0], reference.conv2d_forward(x, weights, 0, 1, "same"),
+                               rtol=1e-10, atol=1e-10)
+
+
+def test_wide_3x3_layers_choose_winograd_by_shape_and_summary_shows_it(rng):
+    """conv_choice's table: F(4x4,3x3) for 3x3 stride-1 layers wide on both sides and big
+    enough; from fewer channels once frozen (the filter transform made once); never strided."""
+    from npcae.layers import Conv2D
+    from npcae.layers.conv_choice import WINOGRAD_CHANNELS
+    from npcae.layers.conv_functions import WINOGRAD_4
+    from npcae.models.containers import Sequential
+    wide, narrow = WINOGRAD_CHANNELS["training"], WINOGRAD_CHANNELS["frozen"]
+    conv = Conv2D(wide, wide, 3, rng=rng)
+    assert conv.plan(True, input_shape=(2, 16, 16, wide)).forward == WINOGRAD_4
+    assert conv.plan(True, input_shape=(1, 4, 4, wide)).forward != WINOGRAD_4      # too few pixels
+    assert Conv2D(wide, wide, 3, stride=2, rng=rng).plan(
+        True, input_shape=(2, 32, 32, wide)).forward != WINOGRAD_4
+    thin = Conv2D(narrow, narrow, 3, rng=rng)
+    shape = (2, 16, 16, narrow)
+    assert thin.plan(False, input_shape=shape).forward != WINOGRAD_4
+    thin.freeze()
+    assert thin.plan(False, input_shape=shape).forward == WINOGRAD_4
+    assert thin.plan(True, input_shape=shape).forward != WINOGRAD_4       # training: not counted free
+    assert "winograd F(4x4,3x3)" in Sequential(conv).summary((2, 16, 16, wide))
+
+
+def test_a_frozen_layer_transforms_its_filters_once(rng):
+    """freeze(): the filter transform is made on the first forward and reused; the output is
+    the unfrozen Winograd layer's, bit for bit, and the loops' to float32 rounding."""
+    from npcae.layers import Conv2D
+    conv = Conv2D(64, 64, 3, rng=rng, algo="winograd4")
+    x = rng.normal(size=(1, 12, 12, 64)).astype(np.float32)
+    before = conv.forward(x)
+    conv.freeze()
+    first, second = conv.forward(x), conv.forward(x)
+    assert list(conv._transformed) == [(4, "<f4")]
+    np.testing.assert_array_equal(first, before)
+    np.testing.assert_array_equal(second, before)
+    exact = reference.conv2d_forward(x.astype(np.float64), conv.params["W"].astype(np.float64),
+                                     conv.params["b"].astype(np.float64), 1, "same")
+    assert np.max(np.abs(first - exact)) / np.max(np.abs(exact)) < 1e-5

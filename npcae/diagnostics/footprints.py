@@ -32,8 +32,9 @@ from ..kernels.im2col import BLOCK_BYTES
 from ..kernels.pooling import INDEX_DTYPE
 from ..kernels.subpixel import window_geometry
 from ..kernels.direct_weights import WEIGHT_BLOCKS
+from ..kernels.winograd import tile_blocks
 from ..layers.conv_functions import (COL2IM, COLUMN_BLOCKS, DIRECT, FLIPPED_DIRECT, FLIPPED_KERNEL,
-                                    KEPT_COLUMNS, SCATTER_DIRECT, WHOLE_COLUMNS)
+                                    KEPT_COLUMNS, SCATTER_DIRECT, WHOLE_COLUMNS, WINOGRAD)
 from ..layers import (Conv2D, Conv2DTranspose, Dropout, Identity, LeakyReLU, ReLU, Sigmoid, Swish, Tanh, UpConv2D,
                      UpSampling2D)
 from ..layers import BatchNormalization, DepthwiseConv2D, MaxPool2D, ReLU6
@@ -173,6 +174,8 @@ def conv(layer, shape, itemsize, training):
     x_row = geom.out_w * kh * kw * channels * itemsize      # one image row of im2col(x)
     whole = rows * kh * kw * channels * itemsize
     plan = layer.plan(training, np.float64 if itemsize == 8 else np.float32, shape)
+    if plan.forward in WINOGRAD:
+        return winograd_conv(layer, shape, geom, WINOGRAD[plan.forward], itemsize, training, x, y, weights)
     keep = plan.forward == KEPT_COLUMNS
     forward_space = block_bytes(image_rows, x_row) if plan.forward == COLUMN_BLOCKS else 0
     if not training:
@@ -190,6 +193,21 @@ def conv(layer, shape, itemsize, training):
     return Footprint(kept=kept, buffers=kept, forward=y + (weights if keep else 0),
                      backward=x + y + weight_temporaries,
                      workspace=max(forward_space, backward_space), keeps_input=True)
+
+
+def winograd_conv(layer, shape, geom, m, itemsize, training, x, y, weights):
+    """kernels/winograd.py: a block of tiles' V and M (or dM) at a time, the filter transform
+    U (alpha^2 C F), and in backward dU, its float64 adjoint and the rotated kernel's U."""
+    n, _, _, channels = shape
+    alpha2, filters = (m + 2) ** 2, layer.out_channels
+    widest = max(channels, filters)
+    count = tile_blocks(n * -(-geom.out_h // m) * -(-geom.out_w // m), alpha2, widest, itemsize)[0][1]
+    blocks = alpha2 * count * (channels + filters) * itemsize
+    transform = alpha2 * channels * filters * itemsize
+    if not training:
+        return Footprint(forward=y + transform + blocks, keeps_input=True)
+    return Footprint(forward=y + transform + blocks,
+                     backward=x + y + blocks + 2 * transform + 3 * 2 * weights, keeps_input=True)
 
 
 @rule(Conv2DTranspose)

@@ -103,24 +103,28 @@ def _tile_in(x, L, stride, offset, out, n, ty, tx, t, d, tmp):
 
 
 @njit(parallel=True, cache=True)
-def transform_tiles(x, L, stride, offset, rows, cols, out):
-    """Every tile's L d L^T into out (L.shape[0]^2, N*rows*cols, C)."""
+def transform_tiles(x, L, stride, offset, rows, cols, first, out):
+    """Tiles first, first + 1, ... (numbered image by image, row by row): each tile's L d L^T
+    into out (L.shape[0]^2, count, C)."""
     size_a, size_k = L.shape
     per_image = rows * cols
-    for t in prange(x.shape[0] * per_image):
+    for i in prange(out.shape[1]):
+        t = first + i
         n, r = t // per_image, t % per_image
         d = np.empty((size_k, size_k, x.shape[3]), x.dtype)
         tmp = np.empty((size_a, size_k, x.shape[3]), x.dtype)
-        _tile_in(x, L, stride, offset, out, n, r // cols, r % cols, t, d, tmp)
+        _tile_in(x, L, stride, offset, out, n, r // cols, r % cols, i, d, tmp)
 
 
 @njit(parallel=True, cache=True)
-def untransform_tiles(M, AT, rows, cols, bias, y):
-    """y[n, ty*m + i, tx*m + j, :] = (A^T M_t A)[i, j] + bias for every tile t (cropped to y)."""
+def untransform_tiles(M, AT, rows, cols, first, bias, y):
+    """For tiles first, first + 1, ...: y[n, ty*m + i, tx*m + j, :] = (A^T M_t A)[i, j] + bias
+    (cropped to y), M (alpha^2, count, F)."""
     m, alpha = AT.shape
     height, width, filters = y.shape[1], y.shape[2], y.shape[3]
     per_image = rows * cols
-    for t in prange(y.shape[0] * per_image):
+    for i_tile in prange(M.shape[1]):
+        t = first + i_tile
         n, r = t // per_image, t % per_image
         ty, tx = r // cols, r % cols
         tmp = np.zeros((m, alpha, filters), y.dtype)        # tmp = A^T M   (m, alpha, F)
@@ -129,7 +133,7 @@ def untransform_tiles(M, AT, rows, cols, bias, y):
                 coefficient = AT[i, k]
                 if coefficient != 0.0:
                     for b in range(alpha):
-                        row = M[k * alpha + b, t]
+                        row = M[k * alpha + b, i_tile]
                         for f in range(filters):
                             tmp[i, b, f] += coefficient * row[f]
         for i in range(m):
@@ -154,17 +158,27 @@ def filter_transform(w, m):
     """U (alpha^2, C, F) = G g G^T of every (C, F) filter of w (3, 3, C, F), in float64, then w's dtype."""
     G = matrices(m)["G"]
     alpha = G.shape[0]
-    U = np.einsum("ik,klcf,jl->ijcf", G, w.astype(np.float64), G)
+    # Two products over the 3x3 axes, each a BLAS call over C*F columns (einsum took 5x longer).
+    rows = (G @ w.astype(np.float64).reshape(3, -1)).reshape(alpha, 3, -1)     # G g    (alpha, 3, C*F)
+    U = np.matmul(G, rows)                                                     # G g G^T (alpha, alpha, C*F)
     return np.ascontiguousarray(U.reshape(alpha * alpha, *w.shape[2:]), dtype=w.dtype)
 
 
-def input_transform(x, m, pad, out_hw):
-    """V (alpha^2, T, C) of x's tiles for outputs out_hw (OH, OW), and the tile grid (rows, cols)."""
-    BT = matrices(m)["BT"].astype(x.dtype)
-    rows, cols = tiles(out_hw[0], m), tiles(out_hw[1], m)
-    V = np.empty((BT.shape[0] ** 2, x.shape[0] * rows * cols, x.shape[3]), x.dtype)
-    transform_tiles(np.ascontiguousarray(x), BT, m, -pad, rows, cols, V)
-    return V, (rows, cols)
+# Tiles go through transform, GEMMs and back in blocks of about this many bytes of V (or M):
+# the workspace stays small whatever the image (the whole V of a 3 x 128x256x256 layer is
+# 226 MB, as much again for M), and each block's V is still in cache when its GEMMs read it.
+BLOCK_BYTES = 16 << 20
+
+
+def tile_blocks(total, alpha2, channels, itemsize):
+    """[(first tile, count)] covering `total` tiles, each block's V within BLOCK_BYTES."""
+    block = max(32, BLOCK_BYTES // (alpha2 * channels * itemsize))
+    return [(first, min(block, total - first)) for first in range(0, total, block)]
+
+
+def _block_buffer(buffer, shape):
+    """A contiguous (alpha^2, count, C) view at the start of a flat buffer."""
+    return buffer[:shape[0] * shape[1] * shape[2]].reshape(shape)
 
 
 def output_size(x, pad):
@@ -183,19 +197,27 @@ def _check(x, w, pad):
     return output_size(x, pad)
 
 
-def winograd_forward(x, w, m=4, pad=1, bias=None, V=None):
+def winograd_forward(x, w, m=4, pad=1, bias=None, U=None):
     """The stride-1 convolution of x (N, H, W, C) with w (3, 3, C, F), padded by `pad` on every
-    side (1: "same"), plus bias (F,): (N, H + 2 pad - 2, W + 2 pad - 2, F). V: x's input
-    transform when the caller has it (input_transform)."""
+    side (1: "same"), plus bias (F,): (N, H + 2 pad - 2, W + 2 pad - 2, F). U: w's filter
+    transform when the caller keeps it (an inference copy: its weights no longer change)."""
     out_hw = _check(x, w, pad)
-    if V is None:
-        V, grid = input_transform(x, m, pad, out_hw)
-    else:
-        grid = (tiles(out_hw[0], m), tiles(out_hw[1], m))
-    M = np.matmul(V, filter_transform(w, m))
-    y = np.empty((x.shape[0], *out_hw, w.shape[3]), x.dtype)
-    bias = np.zeros(w.shape[3], x.dtype) if bias is None else np.asarray(bias, x.dtype)
-    untransform_tiles(M, matrices(m)["AT"].astype(x.dtype), *grid, bias, y)
+    mats = matrices(m)
+    alpha2 = mats["BT"].shape[0] ** 2
+    rows, cols = tiles(out_hw[0], m), tiles(out_hw[1], m)
+    channels, filters = x.shape[3], w.shape[3]
+    U = filter_transform(w, m) if U is None else U
+    y = np.empty((x.shape[0], *out_hw, filters), x.dtype)
+    bias = np.zeros(filters, x.dtype) if bias is None else np.asarray(bias, x.dtype)
+    BT, AT, x = mats["BT"].astype(x.dtype), mats["AT"].astype(x.dtype), np.ascontiguousarray(x)
+    blocks = tile_blocks(x.shape[0] * rows * cols, alpha2, max(channels, filters), x.itemsize)
+    V_space = np.empty(alpha2 * blocks[0][1] * channels, x.dtype)
+    M_space = np.empty(alpha2 * blocks[0][1] * filters, x.dtype)
+    for first, count in blocks:
+        V = _block_buffer(V_space, (alpha2, count, channels))
+        transform_tiles(x, BT, m, -pad, rows, cols, first, V)
+        M = np.matmul(V, U, out=_block_buffer(M_space, (alpha2, count, filters)))
+        untransform_tiles(M, AT, rows, cols, first, bias, y)
     return y
 
 
@@ -206,20 +228,30 @@ def winograd_backward_data(dy, w, m=4, pad=1):
     return winograd_forward(dy, rotated, m, 2 - pad)
 
 
-def winograd_backward_weights(x, dy, m=4, pad=1, V=None):
+def winograd_backward_weights(x, dy, m=4, pad=1):
     """dw (3, 3, C, F) of the convolution above, through the Winograd algorithm's own adjoint:
-    dM = A dY A^T per tile, dU = V^T dM per position, dw = G^T dU G."""
+    dM = A dY A^T per tile, dU = V^T dM per position (summed over blocks of tiles), dw = G^T dU G."""
     out_hw = output_size(x, pad)
     if dy.shape[1:3] != out_hw:
         raise ValueError(f"dy is {dy.shape[1]}x{dy.shape[2]}, the output {out_hw[0]}x{out_hw[1]}")
     mats = matrices(m)
-    if V is None:
-        V, _ = input_transform(x, m, pad, out_hw)
     rows, cols = tiles(out_hw[0], m), tiles(out_hw[1], m)
+    BT = mats["BT"].astype(x.dtype)
     A = np.ascontiguousarray(mats["AT"].T.astype(dy.dtype))           # (alpha, m)
-    dM = np.empty((A.shape[0] ** 2, V.shape[1], dy.shape[3]), dy.dtype)
-    transform_tiles(np.ascontiguousarray(dy), A, m, 0, rows, cols, dM)
-    dU = np.matmul(V.transpose(0, 2, 1), dM)                           # (alpha^2, C, F)
     alpha, G = A.shape[0], mats["G"]
-    dw = np.einsum("ki,klcf,lj->ijcf", G, dU.reshape(alpha, alpha, *dU.shape[1:]).astype(np.float64), G)
-    return dw.astype(x.dtype)
+    channels, filters = x.shape[3], dy.shape[3]
+    x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
+    blocks = tile_blocks(x.shape[0] * rows * cols, alpha * alpha, max(channels, filters), x.itemsize)
+    V_space = np.empty(alpha * alpha * blocks[0][1] * channels, x.dtype)
+    dM_space = np.empty(alpha * alpha * blocks[0][1] * filters, x.dtype)
+    dU = np.zeros((alpha * alpha, channels, filters), x.dtype)
+    part = np.empty_like(dU)
+    for first, count in blocks:
+        V = _block_buffer(V_space, (alpha * alpha, count, channels))
+        dM = _block_buffer(dM_space, (alpha * alpha, count, filters))
+        transform_tiles(x, BT, m, -pad, rows, cols, first, V)
+        transform_tiles(dy, A, m, 0, rows, cols, first, dM)
+        dU += np.matmul(V.transpose(0, 2, 1), dM, out=part)
+    half = (G.T @ dU.astype(np.float64).reshape(alpha, -1)).reshape(3, alpha, -1)   # G^T dU   (3, alpha, C*F)
+    dw = np.matmul(G.T, half)                                                     # G^T dU G (3, 3, C*F)
+    return dw.reshape(3, 3, channels, filters).astype(x.dtype)

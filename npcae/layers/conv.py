@@ -5,6 +5,7 @@ from .. import kernels
 from ..kernels import conv_geometry, reference
 from ..kernels.workspace import KeptColumns
 from .base import Layer, as_float
+from .conv_choice import choose_algo
 from .conv_functions import (ALGOS, FLIPPED_DIRECT, FLIPPED_KERNEL, conv_backward_data,
                              conv_backward_weights, conv_forward, conv_plan, flipped_kernel)
 from .init import he_normal
@@ -31,7 +32,10 @@ class Conv2D(Layer):
     runs the loop-based reference instead (slow; for study and as the oracle of the tests).
     `algo` forces one algorithm for all three passes: "im2col", "direct", "winograd2" or
     "winograd4" (Winograd F(2x2,3x3) / F(4x4,3x3), 3x3 stride 1 only; conv_functions.ALGOS);
-    None chooses by shape. It can be set on a built layer (layer.algo = "winograd4").
+    None chooses by shape (layers/conv_choice.py: Winograd F(4x4,3x3) for wide 3x3 layers).
+    It can be set on a built layer (layer.algo = "winograd4"). `freeze()` promises the weights
+    no longer change (an inference copy, models/folding.py): Winograd's filter transform is
+    then computed once and kept, and the choice by shape counts it as free.
     """
 
     # A GEMM with C_out columns does 2 * C_out FLOP per element of cols, im2col writes each
@@ -62,6 +66,15 @@ class Conv2D(Layer):
             self.add_param("b", np.zeros(self.out_channels, dtype=np.float32))
         self._x = None
         self.last_plan = None      # the ConvPlan the last forward took (and its backward takes)
+        self._transformed = None   # a frozen layer's Winograd filter transforms (freeze)
+
+    def freeze(self):
+        """Promise that W no longer changes: Winograd's filter transform is kept once made."""
+        self._transformed = {}
+
+    @property
+    def frozen(self):
+        return self._transformed is not None
 
     def geometry(self, input_shape):
         _, height, width, channels = input_shape
@@ -83,10 +96,14 @@ class Conv2D(Layer):
         (conv_functions.py), for input_shape (NHWC), or for a typical input (2KH x 2KW)."""
         if input_shape is None:
             input_shape = (1, 2 * self.kernel_size[0], 2 * self.kernel_size[1], self.in_channels)
-        return conv_plan(self.geometry(input_shape), keep=training and self.keep_columns,
-                         flip_data=self.centred, fast=self.fast, filters=self.out_channels,
-                         channels=self.in_channels, dtype=dtype, input_size=input_shape[1:3],
-                         algo=self.algo)
+        geom = self.geometry(input_shape)
+        algo = self.algo
+        if algo is None and self.fast:
+            algo = choose_algo(geom, self.in_channels, self.out_channels, input_shape[0],
+                               training, self.frozen)
+        return conv_plan(geom, keep=training and self.keep_columns, flip_data=self.centred,
+                         fast=self.fast, filters=self.out_channels, channels=self.in_channels,
+                         dtype=dtype, input_size=input_shape[1:3], algo=algo)
 
     @property
     def centred(self):
@@ -104,7 +121,8 @@ class Conv2D(Layer):
         if not self.fast:
             return reference.conv2d_forward(x, weights, 0 if bias is None else bias,
                                             self.stride, self.padding)
-        y = conv_forward(x, geom, weights.reshape(-1, self.out_channels), bias, self.last_plan, self._kept)
+        y = conv_forward(x, geom, weights.reshape(-1, self.out_channels), bias, self.last_plan,
+                         self._kept, self._transformed)
         return y.reshape(x.shape[0], geom.out_h, geom.out_w, self.out_channels)
 
     def backward(self, grad_out):
@@ -148,10 +166,14 @@ class Conv2D(Layer):
                                   self.last_plan, cols, flipped)
 
     def __repr__(self):
+        return self.describe()
+
+    def describe(self, input_shape=None, training=True):
+        """repr with the roads a forward of input_shape takes (summary() passes each layer's)."""
         kh, kw = self.kernel_size
         algo = f", algo={self.algo!r}" if self.algo else ""
         try:
-            plan = self.plan()
+            plan = self.plan(training, input_shape=input_shape)
         except ValueError as error:          # a forced algorithm that float32 cannot run
             plan = f"cannot run: {error}"
         return (f"Conv2D({self.in_channels}, {self.out_channels}, ({kh}, {kw}), "

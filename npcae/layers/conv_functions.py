@@ -122,14 +122,21 @@ def conv_plan(geom, *, keep=False, flip_data=False, fast=True, filters=None, cha
     return ConvPlan(COLUMN_BLOCKS, WHOLE_COLUMNS if data == COL2IM else COLUMN_BLOCKS, data)
 
 
-def conv_forward(x, geom, w, bias, plan, kept=None):
+def conv_forward(x, geom, w, bias, plan, kept=None, transformed=None):
     """im2col(x) @ w + b as an (N*OH*OW, F) matrix; bias None adds nothing. KEPT_COLUMNS fills
-    `kept` (a workspace.KeptColumns) for backward."""
+    `kept` (a workspace.KeptColumns) for backward. `transformed`, a dict a frozen layer keeps
+    (Conv2D.freeze), holds Winograd's filter transform per (tile size, dtype) once computed."""
     if kept is not None:
         kept.valid = plan.forward == KEPT_COLUMNS
     if plan.forward in WINOGRAD:
-        image = winograd.winograd_forward(x, w.reshape(3, 3, x.shape[3], -1), WINOGRAD[plan.forward],
-                                          geom.pad_top, bias)
+        m, kernel = WINOGRAD[plan.forward], w.reshape(3, 3, x.shape[3], -1)
+        U = None
+        if transformed is not None:
+            key = (m, kernel.dtype.str)
+            if key not in transformed:
+                transformed[key] = winograd.filter_transform(kernel, m)
+            U = transformed[key]
+        image = winograd.winograd_forward(x, kernel, m, geom.pad_top, bias, U=U)
         return image.reshape(-1, w.shape[1])
     if plan.forward == DIRECT:
         return direct.direct_conv(x, geom, w, bias)

@@ -41,6 +41,24 @@ class UpConv2D(Layer):
         self.params, self.grads = conv.params, conv.grads     # one set of arrays, shared
         self._kept = KeptColumns()
         self.last_plan = None
+        self._frozen_phase_weights = None
+
+    @property
+    def out_channels(self):
+        return self.conv.out_channels
+
+    def freeze(self):
+        """Promise that W no longer changes (an inference copy): its phase weights are kept."""
+        self.conv.freeze()
+        self._frozen_phase_weights = {}
+
+    def _phase_weights(self, dtype):
+        if self._frozen_phase_weights is None:
+            return subpixel.phase_weights(self.params["W"].astype(dtype, copy=False))
+        key = np.dtype(dtype).str
+        if key not in self._frozen_phase_weights:
+            self._frozen_phase_weights[key] = subpixel.phase_weights(self.params["W"].astype(dtype))
+        return self._frozen_phase_weights[key]
 
     @property
     def fused(self):
@@ -85,8 +103,9 @@ class UpConv2D(Layer):
         self._x, self.last_plan = x, self.plan(training)
         n, height, width, _ = x.shape
         filters = self.conv.out_channels
-        w_sub = subpixel.phase_weights(self.params["W"].astype(x.dtype, copy=False))
-        bias = self.params["b"].astype(x.dtype, copy=False)
+        w_sub = self._phase_weights(x.dtype)
+        # An inference copy takes b into its epilogue (models/folding.py): then there is none.
+        bias = self.params["b"].astype(x.dtype, copy=False) if "b" in self.params else np.zeros(filters, x.dtype)
         # Kept columns fold b into the GEMM (every phase adds the same b); else interleave adds it.
         kept = self.last_plan.forward == KEPT_COLUMNS
         phases = conv_forward(x, subpixel.window_geometry(height, width), w_sub,

@@ -29,10 +29,10 @@ import numpy as np
 
 from ..kernels.elementwise import bias_clamp, bias_swish
 from ..layers import (BatchNormalization, Conv2D, Conv2DTranspose, DepthwiseConv2D, Dropout, Identity,
-                      ReLU, ReLU6, Swish)
+                      ReLU, ReLU6, Swish, UpConv2D)
 from .containers import Sequential
 
-FOLDABLE = (Conv2D, DepthwiseConv2D, Conv2DTranspose)
+FOLDABLE = (Conv2D, DepthwiseConv2D, Conv2DTranspose, UpConv2D)
 # The activations an epilogue applies: a clamp (lower, upper), or Swish.
 ACTIVATIONS = {ReLU: (0.0, np.inf), ReLU6: (0.0, 6.0), Swish: "swish"}
 PASSING = (Identity, Dropout)          # layers that pass x through at inference
@@ -47,7 +47,7 @@ def _output_axis_scale(layer, scale):
         return scale.reshape(weights.shape[2], weights.shape[3])
     if isinstance(layer, Conv2DTranspose):
         return scale[:, None]
-    return scale
+    return scale                # Conv2D, and UpConv2D, whose W is its Conv2D's
 
 
 class ConvEpilogue(Sequential):
@@ -125,9 +125,20 @@ def _fold(container):
     return count
 
 
+def _freeze(layer):
+    """Tell every convolution its weights are final (Conv2D.freeze): Winograd's filter transform
+    and the sub-pixel phase weights are then made once, and the choice by shape counts them free."""
+    if hasattr(layer, "freeze"):
+        layer.freeze()
+    for child in layer.sublayers():
+        _freeze(child)
+
+
 def inference_copy(model):
-    """(a copy of `model` for inference, with every foldable batch norm folded and each
-    convolution's bias and ReLU, ReLU6 or Swish applied in its epilogue; how many batch norms
-    were folded)."""
+    """(a copy of `model` for inference, with every foldable batch norm folded, each
+    convolution's bias and ReLU, ReLU6 or Swish applied in its epilogue and its weights frozen;
+    how many batch norms were folded)."""
     folded = copy.deepcopy(model)
-    return folded, _fold(folded) if hasattr(folded, "layers") else 0
+    count = _fold(folded) if hasattr(folded, "layers") else 0
+    _freeze(folded)
+    return folded, count

@@ -5,7 +5,9 @@ from ..layers.base import Layer
 def _rows(layer: Layer, input_shape, depth):
     """(indented name, output shape, params, MACs, is_leaf) for a layer, then its children."""
     output_shape = layer.output_shape(input_shape)
-    yield ("  " * depth + repr(layer).split("\n")[0].rstrip("("), output_shape,
+    # A convolution's roads depend on its input's size (layers/conv_choice.py): show this one's.
+    text = layer.describe(input_shape) if hasattr(layer, "describe") else repr(layer)
+    yield ("  " * depth + text.split("\n")[0].rstrip("("), output_shape,
            layer.n_params(), layer.forward_macs(input_shape), not layer.summary_children())
     for child in layer.summary_children():
         yield from _rows(child, input_shape, depth + 1)

@@ -123,22 +123,23 @@ def test_wide_3x3_layers_choose_winograd_by_shape_and_summary_shows_it(rng):
     """conv_choice's table: F(4x4,3x3) for 3x3 stride-1 layers wide on both sides and big
     enough; from fewer channels once frozen (the filter transform made once); never strided."""
     from npcae.layers import Conv2D
-    from npcae.layers.conv_choice import WINOGRAD_CHANNELS
+    from npcae.layers.conv_choice import WINOGRAD_CHANNELS as WIDE
+    from npcae.layers.conv_choice import WINOGRAD_MIN_PIXELS
     from npcae.layers.conv_functions import WINOGRAD_4
     from npcae.models.containers import Sequential
-    wide, narrow = WINOGRAD_CHANNELS["training"], WINOGRAD_CHANNELS["frozen"]
-    conv = Conv2D(wide, wide, 3, rng=rng)
-    assert conv.plan(True, input_shape=(2, 16, 16, wide)).forward == WINOGRAD_4
-    assert conv.plan(True, input_shape=(1, 4, 4, wide)).forward != WINOGRAD_4      # too few pixels
-    assert Conv2D(wide, wide, 3, stride=2, rng=rng).plan(
-        True, input_shape=(2, 32, 32, wide)).forward != WINOGRAD_4
-    thin = Conv2D(narrow, narrow, 3, rng=rng)
-    shape = (2, 16, 16, narrow)
-    assert thin.plan(False, input_shape=shape).forward != WINOGRAD_4
-    thin.freeze()
-    assert thin.plan(False, input_shape=shape).forward == WINOGRAD_4
-    assert thin.plan(True, input_shape=shape).forward != WINOGRAD_4       # training: not counted free
-    assert "winograd F(4x4,3x3)" in Sequential(conv).summary((2, 16, 16, wide))
+    conv = Conv2D(WIDE, WIDE, 3, rng=rng)
+    big = (8, 16, 16, WIDE)
+    assert 8 * 16 * 16 >= WINOGRAD_MIN_PIXELS["training"]
+    assert conv.plan(True, input_shape=big).forward == WINOGRAD_4
+    assert Conv2D(WIDE // 2, WIDE, 3, rng=rng).plan(True, input_shape=big[:3] + (WIDE // 2,)
+                                                   ).forward != WINOGRAD_4       # too narrow
+    assert Conv2D(WIDE, WIDE, 3, stride=2, rng=rng).plan(True, input_shape=big).forward != WINOGRAD_4
+    small = (1, 16, 16, WIDE)                    # enough pixels only when the filters are free
+    assert conv.plan(True, input_shape=small).forward != WINOGRAD_4
+    conv.freeze()
+    assert conv.plan(False, input_shape=small).forward == WINOGRAD_4
+    assert conv.plan(True, input_shape=small).forward != WINOGRAD_4       # training: not counted free
+    assert "winograd F(4x4,3x3)" in Sequential(conv).summary(big)
 
 
 def test_a_frozen_layer_transforms_its_filters_once(rng):

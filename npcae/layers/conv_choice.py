@@ -7,29 +7,33 @@ fastest; on a shared CPU that choice would change from run to run with the machi
 with it the trained weights (Winograd and im2col round differently). A table keeps a run's
 numbers a function of its seed.
 
-What the lab showed on 2 cores with AVX-512 (OpenBLAS's own kernels):
-  - Winograd F(4x4,3x3) beats im2col on 3x3 stride-1 layers with many channels on both sides:
-    its GEMMs are 4x smaller, and its transforms cost little next to them once C and F are
-    wide. With few channels (the CAE's 4, the U-Net's first 16-32) the transforms and the
-    thin GEMMs cost more than im2col's one GEMM, and the direct kernels win there anyway.
+What the lab showed (benchmarks/README.md, "The kernel lab"; 2 cores, AVX-512, OpenBLAS's own
+kernels), forward + both backward passes against the best of im2col and direct:
+  - F(4x4,3x3) wins on 3x3 stride-1 layers with 64 or more channels on both sides: the U-Net's
+    128 -> 64 at 8 x 64x64 takes 55 ms against im2col's 100 and direct's 76, the CAE's
+    256 -> 256 at 3 x 64x32 36 ms against 97. Its GEMMs are 4x smaller, and the transforms
+    cost little next to them once C and F are wide.
+  - With fewer channels (the CAE's 4 and 32, the U-Net's 16 and 32 levels) the transforms and
+    thin GEMMs cost more than im2col's one GEMM, and the direct kernels win by 2-3x anyway.
+  - On few output pixels its fixed costs catch up: 256 -> 256 on 3 x 32x16 (1,536 pixels) ties
+    im2col (18.9 ms against 18.5), on 8 x 16x16 (2,048) it is ahead (22 against 25).
   - In training the filter transform and its adjoint are paid every step; an inference copy
-    (Conv2D.freeze) transforms the filters once, so Winograd pays off from fewer channels.
+    (Conv2D.freeze) transforms the filters once, and then Winograd is ahead from 512 pixels
+    (the CAE's 256 -> 256 on one 16x32 image: 2.4 ms against 2.9).
+F(2x2,3x3) never came first by enough to keep: its GEMMs are only 2.25x smaller.
 """
 from .conv_functions import winograd_takes
 
-# The narrowest input and output channel counts at which F(4x4,3x3) wins, and the fewest
-# output pixels (N * OH * OW) below which the transforms' fixed cost wins instead.
-WINOGRAD_CHANNELS = {"training": 128, "frozen": 64}
-WINOGRAD_MIN_PIXELS = 256
+WINOGRAD_CHANNELS = 64                            # both C_in and C_out at least this
+# The fewest output pixels (N * OH * OW) at which F(4x4,3x3) is ahead.
+WINOGRAD_MIN_PIXELS = {"training": 2048, "frozen": 256}
 
 
 def choose_algo(geom, channels, filters, batch, training, frozen):
     """The algorithm (conv_functions.ALGOS) for a convolution of `channels` -> `filters` with
     geometry `geom` over `batch` images; None leaves the choice among im2col and direct roads
     to conv_plan."""
-    if not winograd_takes(geom):
+    if not winograd_takes(geom) or min(channels, filters) < WINOGRAD_CHANNELS:
         return None
-    wide = WINOGRAD_CHANNELS["frozen" if frozen and not training else "training"]
-    if min(channels, filters) >= wide and batch * geom.out_h * geom.out_w >= WINOGRAD_MIN_PIXELS:
-        return "winograd4"
-    return None
+    pixels = WINOGRAD_MIN_PIXELS["frozen" if frozen and not training else "training"]
+    return "winograd4" if batch * geom.out_h * geom.out_w >= pixels else None

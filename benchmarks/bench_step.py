@@ -45,11 +45,12 @@ def worker(size, batch, steps):
         model.backward(loss.backward())
         optimizer.step()
         times.append(time.perf_counter() - start)
+    step_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20      # before inference
     one = x[:1]
     fast = inference_copy(model)[0]            # what `npcae predict` runs (models/folding.py)
     inference = best_time(lambda: fast.forward(one), repeat=3)
     print(json.dumps({"impl": "npcae", "size": [height, width], "batch": batch,
-                      "steps_s": times[1:], "inference_s": inference,
+                      "steps_s": times[1:], "inference_s": inference, "step_peak_rss_gb": step_peak,
                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
 
 
@@ -92,11 +93,13 @@ def main(argv=None):
             row[f"{impl}_step_s"] = statistics.median(steps)
             row[f"{impl}_step_min_s"] = min(steps)
             row[f"{impl}_gflops"] = flop / row[f"{impl}_step_s"]
-            row[f"{impl}_peak_rss_gb"] = max(r["peak_rss_gb"] for r in runs)
+            row[f"{impl}_peak_rss_gb"] = max(r["step_peak_rss_gb"] for r in runs)
+            row[f"{impl}_process_peak_rss_gb"] = max(r["peak_rss_gb"] for r in runs)
             row[f"{impl}_inference_s"] = min(r["inference_s"] for r in runs)
             row[f"{impl}_version"] = runs[0]["impl"]
         if "torch_step_s" in row:
             row["ratio"] = row["npcae_step_s"] / row["torch_step_s"]
+            row["inference_ratio"] = row["npcae_inference_s"] / row["torch_inference_s"]
         rows.append(row)
         print(f"{size}: npcae {row['npcae_step_s']:.3f} s/step ({row['npcae_gflops']:.0f} GFLOP/s, "
               f"peak {row['npcae_peak_rss_gb']:.2f} GB)" + (
@@ -109,11 +112,15 @@ def main(argv=None):
     if args.compare_torch:
         columns += [("torch_step_s", "torch s/step", "{:.3f}"), ("torch_gflops", "torch GFLOP/s", "{:.0f}"),
                     ("torch_peak_rss_gb", "torch peak GB", "{:.2f}"),
-                    ("torch_inference_s", "torch s/image", "{:.3f}"), ("ratio", "npcae / torch", "{:.2f}")]
+                    ("torch_inference_s", "torch s/image", "{:.3f}"), ("ratio", "step npcae / torch", "{:.2f}"),
+                    ("inference_ratio", "inference npcae / torch", "{:.2f}")]
     note = (f"\n\nMedian of {args.rounds} x {args.steps} steps per implementation, each process "
             f"after one warm-up step; runs alternate between implementations. Inference: one "
             f"image, the fastest of 3 forwards after a warm-up, npcae's inference model (each "
-            f"convolution's bias and Swish in one pass: what `npcae predict` runs).\n")
+            f"convolution's bias and Swish in one pass: what `npcae predict` runs). Peak: the "
+            f"process's resident peak over the training steps, before the inference (which the "
+            f"JSON's process_peak_rss_gb includes: a trained process's freed heap is not where "
+            f"the inference's arrays land).\n")
     json_path, md_path = write_results("bench_step", rows, markdown_table(columns, rows) + note,
                                        args.out, {"batch": args.batch})
     series = {"npcae": [r["npcae_gflops"] for r in rows]}

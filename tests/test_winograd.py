@@ -12,66 +12,77 @@ from npcae.kernels.winograd import (MATRICES, winograd_backward_data, winograd_b
 PADDING = {1: "same", 0: "valid"}
 
 
-@pytest.mark.parametrize("m", [2, 4])
-def test_the_1d_transforms_compute_a_correlation_exactly(m, rng):
-    """A^T [(G g) . (B^T d)] = the m outputs of correlating d (m + 2) with g (3)."""
-    mats = MATRICES[m]
-    d, g = rng.normal(size=m + 2), rng.normal(size=3)
-    expected = np.array([d[i:i + 3] @ g for i in range(m)])
+KINDS = [(2, 3), (4, 3), (2, 2)]                  # F(m x m, r x r)
+
+
+@pytest.mark.parametrize("m, r", KINDS)
+def test_the_1d_transforms_compute_a_correlation_exactly(m, r, rng):
+    """A^T [(G g) . (B^T d)] = the m outputs of correlating d (m + r - 1) with g (r)."""
+    mats = MATRICES[m, r]
+    d, g = rng.normal(size=m + r - 1), rng.normal(size=r)
+    expected = np.array([d[i:i + r] @ g for i in range(m)])
     np.testing.assert_allclose(mats["AT"] @ ((mats["G"] @ g) * (mats["BT"] @ d)), expected,
                                rtol=1e-13, atol=1e-13)
 
 
-def random_case(rng, n, h, w, c, f, pad):
+def random_case(rng, n, h, w, c, f, pad, r=3):
     x = rng.normal(size=(n, h, w, c))
-    weights = rng.normal(size=(3, 3, c, f)) / np.sqrt(9 * c)
-    out_h, out_w = h + 2 * pad - 2, w + 2 * pad - 2
+    weights = rng.normal(size=(r, r, c, f)) / np.sqrt(r * r * c)
+    out_h, out_w = h + 2 * pad - r + 1, w + 2 * pad - r + 1
     dy = rng.normal(size=(n, out_h, out_w, f))
     return x, weights, dy
+
+
+def reference_passes(x, weights, dy, pad, bias=0):
+    """(y, dx, dw) of the stride-1 convolution padded by `pad` on every side, by the loops."""
+    padded = np.pad(x, ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    y = reference.conv2d_forward(padded, weights, bias, 1, "valid")
+    d_padded, dw, _ = reference.conv2d_backward(dy, padded, weights, 1, "valid")
+    return y, d_padded[:, pad:pad + x.shape[1], pad:pad + x.shape[2]], dw
 
 
 SHAPES = [(1, 5, 7, 3, 4, 1), (2, 8, 8, 5, 6, 1), (1, 9, 6, 16, 8, 0), (3, 4, 11, 2, 9, 0),
           (1, 3, 3, 1, 1, 1)]
 
 
-@pytest.mark.parametrize("m", [2, 4])
+@pytest.mark.parametrize("m, r", KINDS)
 @pytest.mark.parametrize("n, h, w, c, f, pad", SHAPES)
-def test_every_pass_in_float64_matches_the_loop_references(m, n, h, w, c, f, pad, rng):
-    x, weights, dy = random_case(rng, n, h, w, c, f, pad)
+def test_every_pass_in_float64_matches_the_loop_references(m, r, n, h, w, c, f, pad, rng):
+    x, weights, dy = random_case(rng, n, h, w, c, f, pad, r)
     bias = rng.normal(size=f)
-    expected = reference.conv2d_forward(x, weights, bias, 1, PADDING[pad])
+    expected, dx, dw = reference_passes(x, weights, dy, pad, bias)
     np.testing.assert_allclose(winograd_forward(x, weights, m, pad, bias), expected, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(reference.winograd_forward_loops(x, weights, m, pad, MATRICES[m]),
+    np.testing.assert_allclose(reference.winograd_forward_loops(x, weights, m, pad, MATRICES[m, r]),
                                expected - bias, rtol=1e-10, atol=1e-10)
-    dx, dw, _ = reference.conv2d_backward(dy, x, weights, 1, PADDING[pad])
     np.testing.assert_allclose(winograd_backward_data(dy, weights, m, pad), dx, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(winograd_backward_weights(x, dy, m, pad), dw, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(winograd_backward_weights(x, dy, m, pad, r), dw, rtol=1e-10, atol=1e-10)
 
 
 def relative_l2(a, b):
     return np.linalg.norm(a - b) / np.linalg.norm(b)
 
 
-@pytest.mark.parametrize("m, bound", [(2, 2e-6), (4, 1e-5)])
-def test_float32_error_against_float64_is_small_and_larger_for_bigger_tiles(m, bound, rng):
+@pytest.mark.parametrize("m, r, bound", [(2, 3, 2e-6), (4, 3, 1e-5), (2, 2, 2e-6)])
+def test_float32_error_against_float64_is_small_and_larger_for_bigger_tiles(m, r, bound, rng):
     """Relative L2 error in float32 of each pass on a 32x32x32 -> 32 layer; F(4,3)'s larger
     transform entries cost precision (MKL-DNN reports ~2e-7 for its forward F(4,3))."""
-    x, weights, dy = random_case(rng, 2, 32, 32, 32, 32, 1)
-    expected = reference.conv2d_forward(x, weights, 0, 1, "same")
-    dx, dw, _ = reference.conv2d_backward(dy, x, weights, 1, "same")
+    x, weights, dy = random_case(rng, 2, 32, 32, 32, 32, 1, r)
+    expected, dx, dw = reference_passes(x, weights, dy, 1)
     x32, w32, dy32 = (a.astype(np.float32) for a in (x, weights, dy))
     errors = [relative_l2(winograd_forward(x32, w32, m, 1), expected),
               relative_l2(winograd_backward_data(dy32, w32, m, 1), dx),
-              relative_l2(winograd_backward_weights(x32, dy32, m, 1), dw)]
+              relative_l2(winograd_backward_weights(x32, dy32, m, 1, r), dw)]
     assert max(errors) < bound, errors
     assert min(errors) > 1e-9                    # float32, really: the check can fail
 
 
-def test_only_3x3_kernels_are_taken(rng):
-    with pytest.raises(ValueError, match="3x3 kernels"):
+def test_only_3x3_and_2x2_kernels_are_taken(rng):
+    with pytest.raises(ValueError, match="3x3 and 2x2 kernels"):
         winograd_forward(rng.normal(size=(1, 5, 5, 2)), rng.normal(size=(5, 5, 2, 2)))
-    with pytest.raises(ValueError, match="2x2 or 4x4"):
+    with pytest.raises(ValueError, match=r"not F\(3x3,3x3\)"):
         winograd_forward(rng.normal(size=(1, 5, 5, 2)), rng.normal(size=(3, 3, 2, 2)), m=3)
+    with pytest.raises(ValueError, match=r"not F\(4x4,2x2\)"):
+        winograd_forward(rng.normal(size=(1, 5, 5, 2)), rng.normal(size=(2, 2, 2, 2)), m=4)
 
 
 @pytest.mark.parametrize("algo", ["winograd2", "winograd4", "im2col", "direct"])

@@ -248,16 +248,16 @@ def depthwise_backward(x, weights, dy, geometry):
 
 
 def winograd_forward_loops(x, weights, m, pad, matrices):
-    """Winograd F(m x m, 3 x 3) one tile, one channel and one filter at a time, in float64:
+    """Winograd F(m x m, r x r) one tile, one channel and one filter at a time, in float64:
     Y = A^T [sum_c (G g G^T) . (B^T d B)] A per tile (kernels/winograd.py, what it batches).
-    `matrices`: {"BT", "G", "AT"}. Plain loops, for study and for the tests."""
+    `matrices`: {"BT", "G", "AT"}; r is the kernel's size. Plain loops, for study and the tests."""
     BT, G, AT = matrices["BT"], matrices["G"], matrices["AT"]
-    alpha = BT.shape[0]
+    alpha, r = BT.shape[0], weights.shape[0]
     n, height, width, channels = x.shape
     filters = weights.shape[3]
-    out_h, out_w = height + 2 * pad - 2, width + 2 * pad - 2
+    out_h, out_w = height + 2 * pad - r + 1, width + 2 * pad - r + 1
     rows, cols = -(-out_h // m), -(-out_w // m)
-    padded = np.zeros((n, rows * m + 2, cols * m + 2, channels))
+    padded = np.zeros((n, rows * m + r - 1, cols * m + r - 1, channels))
     padded[:, pad:pad + height, pad:pad + width] = x
     y = np.zeros((n, rows * m, cols * m, filters))
     for b in range(n):

@@ -1,4 +1,6 @@
-"""Winograd convolution F(m x m, 3 x 3) (Lavin and Gray 2016) for 3x3 stride-1 convolutions.
+"""Winograd convolution F(m x m, 3 x 3) (Lavin and Gray 2016) for 3x3 stride-1 convolutions,
+and F(2x2, 2x2) for 2x2 windows (r = 2 below: UpConv2D's sub-pixel phases; measured and not
+chosen, layers/conv_choice.py says why).
 
     y  = winograd_forward(x, w, m=4, pad=1, bias=b)     # x (N, H, W, C), w (3, 3, C, F) -> (N, OH, OW, F)
     dx = winograd_backward_data(dy, w, m=4, pad=1)      # -> (N, H, W, C)
@@ -51,13 +53,21 @@ F43 = dict(
                 [1 / 24, 1 / 12, 1 / 6], [1 / 24, -1 / 12, 1 / 6], [0, 0, 1]], np.float64),
     AT=np.array([[1, 1, 1, 1, 1, 0], [0, 1, -1, 2, -2, 0], [0, 1, 1, 4, 4, 0],
                  [0, 1, -1, 8, -8, 1]], np.float64))
-MATRICES = {2: F23, 4: F43}
+# F(2x2, 2x2), points 0, -1 and infinity: the sub-pixel phases' 2x2 windows (kernels/subpixel.py)
+# at 9 multiplies per 4 outputs instead of 16 (layers/upconv.py).
+F22 = dict(
+    BT=np.array([[1, -1, 0], [0, 1, 0], [0, -1, 1]], np.float64),
+    G=np.array([[1, 0], [1, 1], [0, 1]], np.float64),
+    AT=np.array([[1, 1, 0], [0, 1, 1]], np.float64))
+MATRICES = {(2, 3): F23, (4, 3): F43, (2, 2): F22}
 
 
-def matrices(m):
-    if m not in MATRICES:
-        raise ValueError(f"Winograd tiles are 2x2 or 4x4 (F(2x2,3x3), F(4x4,3x3)), not {m}x{m}")
-    return MATRICES[m]
+def matrices(m, r=3):
+    """B^T, G, A^T of F(m x m, r x r): F(2x2,3x3), F(4x4,3x3) or F(2x2,2x2)."""
+    if (m, r) not in MATRICES:
+        raise ValueError(f"Winograd runs F(2x2,3x3), F(4x4,3x3) and F(2x2,2x2), not "
+                         f"F({m}x{m},{r}x{r})")
+    return MATRICES[m, r]
 
 
 def tiles(size, m):
@@ -155,11 +165,12 @@ def untransform_tiles(M, AT, rows, cols, first, bias, y):
 
 # -- the three passes -------------------------------------------------------------------------
 def filter_transform(w, m):
-    """U (alpha^2, C, F) = G g G^T of every (C, F) filter of w (3, 3, C, F), in float64, then w's dtype."""
-    G = matrices(m)["G"]
+    """U (alpha^2, C, F) = G g G^T of every (C, F) filter of w (r, r, C, F), in float64, then w's dtype."""
+    r = w.shape[0]
+    G = matrices(m, r)["G"]
     alpha = G.shape[0]
-    # Two products over the 3x3 axes, each a BLAS call over C*F columns (einsum took 5x longer).
-    rows = (G @ w.astype(np.float64).reshape(3, -1)).reshape(alpha, 3, -1)     # G g    (alpha, 3, C*F)
+    # Two products over the r x r axes, each a BLAS call over C*F columns (einsum took 5x longer).
+    rows = (G @ w.astype(np.float64).reshape(r, -1)).reshape(alpha, r, -1)     # G g    (alpha, r, C*F)
     U = np.matmul(G, rows)                                                     # G g G^T (alpha, alpha, C*F)
     return np.ascontiguousarray(U.reshape(alpha * alpha, *w.shape[2:]), dtype=w.dtype)
 
@@ -181,28 +192,28 @@ def _block_buffer(buffer, shape):
     return buffer[:shape[0] * shape[1] * shape[2]].reshape(shape)
 
 
-def output_size(x, pad):
-    """(OH, OW) of a 3x3 stride-1 window over x (N, H, W, C) padded by `pad`."""
-    out_hw = (x.shape[1] + 2 * pad - 2, x.shape[2] + 2 * pad - 2)
+def output_size(x, pad, r=3):
+    """(OH, OW) of an r x r stride-1 window over x (N, H, W, C) padded by `pad`."""
+    out_hw = (x.shape[1] + 2 * pad - r + 1, x.shape[2] + 2 * pad - r + 1)
     if min(out_hw) < 1:
-        raise ValueError(f"a {x.shape[1]}x{x.shape[2]} input with padding {pad} has no 3x3 window")
+        raise ValueError(f"a {x.shape[1]}x{x.shape[2]} input with padding {pad} has no {r}x{r} window")
     return out_hw
 
 
 def _check(x, w, pad):
-    if w.shape[:2] != (3, 3):
-        raise ValueError(f"Winograd F(m x m, 3 x 3) takes 3x3 kernels, not {w.shape[0]}x{w.shape[1]}")
+    if w.shape[0] != w.shape[1] or w.shape[0] not in (2, 3):
+        raise ValueError(f"Winograd takes 3x3 and 2x2 kernels, not {w.shape[0]}x{w.shape[1]}")
     if x.shape[3] != w.shape[2]:
         raise ValueError(f"x has {x.shape[3]} channels, the kernel {w.shape[2]}")
-    return output_size(x, pad)
+    return output_size(x, pad, w.shape[0])
 
 
 def winograd_forward(x, w, m=4, pad=1, bias=None, U=None):
-    """The stride-1 convolution of x (N, H, W, C) with w (3, 3, C, F), padded by `pad` on every
-    side (1: "same"), plus bias (F,): (N, H + 2 pad - 2, W + 2 pad - 2, F). U: w's filter
+    """The stride-1 convolution of x (N, H, W, C) with w (r, r, C, F), r = 3 or 2, padded by
+    `pad` on every side (3x3 and 1: "same"), plus bias (F,): (N, H + 2 pad - r + 1, ..., F). U: w's filter
     transform when the caller keeps it (an inference copy: its weights no longer change)."""
     out_hw = _check(x, w, pad)
-    mats = matrices(m)
+    mats = matrices(m, w.shape[0])
     alpha2 = mats["BT"].shape[0] ** 2
     rows, cols = tiles(out_hw[0], m), tiles(out_hw[1], m)
     channels, filters = x.shape[3], w.shape[3]
@@ -223,18 +234,18 @@ def winograd_forward(x, w, m=4, pad=1, bias=None, U=None):
 
 def winograd_backward_data(dy, w, m=4, pad=1):
     """dx of the convolution above: dy convolved with w rotated by 180 degrees, channels swapped,
-    padded by 2 - pad (stride 1: the adjoint of a 3x3 window is a 3x3 window)."""
+    padded by r - 1 - pad (stride 1: the adjoint of an r x r window is an r x r window)."""
     rotated = np.ascontiguousarray(w[::-1, ::-1].transpose(0, 1, 3, 2))
-    return winograd_forward(dy, rotated, m, 2 - pad)
+    return winograd_forward(dy, rotated, m, w.shape[0] - 1 - pad)
 
 
-def winograd_backward_weights(x, dy, m=4, pad=1):
-    """dw (3, 3, C, F) of the convolution above, through the Winograd algorithm's own adjoint:
+def winograd_backward_weights(x, dy, m=4, pad=1, r=3):
+    """dw (r, r, C, F) of the convolution above, through the Winograd algorithm's own adjoint:
     dM = A dY A^T per tile, dU = V^T dM per position (summed over blocks of tiles), dw = G^T dU G."""
-    out_hw = output_size(x, pad)
+    out_hw = output_size(x, pad, r)
     if dy.shape[1:3] != out_hw:
         raise ValueError(f"dy is {dy.shape[1]}x{dy.shape[2]}, the output {out_hw[0]}x{out_hw[1]}")
-    mats = matrices(m)
+    mats = matrices(m, r)
     rows, cols = tiles(out_hw[0], m), tiles(out_hw[1], m)
     BT = mats["BT"].astype(x.dtype)
     A = np.ascontiguousarray(mats["AT"].T.astype(dy.dtype))           # (alpha, m)
@@ -252,6 +263,6 @@ def winograd_backward_weights(x, dy, m=4, pad=1):
         transform_tiles(x, BT, m, -pad, rows, cols, first, V)
         transform_tiles(dy, A, m, 0, rows, cols, first, dM)
         dU += np.matmul(V.transpose(0, 2, 1), dM, out=part)
-    half = (G.T @ dU.astype(np.float64).reshape(alpha, -1)).reshape(3, alpha, -1)   # G^T dU   (3, alpha, C*F)
-    dw = np.matmul(G.T, half)                                                     # G^T dU G (3, 3, C*F)
-    return dw.reshape(3, 3, channels, filters).astype(x.dtype)
+    half = (G.T @ dU.astype(np.float64).reshape(alpha, -1)).reshape(r, alpha, -1)   # G^T dU   (r, alpha, C*F)
+    dw = np.matmul(G.T, half)                                                     # G^T dU G (r, r, C*F)
+    return dw.reshape(r, r, channels, filters).astype(x.dtype)

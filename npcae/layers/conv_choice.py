@@ -20,7 +20,10 @@ kernels), forward + both backward passes against the best of im2col and direct:
   - In training the filter transform and its adjoint are paid every step; an inference copy
     (Conv2D.freeze) transforms the filters once, and then Winograd is ahead from 512 pixels
     (the CAE's 256 -> 256 on one 16x32 image: 2.4 ms against 2.9).
-F(2x2,3x3) never came first by enough to keep: its GEMMs are only 2.25x smaller.
+F(2x2,3x3) never came first by enough to keep: its GEMMs are only 2.25x smaller. Nor did
+F(2x2,2x2) on UpConv2D's shared 2x2 phase windows (kernels/winograd.py has it, tested): 1.78x
+fewer multiplies, eaten by the transforms (the CAE's 256 -> 256 phases on 3 x 64x32: 134 ms
+forward and backward against the GEMM's 121; frozen, 40 against 44 at best).
 """
 from .conv_functions import winograd_takes
 
@@ -37,3 +40,4 @@ def choose_algo(geom, channels, filters, batch, training, frozen):
         return None
     pixels = WINOGRAD_MIN_PIXELS["frozen" if frozen and not training else "training"]
     return "winograd4" if batch * geom.out_h * geom.out_w >= pixels else None
+

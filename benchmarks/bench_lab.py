@@ -19,6 +19,7 @@ benchdnn's descriptors (mb8ic32ih128iw128oc32oh128ow128kh3kw3sh1ph1), so the fig
 with other libraries'. Writes results/bench_lab_<model>.{json,md,png}.
 """
 import argparse
+import re
 from pathlib import Path
 
 import numpy as np
@@ -144,6 +145,44 @@ def measure(layer, shape, algos, repeat, rng):
     return rows
 
 
+def side_by_side(rows, algos):
+    """Markdown: one row per 3x3 stride-1 layer, each algorithm's fwd / bwd-W / bwd-x ms, its
+    frozen forward and its largest error side by side, and the road conv_choice picks."""
+    layers = {}
+    for r in rows:
+        if "kh3kw3sh1" in r["layer"]:
+            layers.setdefault(r["layer"], {})[r["algo"]] = r
+    if not layers:
+        return "No 3x3 stride-1 convolution: Winograd takes none of this model's layers.\n"
+    present = [a for a in algos if any(a in v for v in layers.values())]
+    head = ["layer (benchdnn)"] + [f"{a}: fwd / W / x ms (frozen fwd)" for a in present] + \
+        ["max error " + " / ".join(present), "chosen: training, frozen"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, by_algo in layers.items():
+        cells = [name]
+        for a in present:
+            r = by_algo.get(a)
+            cells.append("" if r is None else
+                         f"{r['forward_s'] * 1e3:.2f} / {r['weights_s'] * 1e3:.2f} / {r['data_s'] * 1e3:.2f}"
+                         f" ({r['frozen_forward_s'] * 1e3:.2f})")
+        cells.append(" / ".join("" if a not in by_algo else
+                                f"{max(by_algo[a][f'{p}_error'] for p in PASSES):.0e}" for a in present))
+        cells.append(", ".join(chosen(name, training, frozen) for training, frozen in ((True, False), (False, True))))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def chosen(descriptor, training, frozen):
+    """The algorithm Conv2D(algo=None) takes for a benchdnn-described layer (conv_choice.py)."""
+    n, c, h, w, f = (int(v) for v in re.match(r"mb(\d+)ic(\d+)ih(\d+)iw(\d+)oc(\d+)", descriptor).groups())
+    padding = "same" if descriptor.endswith("ph1") else "valid"
+    layer = Conv2D(c, f, 3, 1, padding, rng=np.random.default_rng(0))
+    if frozen:
+        layer.freeze()
+    road = layer.plan(training, input_shape=(n, h, w, c)).forward
+    return "winograd4" if road.startswith("winograd") else "direct" if road == "direct" else "im2col"
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="cae", help="cae, unet or mobilenet_unet (any registered)")
@@ -183,7 +222,11 @@ def main(argv=None):
             "forward (Conv2D.freeze: Winograd's filter transform made once). Errors: max "
             "|float32 - float64| over max |float64| of each pass's output.\n")
     name = f"bench_lab_{args.model}"
-    json_path, md_path = write_results(name, rows, markdown_table(columns, table_rows) + note, args.out,
+    sbs = ("\n\n## 3x3 stride-1 layers, every algorithm side by side\n\n" + side_by_side(rows, algos)
+           + "\nms of forward / backward-weights / backward-data, (the frozen forward); errors as "
+             "above, the largest of the three passes; 'chosen': what Conv2D(algo=None) takes "
+             "(layers/conv_choice.py) in training and in an inference copy.\n")
+    json_path, md_path = write_results(name, rows, markdown_table(columns, table_rows) + note + sbs, args.out,
                                        {"model": args.model, "size": [height, width], "batch": batch})
     labels = list(dict.fromkeys(r["layer"] for r in rows))
     rate = {(r["layer"], r["algo"]): sum(r[f"{p}_gflops"] for p in PASSES) / 3 for r in rows}

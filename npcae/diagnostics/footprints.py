@@ -281,14 +281,14 @@ def upsampling(layer, shape, itemsize, training):
 
 @rule(Dropout)
 def dropout(layer, shape, itemsize, training):
-    """Training: keeps the scaled mask m / (1 - rate), x's size; draws float32 uniforms and a
-    boolean mask to make it. Inference (or rate 0): y is x itself."""
+    """Training: keeps the mask m as booleans; draws float32 uniforms to make it, then y.
+    Inference (or rate 0): y is x itself."""
     if not training or layer.rate == 0.0:
         return Footprint(passes_input=True)
     elements = nbytes(shape, 1)
     x = elements * itemsize
     draw = elements * (4 + 1)                       # uniforms, then the mask u >= rate
-    return Footprint(kept=x, forward=max(draw, elements + x, 2 * x), backward=2 * x)
+    return Footprint(kept=elements, forward=max(draw, x), backward=2 * x)
 
 
 @rule(Swish)

@@ -15,7 +15,9 @@ class Dropout(Layer):
     The mask keeps u >= rate for uniforms u drawn in float32 whatever x's dtype, so that a
     float32 layer and its float64 twin built from the same seed drop the same units (the
     float32 gradient check compares exactly such a pair); float32 training draws what it
-    always drew.
+    always drew. Backward keeps m as booleans (a quarter of a float32 scaled mask: 0.2 GB less
+    held through a 3 x 1024x512 CAE step) and applies it as x * (1 / (1 - rate)) * m, which is
+    x * (m / (1 - rate)) bit for bit, signed zeros included (1 / (1 - rate) > 0).
     """
 
     def __init__(self, rate, *, rng=None):
@@ -25,7 +27,7 @@ class Dropout(Layer):
         self.rate = float(rate)
         self.add_state("rng", rng if isinstance(rng, np.random.Generator)
                        else np.random.default_rng(rng))
-        self._scale = None            # m / (1 - rate) of the last training forward, or None
+        self._keep = None             # m of the last training forward (bool), or None
 
     @property
     def rng(self):
@@ -34,16 +36,20 @@ class Dropout(Layer):
 
     def forward(self, x, training=False):
         if not training or self.rate == 0.0:
-            self._scale = None
+            self._keep = None
             return x
-        keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
-        self._scale = keep * x.dtype.type(1.0 / (1.0 - self.rate))
-        return x * self._scale
+        self._keep = self.rng.random(x.shape, dtype=np.float32) >= self.rate
+        return self._apply(x)
 
     def backward(self, grad_out):
-        if self._scale is None:
+        if self._keep is None:
             return grad_out
-        return grad_out * self._scale
+        return self._apply(grad_out)
+
+    def _apply(self, a):
+        """a * (1 / (1 - rate)) * m, in a's dtype, in one new array."""
+        out = a * a.dtype.type(1.0 / (1.0 - self.rate))
+        return np.multiply(out, self._keep, out=out)
 
     def __repr__(self):
         return f"Dropout({self.rate})"

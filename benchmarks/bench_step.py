@@ -23,14 +23,13 @@ SIZES = ("256x128", "512x256", "1024x512")
 
 
 def worker(size, batch, steps):
-    """Time npcae in this process and print one JSON line (what the parent reads)."""
+    """Time npcae's training step in this process and print one JSON line (what the parent reads)."""
     import resource
 
     import numpy as np
 
     from npcae.losses.binary import DiceFocalLoss
     from npcae.models import cae
-    from npcae.models.folding import inference_copy
     from npcae.optim import Adam
     height, width = (int(v) for v in size.split("x"))
     rng = np.random.default_rng(0)
@@ -45,13 +44,26 @@ def worker(size, batch, steps):
         model.backward(loss.backward())
         optimizer.step()
         times.append(time.perf_counter() - start)
-    step_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20      # before inference
-    one = x[:1]
-    fast = inference_copy(model)[0]            # what `npcae predict` runs (models/folding.py)
-    inference = best_time(lambda: fast.forward(one), repeat=3)
     print(json.dumps({"impl": "npcae", "size": [height, width], "batch": batch,
-                      "steps_s": times[1:], "inference_s": inference, "step_peak_rss_gb": step_peak,
+                      "steps_s": times[1:],
                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+
+
+def inference_worker(size):
+    """Time one image through npcae's inference copy (what `npcae predict` runs), in a process
+    of its own as predict's is, and print one JSON line."""
+    import numpy as np
+
+    from npcae.models import cae
+    from npcae.models.folding import inference_copy
+    height, width = (int(v) for v in size.split("x"))
+    one = np.random.default_rng(0).random((1, height, width, 3), dtype=np.float32)
+    fast = inference_copy(cae(seed=0))[0]
+    print(json.dumps({"impl": "npcae", "inference_s": best_time(lambda: fast.forward(one),
+                                                                 repeat=INFERENCE_REPEATS)}))
+
+
+INFERENCE_REPEATS = 7
 
 
 def nominal_gflop(size, batch):
@@ -70,9 +82,12 @@ def main(argv=None):
     parser.add_argument("--compare-torch", metavar="PYTHON", help="a Python that has torch")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--worker", metavar="HxW", help=argparse.SUPPRESS)
+    parser.add_argument("--inference-worker", metavar="HxW", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.batch, args.steps)
+    if args.inference_worker:
+        return inference_worker(args.inference_worker)
     rows = []
     for size in args.sizes.split(","):
         npcae_cmd = [sys.executable, "-m", "benchmarks.bench_step", "--worker", size,
@@ -80,10 +95,17 @@ def main(argv=None):
         torch_cmd = [args.compare_torch, "-m", "benchmarks.torch_peer", "--size", size,
                      "--batch", str(args.batch), "--steps", str(args.steps)]
         results = {"npcae": [], "torch": []}
+        inference = {"npcae": [], "torch": []}
         for _ in range(args.rounds):
             results["npcae"].append(run_json("bench_step", npcae_cmd))
             if args.compare_torch:
                 results["torch"].append(run_json("bench_step", torch_cmd))
+            inference["npcae"].append(run_json("bench_step", [
+                sys.executable, "-m", "benchmarks.bench_step", "--inference-worker", size]))
+            if args.compare_torch:
+                inference["torch"].append(run_json("bench_step", [
+                    args.compare_torch, "-m", "benchmarks.torch_peer", "--size", size,
+                    "--inference-only", "--repeats", str(INFERENCE_REPEATS)]))
         flop = nominal_gflop(size, args.batch)
         row = {"size": size, "nominal_gflop": flop}
         for impl, runs in results.items():
@@ -93,9 +115,8 @@ def main(argv=None):
             row[f"{impl}_step_s"] = statistics.median(steps)
             row[f"{impl}_step_min_s"] = min(steps)
             row[f"{impl}_gflops"] = flop / row[f"{impl}_step_s"]
-            row[f"{impl}_peak_rss_gb"] = max(r["step_peak_rss_gb"] for r in runs)
-            row[f"{impl}_process_peak_rss_gb"] = max(r["peak_rss_gb"] for r in runs)
-            row[f"{impl}_inference_s"] = min(r["inference_s"] for r in runs)
+            row[f"{impl}_peak_rss_gb"] = max(r["peak_rss_gb"] for r in runs)
+            row[f"{impl}_inference_s"] = min(r["inference_s"] for r in inference[impl])
             row[f"{impl}_version"] = runs[0]["impl"]
         if "torch_step_s" in row:
             row["ratio"] = row["npcae_step_s"] / row["torch_step_s"]
@@ -115,12 +136,12 @@ def main(argv=None):
                     ("torch_inference_s", "torch s/image", "{:.3f}"), ("ratio", "step npcae / torch", "{:.2f}"),
                     ("inference_ratio", "inference npcae / torch", "{:.2f}")]
     note = (f"\n\nMedian of {args.rounds} x {args.steps} steps per implementation, each process "
-            f"after one warm-up step; runs alternate between implementations. Inference: one "
-            f"image, the fastest of 3 forwards after a warm-up, npcae's inference model (each "
-            f"convolution's bias and Swish in one pass: what `npcae predict` runs). Peak: the "
-            f"process's resident peak over the training steps, before the inference (which the "
-            f"JSON's process_peak_rss_gb includes: a trained process's freed heap is not where "
-            f"the inference's arrays land).\n")
+            f"after one warm-up step; runs alternate between implementations. Peak: the training "
+            f"process's resident peak. Inference: one image in a process of its own (as `npcae "
+            f"predict` runs), the fastest of {INFERENCE_REPEATS} forwards after a warm-up, best "
+            f"over the rounds; npcae's inference copy (batch norms folded, each convolution's "
+            f"bias and Swish in one pass, filters transformed once: models/folding.py), PyTorch "
+            f"in eval mode under no_grad.\n")
     json_path, md_path = write_results("bench_step", rows, markdown_table(columns, rows) + note,
                                        args.out, {"batch": args.batch})
     series = {"npcae": [r["npcae_gflops"] for r in rows]}

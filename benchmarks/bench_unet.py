@@ -50,11 +50,24 @@ def worker(size, batch, steps, photo, model_name="unet", alpha=1.0):
         model.backward(loss.backward())
         optimizer.step()
         times.append(time.perf_counter() - start)
-    one = rng.random((1, *(int(v) for v in photo.split("x")), 3), dtype=np.float32)
-    fast = inference_copy(model)[0]                     # what `npcae predict` runs
-    inference = best_time(lambda: fast.forward(one), repeat=3)
-    print(json.dumps({"impl": "npcae", "steps_s": times[1:], "inference_s": inference,
+    print(json.dumps({"impl": "npcae", "steps_s": times[1:],
                       "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+
+
+def photo_worker(photo, model_name, alpha):
+    """Time one photo through npcae's inference copy (what `npcae predict` runs) in a process
+    of its own, as predict's is: the fastest of PHOTO_REPEATS forwards."""
+    import numpy as np
+
+    from npcae.models import create
+    from npcae.models.folding import inference_copy
+    one = np.random.default_rng(0).random((1, *(int(v) for v in photo.split("x")), 3), dtype=np.float32)
+    fast = inference_copy(create(model_name, seed=0, **model_args(model_name, alpha)))[0]
+    print(json.dumps({"impl": "npcae", "inference_s": best_time(lambda: fast.forward(one),
+                                                                 repeat=PHOTO_REPEATS)}))
+
+
+PHOTO_REPEATS = 7
 
 
 def main(argv=None):
@@ -69,31 +82,40 @@ def main(argv=None):
     parser.add_argument("--compare-torch", metavar="PYTHON", help="a Python that has torch")
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--photo-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker(args.size, args.batch, args.steps, args.photo, args.model, args.alpha)
+    if args.photo_worker:
+        return photo_worker(args.photo, args.model, args.alpha)
     common = ["--size", args.size, "--batch", str(args.batch), "--steps", str(args.steps),
               "--photo", args.photo]
     if args.model == "mobilenet_unet":
         common += ["--alpha", str(args.alpha)]
     commands = {"npcae": [sys.executable, "-m", "benchmarks.bench_unet", "--worker",
                           "--model", args.model, *common]}
+    photo_commands = {"npcae": [sys.executable, "-m", "benchmarks.bench_unet", "--photo-worker",
+                                "--model", args.model, *common]}
     if args.compare_torch:
         commands["torch"] = [args.compare_torch, "-m", PEERS[args.model], *common]
+        photo_commands["torch"] = [*commands["torch"], "--photo-only", str(PHOTO_REPEATS)]
     name = "bench_unet" if args.model == "unet" else f"bench_{args.model}"
     results = {impl: [] for impl in commands}
+    photos = {impl: [] for impl in commands}
     for _ in range(args.rounds):
         for impl, command in commands.items():
             results[impl].append(run_json(name, command))
+        for impl, command in photo_commands.items():
+            photos[impl].append(run_json(name, command))
     what = "" if args.model == "unet" else f"alpha {args.alpha:g}, "
     row = {"config": f"{what}{args.batch} x {args.size}, photo {args.photo}"}
     for impl, runs in results.items():
         row[f"{impl}_step_s"] = statistics.median(t for r in runs for t in r["steps_s"])
-        row[f"{impl}_photo_s"] = min(r["inference_s"] for r in runs)
+        row[f"{impl}_photo_s"] = min(r["inference_s"] for r in photos[impl])
         row[f"{impl}_peak_rss_gb"] = max(r["peak_rss_gb"] for r in runs)
         row[f"{impl}_version"] = runs[0]["impl"]
-        if "inference_frozen_s" in runs[0]:
-            row[f"{impl}_frozen_photo_s"] = min(r["inference_frozen_s"] for r in runs)
+        if "inference_frozen_s" in photos[impl][0]:
+            row[f"{impl}_frozen_photo_s"] = min(r["inference_frozen_s"] for r in photos[impl])
     columns = [("config", args.model, "{}"), ("npcae_step_s", "npcae s/step", "{:.3f}"),
                ("npcae_photo_s", "npcae s/photo", "{:.3f}"), ("npcae_peak_rss_gb", "npcae peak GB", "{:.2f}")]
     if args.compare_torch:
@@ -109,10 +131,12 @@ def main(argv=None):
     print("; ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
           flush=True)
     note = (f"\n\nMedian of {args.rounds} x {args.steps} steps per implementation, each process "
-            f"after one warm-up step; runs alternate between implementations. A photo: the "
-            f"fastest of 3 forwards after a warm-up, npcae's with its batch norms folded into "
-            f"the convolutions (what `npcae predict` runs), torch's in eval mode and, as "
-            f"'frozen', through torch.jit.freeze, which folds them too.\n")
+            f"after one warm-up step; runs alternate between implementations. A photo: in a "
+            f"process of its own that trains nothing (as `npcae predict` runs), the fastest of "
+            f"{PHOTO_REPEATS} forwards after a warm-up, best over the rounds; npcae's inference "
+            f"copy (batch norms folded into the convolutions, filters transformed once: "
+            f"models/folding.py), torch's in eval mode and, as 'frozen', through "
+            f"torch.jit.freeze, which folds them too.\n")
     json_path, md_path = write_results(name, [row], markdown_table(columns, [row]) + note,
                                        args.out, {"batch": args.batch, "size": args.size,
                                                   "model": args.model, "alpha": args.alpha})

@@ -31,11 +31,12 @@ def train_steps(model, x, y, loss_fn, steps):
     return times[1:]
 
 
-def photo_seconds(model, photo):
-    """(eager, frozen): the fastest of 3 eval-mode forwards of one photo, and the same through
+def photo_seconds(model, photo, repeats=3):
+    """(eager, frozen): the fastest of `repeats` eval-mode forwards of one photo, and the same through
     torch.jit.freeze, which folds each batch norm into its convolution as npcae's inference copy
     does (npcae/models/folding.py): PyTorch's own best at the same trick."""
     import torch
     model.eval()
     with torch.no_grad():
-        return best_of(3, model, photo), best_of(3, torch.jit.freeze(torch.jit.trace(model, photo)), photo)
+        return (best_of(repeats, model, photo),
+                best_of(repeats, torch.jit.freeze(torch.jit.trace(model, photo)), photo))

@@ -109,15 +109,23 @@ def main(argv=None):
     parser.add_argument("--photo", default="512x512", help="HxW of the inference photo")
     parser.add_argument("--alpha", type=float, default=1.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--photo-only", type=int, metavar="REPEATS", default=0,
+                        help="time the photo alone, the fastest of REPEATS, in a process that trains nothing")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     height, width = (int(v) for v in args.size.split("x"))
     model = MobileNetUNet(args.alpha)
+    photo = torch.rand(1, 3, *(int(v) for v in args.photo.split("x")))
+    if args.photo_only:
+        inference, frozen = photo_seconds(model, photo, args.photo_only)
+        print(json.dumps({"impl": f"torch {torch.__version__}", "inference_s": inference,
+                          "inference_frozen_s": frozen}))
+        return
     x = torch.rand(args.batch, 3, height, width)
     y = (torch.rand(args.batch, 1, height, width) > 0.7).float()
     steps = train_steps(model, x, y, dice_focal, args.steps)
-    inference, frozen = photo_seconds(model, torch.rand(1, 3, *(int(v) for v in args.photo.split("x"))))
+    inference, frozen = photo_seconds(model, photo)
     print(json.dumps({"impl": f"torch {torch.__version__}", "steps_s": steps,
                       "inference_s": inference, "inference_frozen_s": frozen,
                       "params": sum(p.numel() for p in model.parameters() if p.requires_grad),

@@ -7,6 +7,8 @@ import pytest
 
 from npcae.gradcheck.core import check_layer
 from npcae.kernels import subpixel
+from npcae.kernels.elementwise import scale_mask
+from npcae.kernels.launch import SERIAL_BELOW
 from npcae.layers import Conv2D, Swish, UpConv2D, UpSampling2D
 from npcae.models import cae
 
@@ -99,8 +101,9 @@ def test_fast_and_plain_cae_agree_through_a_training_step(rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_numba_swish_equals_the_numpy_formula(dtype, rng):
-    x = np.concatenate([rng.standard_normal(998) * 6, [0.0, -0.0, 88.0, -88.0, 1e4, -1e4]])
+@pytest.mark.parametrize("size", [998, SERIAL_BELOW + 2])  # the serial loop; the parallel one
+def test_numba_swish_equals_the_numpy_formula(dtype, size, rng):
+    x = np.concatenate([rng.standard_normal(size) * 6, [0.0, -0.0, 88.0, -88.0, 1e4, -1e4]])
     x = x.astype(dtype).reshape(2, 1, -1, 2)
     dy = rng.standard_normal(x.shape).astype(dtype)
     fast, plain = Swish(fast=True), Swish(fast=False)
@@ -188,3 +191,16 @@ def test_phase_weights_are_the_einsum_definition_bit_for_bit(dtype, rng):
     d_sub = rng.standard_normal((28, 20)).astype(dtype)
     expected = np.einsum("auy,bvx,uvcabf->yxcf", m, m, d_sub.reshape(2, 2, 7, 2, 2, 5))
     assert np.array_equal(subpixel.phase_weights_grad(d_sub, 7, 5), expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("size", [1000, SERIAL_BELOW])  # numpy's two passes; the Numba one
+def test_dropout_mask_pass_equals_numpy_bit_for_bit(dtype, size, rng):
+    a = rng.standard_normal(size).astype(dtype)
+    a[:4] = [-0.0, np.nan, np.inf, -np.inf]
+    keep = rng.random(size) >= 0.3
+    with np.errstate(invalid="ignore"):                # inf * 0, dropped: NaN, as numpy's
+        expected = a * dtype(1 / 0.7) * keep
+        got = scale_mask(a, keep, 1 / 0.7)
+    assert got.dtype == dtype
+    assert np.array_equal(got.view(np.uint8), expected.view(np.uint8))   # signed zeros, NaNs

@@ -1,6 +1,7 @@
 """Inverted dropout, as Keras does it, driven by the layer's own seedable Generator."""
 import numpy as np
 
+from ..kernels.elementwise import scale_mask
 from .base import Layer
 
 
@@ -48,8 +49,7 @@ class Dropout(Layer):
 
     def _apply(self, a):
         """a * (1 / (1 - rate)) * m, in a's dtype, in one new array."""
-        out = a * a.dtype.type(1.0 / (1.0 - self.rate))
-        return np.multiply(out, self._keep, out=out)
+        return scale_mask(a, self._keep, 1.0 / (1.0 - self.rate))
 
     def __repr__(self):
         return f"Dropout({self.rate})"

@@ -57,6 +57,7 @@ import numpy as np
 
 from .. import kernels
 from ..kernels import direct, direct_data, winograd
+from ..kernels.batchnorm import channel_sums
 from ..kernels.direct_weights import direct_weights_grad
 
 DIRECT, COLUMN_BLOCKS, KEPT_COLUMNS = "direct", "column blocks", "kept columns"
@@ -149,22 +150,29 @@ def conv_forward(x, geom, w, bias, plan, kept=None, transformed=None):
     return y
 
 
+def bias_gradient(dy):
+    """dy (..., F) -> (F,) in dy's dtype: the sum over every pixel, in Numba's parallel blocks
+    accumulated in float64 (numpy's sum over the rows runs on one thread: 5% of the U-Net's
+    training step)."""
+    return channel_sums(dy).astype(dy.dtype, copy=False)
+
+
 def conv_backward_weights(x, geom, dy, plan, kept=None):
     """(dw (KH*KW*C, F), db (F,), cols): cols are the whole columns when backward_data can
     reuse them as its buffer (WHOLE_COLUMNS), else None."""
     if plan.weights in WINOGRAD:
         dy_image = dy.reshape(x.shape[0], geom.out_h, geom.out_w, dy.shape[1])
         dw = winograd.winograd_backward_weights(x, dy_image, WINOGRAD[plan.weights], geom.pad_top)
-        return dw.reshape(-1, dy.shape[1]), dy.sum(axis=0), None
+        return dw.reshape(-1, dy.shape[1]), bias_gradient(dy), None
     if plan.weights == DIRECT:
-        return direct_weights_grad(x, geom, dy), dy.sum(axis=0), None
+        return direct_weights_grad(x, geom, dy), bias_gradient(dy), None
     if plan.weights == KEPT_COLUMNS:
         dw_db = kept.buffer.T @ dy
         return dw_db[:-1], dw_db[-1], None
     if plan.weights == COLUMN_BLOCKS:
-        return kernels.columns_t_matmul(x, geom, dy), dy.sum(axis=0), None
+        return kernels.columns_t_matmul(x, geom, dy), bias_gradient(dy), None
     cols = kernels.im2col_shared(x, geom)
-    return cols.T @ dy, dy.sum(axis=0), cols
+    return cols.T @ dy, bias_gradient(dy), cols
 
 
 def conv_backward_data(dy, geom, w, x_shape, plan, cols=None, flipped=None, bias=None):

@@ -3,8 +3,9 @@ import numpy as np
 
 from ..kernels import conv_geometry, geometry
 from .base import Layer, as_float
-from .conv_functions import (FLIPPED_DIRECT, FLIPPED_KERNEL, ConvPlan, conv_backward_data,
-                             conv_backward_weights, conv_forward, conv_plan, flipped_kernel)
+from .conv_functions import (FLIPPED_DIRECT, FLIPPED_KERNEL, ConvPlan, bias_gradient,
+                             conv_backward_data, conv_backward_weights, conv_forward, conv_plan,
+                             flipped_kernel)
 from .init import he_normal
 
 
@@ -116,7 +117,7 @@ class Conv2DTranspose(Layer):
                                                 self._adjoint_plan)
         self.grads["W"][...] = d_weights.reshape(self.params["W"].shape)
         if "b" in self.grads:
-            self.grads["b"][...] = dy.sum(axis=(0, 1, 2))
+            self.grads["b"][...] = bias_gradient(dy)
         dx = conv_forward(dy, geom, weights.reshape(-1, self.in_channels), None, self._adjoint_plan)
         return dx.reshape(x.shape)
 

@@ -30,6 +30,7 @@ def worker(size, batch, steps):
 
     from npcae.losses.binary import DiceFocalLoss
     from npcae.models import cae
+    from npcae.models.containers import no_input_gradient
     from npcae.optim import Adam
     height, width = (int(v) for v in size.split("x"))
     rng = np.random.default_rng(0)
@@ -41,7 +42,8 @@ def worker(size, batch, steps):
     for _ in range(steps + 1):                           # the first is the warm-up
         start = time.perf_counter()
         loss.forward(model.forward(x, training=True), y)
-        model.backward(loss.backward())
+        with no_input_gradient(model):         # as npcae train's step
+            model.backward(loss.backward())
         optimizer.step()
         times.append(time.perf_counter() - start)
     print(json.dumps({"impl": "npcae", "size": [height, width], "batch": batch,

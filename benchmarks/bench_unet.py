@@ -35,6 +35,7 @@ def worker(size, batch, steps, photo, model_name="unet", alpha=1.0):
 
     from npcae.losses.binary import DiceFocalLoss
     from npcae.models import create
+    from npcae.models.containers import no_input_gradient
     from npcae.models.folding import inference_copy
     from npcae.optim import Adam
     height, width = (int(v) for v in size.split("x"))
@@ -47,7 +48,8 @@ def worker(size, batch, steps, photo, model_name="unet", alpha=1.0):
     for _ in range(steps + 1):                           # the first is the warm-up
         start = time.perf_counter()
         loss.forward(model.forward(x, training=True), y)
-        model.backward(loss.backward())
+        with no_input_gradient(model):         # as npcae train's step
+            model.backward(loss.backward())
         optimizer.step()
         times.append(time.perf_counter() - start)
     print(json.dumps({"impl": "npcae", "steps_s": times[1:],

@@ -140,3 +140,26 @@ def test_the_cae_refuses_an_input_with_nan_or_infinity(bad):
         model.forward(x, training=True)
     for b, (p, _) in zip(before, model.parameters()):
         np.testing.assert_array_equal(b, p)
+
+
+@pytest.mark.parametrize("name", ["cae", "unet", "mobilenet_unet"])
+def test_a_training_step_skips_only_the_input_gradient(name, rng):
+    """no_input_gradient (what npcae train's step runs under): the first convolution returns
+    None for dL/dx, every parameter's gradient is what a full backward gives, and afterwards
+    backward returns dL/dx again."""
+    from npcae.models import create
+    from npcae.models.containers import no_input_gradient
+    args = {"dropout": (0.0, 0.0)} if name == "cae" else {}      # the same masks both times
+    model = create(name, seed=0, **args).astype(np.float64)
+    x = rng.random((2, 32, 32, 3))
+    dy = rng.standard_normal(model.output_shape(x.shape))
+    model.forward(x, training=True)
+    dx = model.backward(dy)
+    full = {key: grad.copy() for key, _, grad in model.named_parameters()}
+    model.forward(x, training=True)
+    with no_input_gradient(model):
+        assert model.backward(dy) is None
+    for key, _, grad in model.named_parameters():
+        np.testing.assert_allclose(grad, full[key], rtol=1e-12, atol=1e-14)
+    model.forward(x, training=True)
+    np.testing.assert_allclose(model.backward(dy), dx, rtol=1e-12, atol=1e-14)

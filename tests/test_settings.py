@@ -63,3 +63,24 @@ def test_the_resume_policy_from_python(tmp_path):
         resume(out, epochs=1)
     with pytest.raises(SettingsError, match="data folder /no/such/folder is gone"):
         resume(out, data="/no/such/folder")
+
+
+def test_augmentation_amounts_replace_the_recipes_one_by_one():
+    args = build_parser().parse_args(["train", "--model", "unet", "--augment-amounts",
+                                      "scale=0.5,jpeg=30"])
+    assert args.augment_args == {"scale": 0.5, "jpeg": 30}
+    run = settings({"model": "unet", "augment_args": args.augment_args})
+    assert run["augment"] is True
+    assert run["augment_args"] == {"scale": 0.5, "shift": 0.15, "brightness": 0.3,
+                                   "contrast": 0.3, "jpeg": 30}     # the U-Net's, but two
+    cae_run = settings({"augment_args": {"blur": 1.0}})              # the CAE: off by default
+    assert cae_run["augment"] is True and cae_run["augment_args"] == {"blur": 1.0}
+
+
+@pytest.mark.parametrize("text, problem", [("zoom=0.5", "NAME=VALUE of scale"),
+                                           ("scale=big", "scale needs a number"),
+                                           ("scale=1.5", "scale must be in [0, 1)")])
+def test_a_bad_augmentation_amount_is_one_clear_line(text, problem, capsys):
+    assert main(["train", "--augment-amounts", text]) == 2
+    err = capsys.readouterr().err
+    assert problem in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

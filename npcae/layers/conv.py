@@ -36,7 +36,11 @@ class Conv2D(Layer):
     It can be set on a built layer (layer.algo = "winograd4"). `freeze()` promises the weights
     no longer change (an inference copy, models/folding.py): Winograd's filter transform is
     then computed once and kept, and the choice by shape counts it as free.
+
+    `input_gradient` False (models.containers.no_input_gradient, around a training step's
+    backward) skips dx: backward fills dW and db and returns None.
     """
+    input_gradient = True
 
     # A GEMM with C_out columns does 2 * C_out FLOP per element of cols, im2col writes each
     # element once: at 32 or fewer filters, rebuilding the columns in backward costs a third
@@ -137,6 +141,8 @@ class Conv2D(Layer):
             return dx
         dy = np.ascontiguousarray(grad_out, dtype=x.dtype).reshape(-1, self.out_channels)
         cols = self.backward_weights(dy)
+        if not self.input_gradient:                  # models/containers.py: no_input_gradient
+            return None
         return self.backward_data(dy, cols)
 
     def backward_weights(self, dy):

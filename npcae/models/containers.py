@@ -15,6 +15,8 @@ and the step trace show them. A child named "" (only a container) adds no part t
 children's names read as its parent's own, so a U-Net's nesting does not show in its names.
 The stored names never change with the display names, so every weights file keeps loading.
 """
+from contextlib import contextmanager
+
 import numpy as np
 
 from ..kernels.channels import concat_channels
@@ -197,3 +199,24 @@ class Concatenate(_Branches):
         if len({shape[:-1] for shape in shapes}) != 1:
             raise ValueError(f"Concatenate needs branches of one spatial shape, got {shapes}")
         return shapes[0][:-1] + (sum(shape[-1] for shape in shapes),)
+
+
+@contextmanager
+def no_input_gradient(model):
+    """Within it, the model's first layer, when it is a convolution that reads the model's input
+    alone (reached through Sequential containers only), returns None for dL/dx instead of
+    computing it. A training step never uses the gradient of its input images, and PyTorch does
+    not compute it either (the input needs no grad): for the U-Net's 3 -> 16 convolution at
+    8 x 256x256 it was 60 ms of a 1.2-1.5 s step. Outside it, backward returns every gradient
+    (the gradient checks, the trace and the study tools ask for dL/dx)."""
+    first = model
+    while isinstance(first, Sequential) and first.layers:
+        first = first.layers[0]
+    if getattr(first, "input_gradient", None) is not True:
+        yield
+        return
+    first.input_gradient = False
+    try:
+        yield
+    finally:
+        first.input_gradient = True

@@ -44,6 +44,26 @@ def parse_filters(text):
     return filters
 
 
+AMOUNT_NAMES = ("scale", "shift", "brightness", "contrast", "blur", "noise", "jpeg")
+
+
+def parse_amounts(text):
+    """"scale=0.5,jpeg=30" -> {"scale": 0.5, "jpeg": 30}: Augmenter's amounts by name (their
+    ranges are checked where the run's settings are)."""
+    amounts = {}
+    for item in text.split(","):
+        key, _, value = item.partition("=")
+        key = key.strip()
+        if key not in AMOUNT_NAMES:
+            raise argparse.ArgumentTypeError(f"augmentation amounts are NAME=VALUE of "
+                                             f"{', '.join(AMOUNT_NAMES)}, got {item!r}")
+        try:
+            amounts[key] = int(value) if key == "jpeg" else float(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"augmentation {key} needs a number, got {value!r}")
+    return amounts
+
+
 def parse_weights(text):
     if text == "auto":
         return text
@@ -193,7 +213,11 @@ OPTIONS = [
     Option("augment", False, check=boolean, arguments=dict(action=argparse.BooleanOptionalAction),
            help="flips, shifts, zoom, brightness/contrast (default: off for the CAE, on for "
                 "the U-Net)"),
-    Option("augment_args", {}),         # Augmenter's amounts when augmenting (checked in settings)
+    Option("augment_args", {}, parse=lambda text: parse_amounts(text), flag="--augment-amounts",
+           arguments=dict(metavar="NAME=V,..."),
+           help="augmentation amounts, each replacing the model's or data's one: scale (zoom in "
+                "1 +- scale), shift, brightness, contrast, blur (pixels), noise, jpeg (lowest "
+                "quality), e.g. scale=0.5,blur=1.5,jpeg=30 (turns --augment on)"),
     Option("balance", "frames", check=one_of("frames", "sources"), arguments=dict(choices=("frames", "sources")),
            help="frames: every training frame once an epoch; sources: with several --data, each "
                 "set drawn equally often (a small set repeated, a large one sampled) (default {default})"),

@@ -55,6 +55,10 @@ def settings(given, name=str):
         raise SettingsError(f"unknown run setting {unknown[0]!r}")
     given = {k: v for k, v in given.items() if v is not None}
     values = {**DEFAULTS, **model_and_data_defaults(given), **given}
+    if given.get("augment_args"):      # the amounts given replace the recipe's one by one
+        recipe = model_and_data_defaults(given).get("augment_args", {})
+        values["augment_args"] = {**recipe, **given["augment_args"]}
+        values["augment"] = given.get("augment", True)
     for option in OPTIONS:
         problem = option.check(values[option.key]) if option.check else None
         if problem:
@@ -99,6 +103,10 @@ def check_combinations(values, name):
     if not (isinstance(values["augment_args"], dict) and set(values["augment_args"]) <= amounts):
         raise SettingsError(f"{name('augment_args')} must be a dict of Augmenter amounts "
                             f"({', '.join(sorted(amounts))}), got {values['augment_args']!r}")
+    try:                                       # their ranges, before a run folder exists
+        Augmenter(seed=0, **values["augment_args"])
+    except InputError as error:
+        raise SettingsError(f"{name('augment_args')}: {error}") from None
     if values["task"] is not None and values["task"] not in TASKS:
         raise SettingsError(f"unknown task {values['task']!r}; choose from {', '.join(sorted(TASKS))}")
 

@@ -14,6 +14,7 @@ import math
 
 from ..errors import InputError, NpcaeError
 from ..losses import NonFinitePrediction
+from ..models.containers import no_input_gradient
 from .callbacks import Callback
 from .evaluation import weighted_mean
 
@@ -93,7 +94,8 @@ class Trainer:
                                    f"({error})") from None
         if not math.isfinite(loss):
             raise TrainingDiverged(f"loss became {loss} at epoch {self.epoch + 1}{where}")
-        self.model.backward(self.task.loss.backward())
+        with no_input_gradient(self.model):        # nothing reads dL/d(images)
+            self.model.backward(self.task.loss.backward())
         self.optimizer.step()
         self.updating = False
         self._batch_losses.append([loss, len(x)])

@@ -20,6 +20,7 @@ from .models.tta import TTA
 from .system.files import ensure_writable
 from .system.runlock import RunLock
 from .train import TrainingDiverged, assemble, finish, resume, settings
+from .train.run_settings import amounts_over_recipe
 from .train.callbacks import Checkpoint, StopOnInterrupt
 from .train.checkpoint import CHECKPOINT
 from .train.options import add_arguments, data_specs, given_settings, parse_size, spelling
@@ -116,6 +117,13 @@ def build_parser():
     e.add_argument("--category", help="the category of COCO data (coco:FILE.json), e.g. person")
     e.add_argument("--tta", choices=TTA, help="test-time augmentation: flip averages each output "
                                               "with its mirror image's")
+    e.add_argument("--resolution", choices=("model", "own"), default="model",
+                   help="score at the model's size (default) or at each photo's own: the output "
+                        "resized back to the photo, as npcae predict writes it, against the mask "
+                        "as its source holds it")
+    e.add_argument("--held-out", action="store_true",
+                   help="only the frames the data set's fixed split holds out (human-seg-290's "
+                        "40, tiktok-136's 7)")
     e.add_argument("--crowd", choices=("foreground", "ignore"), help="COCO data: crowd regions "
                    "count as the category (foreground, the default, as training sees them) or are "
                    "left out of the score (ignore, as COCO's evaluation does)")
@@ -172,7 +180,7 @@ def cmd_train(args):
                              "run stays in its folder")
         exp = resume(out, name=spelling, **parts, **given)
     else:
-        run = settings(given, name=spelling)
+        run = settings(amounts_over_recipe(given), name=spelling)
         label = "+".join(source_labels(data_specs(run["data"])))
         out = Path(args.out or f"runs/{label}-{time.strftime('%Y%m%d-%H%M%S')}")
         if (out / CHECKPOINT).exists():
@@ -254,7 +262,8 @@ def cmd_evaluate(args):
     from .train.evaluation import evaluate_saved
     trained, total, per_image = evaluate_saved(args.weights, args.data, args.palette, args.size,
                                                category=args.category, tta=args.tta,
-                                               crowd=args.crowd)
+                                               crowd=args.crowd, resolution=args.resolution,
+                                               held_out=args.held_out)
     if hasattr(trained.task, "table"):
         print("\n".join(trained.task.table(total, per_image)))
         return 0

@@ -7,6 +7,7 @@ from npcae.cli import build_parser, main
 from npcae.train import OPTIONS, RESUMABLE, SettingsError, resume, settings
 from npcae.train.options import MODEL_OPTIONS
 from npcae.train import run_settings as settings_module
+from npcae.train.run_settings import amounts_over_recipe
 from npcae.train import task_settings
 from test_cli import TINY
 from test_multiclass_cli import SMALL, composites
@@ -69,12 +70,14 @@ def test_augmentation_amounts_replace_the_recipes_one_by_one():
     args = build_parser().parse_args(["train", "--model", "unet", "--augment-amounts",
                                       "scale=0.5,jpeg=30"])
     assert args.augment_args == {"scale": 0.5, "jpeg": 30}
-    run = settings({"model": "unet", "augment_args": args.augment_args})
+    run = settings(amounts_over_recipe({"model": "unet", "augment_args": args.augment_args}))
     assert run["augment"] is True
     assert run["augment_args"] == {"scale": 0.5, "shift": 0.15, "brightness": 0.3,
                                    "contrast": 0.3, "jpeg": 30}     # the U-Net's, but two
-    cae_run = settings({"augment_args": {"blur": 1.0}})              # the CAE: off by default
+    cae_run = settings(amounts_over_recipe({"augment_args": {"blur": 1.0}}))  # the CAE: off
     assert cae_run["augment"] is True and cae_run["augment_args"] == {"blur": 1.0}
+    # From Python the dict is the whole of the amounts (a stored run resumes as it was)
+    assert settings({"model": "unet", "augment_args": {"scale": 0.5}})["augment_args"] == {"scale": 0.5}
 
 
 @pytest.mark.parametrize("text, problem", [("zoom=0.5", "NAME=VALUE of scale"),

@@ -185,7 +185,15 @@ class CocoFrames(CachedFrames):
         return np.ascontiguousarray(union, dtype=np.uint8)
 
     def _make(self, row):
+        return self._pixels(row, self._size)
+
+    def _make_native(self, row):
+        return self._pixels(row, None)
+
+    def _pixels(self, row, size):
+        """The image and its mask at size (H, W), or at the image's own with None."""
         image = self._images[row]
+        size = size or image.hw
         picture = open_image(image.file)
         if picture.size != image.hw[::-1]:
             raise FileError(image.file, f"is {picture.size[1]}x{picture.size[0]}, but {self.path} "
@@ -193,20 +201,22 @@ class CocoFrames(CachedFrames):
         if self.crowd == "ignore":
             plain = self._mask(image, crowds=False)
             crowd_only = self._mask(image) & ~plain.astype(bool)
-            mask, ignored = self._resized(plain), self._resized(crowd_only.astype(np.uint8))
+            mask = self._resized(plain, size)
+            ignored = self._resized(crowd_only.astype(np.uint8), size)
             mask[(ignored == 1) & (mask == 0)] = IGNORE
         else:
-            mask = self._resized(self._mask(image))
-        if image.hw != self._size:
-            picture = picture.resize(self._size[::-1], Image.BOX)
+            mask = self._resized(self._mask(image), size)
+        if image.hw != tuple(size):
+            picture = picture.resize(tuple(size)[::-1], Image.BOX)
         return np.asarray(picture), mask
 
-    def _resized(self, mask):
-        """A 0/1 mask at the frames' size, as a folder's: BOX averages every source pixel under an
-        output pixel (area interpolation), and a pixel the region touches is in it."""
+    @staticmethod
+    def _resized(mask, size):
+        """A 0/1 mask at `size`, as a folder's: BOX averages every source pixel under an output
+        pixel (area interpolation), and a pixel the region touches is in it."""
         picture = Image.fromarray(mask * np.uint8(255))
-        if picture.size != self._size[::-1]:
-            picture = picture.resize(self._size[::-1], Image.BOX)
+        if picture.size != tuple(size)[::-1]:
+            picture = picture.resize(tuple(size)[::-1], Image.BOX)
         return (np.asarray(picture) > 0).astype(np.uint8)
 
     def _select(self, rows):

@@ -46,6 +46,9 @@ class FolderFrames(CachedFrames):
                             f"not the {self._size[0]}x{self._size[1]} it was when scanned")
         return pixels
 
+    def _make_native(self, row):
+        return read_pixels(self._files[row], None, self.classes, self.palette)
+
     def _select(self, rows):
         self._files = [self._files[i] for i in rows]
 

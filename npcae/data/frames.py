@@ -83,6 +83,14 @@ class Frames:
         images, masks = self.read(range(len(self)))
         return Record(images, masks, list(self.names), list(self.notes))
 
+    def native(self, index):
+        """(image (H, W, 3) uint8, mask (H, W) uint8) of frame `index` at its own size, before
+        any resizing (what a user's photo is: `npcae evaluate --at own` scores there). Frames
+        made at one size (rendered, in memory) are their own size."""
+        images, masks = self.read([index])
+        return ((images[0] * 255).round().astype(np.uint8),
+                masks[0, ..., 0].round().astype(np.uint8))
+
 
 @dataclass
 class Record(Frames):
@@ -183,8 +191,14 @@ class CachedFrames(Frames):
         part.names = list(names)
         return part
 
+    def native(self, index):
+        return self._make_native(index)
+
     def _make(self, row):
         raise NotImplementedError
+
+    def _make_native(self, row):
+        return self._make(row)                 # frames made at one size: theirs
 
     def _select(self, rows):
         raise NotImplementedError

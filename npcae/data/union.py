@@ -79,6 +79,10 @@ class UnionFrames(Frames):
             return self.parts[next(iter(self.parts))].read([])
         return images, masks
 
+    def native(self, index):
+        label, row = self._where[index]
+        return self.parts[label].native(row)
+
     def subset(self, names):
         """The frames called `names` (SOURCE/NAME), a union again; their order must keep each
         source's frames together in the order given."""

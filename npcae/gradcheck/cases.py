@@ -243,6 +243,13 @@ def multiclass_dice_case(shape, spec="dice"):
     return Case(name, f"logits {dims(shape)}, ~20% ignored", build, kind="loss")
 
 
+# A whole model's check differences every array (the input and each parameter) at 16 entries
+# drawn by the seed, not at all of them: each layer's own case above differences every entry,
+# and what a model case adds is the chain through them. (Every entry of the CAE's took 21 s of
+# the suite, each U-Net's 16.)
+WHOLE_MODEL_SAMPLE = (1000, 16)
+
+
 def small_cae(rng):
     """The CAE at filters (2, 3, 4): every layer type of the real one, 13 convolutions."""
     model = cae(filters=(2, 3, 4), seed=SEED)
@@ -335,7 +342,7 @@ def unet_case(upsampling, shape, dropout=0.0):
         return model, x
     how = f", dropout {dropout}" if dropout else ""
     return Case("unet", f"filters 2,3, batch norm, {upsampling}{how}, x {dims(shape)}", build,
-                kind="model", step=1e-4)
+                kind="model", step=1e-4, sample=WHOLE_MODEL_SAMPLE)
 
 
 def mobilenet_unet_case(shape=(2, 64, 64, 3)):
@@ -459,7 +466,8 @@ CASES = [
     multiclass_dice_case((1, 4, 3, 19), "ce+dice"),
     *loss_cases("SumLoss", lambda: 0.5 * BCELoss() + 2 * DiceLoss(), "0.5 BCE + 2 Dice, "),
     # models
-    Case("cae", "filters 2,3,4, dropout on, x 2x16x8x3", small_cae, kind="model"),
+    Case("cae", "filters 2,3,4, dropout on, x 2x16x8x3", small_cae, kind="model",
+         sample=WHOLE_MODEL_SAMPLE),
     Case("cae+loss", "filters 2, Dice + focal, dropout on, x 2x4x6x3", cae_through_the_loss,
          kind="model"),
     unet_case("transpose", (2, 6, 5, 3), dropout=0.5),

@@ -55,10 +55,6 @@ def settings(given, name=str):
         raise SettingsError(f"unknown run setting {unknown[0]!r}")
     given = {k: v for k, v in given.items() if v is not None}
     values = {**DEFAULTS, **model_and_data_defaults(given), **given}
-    if given.get("augment_args"):      # the amounts given replace the recipe's one by one
-        recipe = model_and_data_defaults(given).get("augment_args", {})
-        values["augment_args"] = {**recipe, **given["augment_args"]}
-        values["augment"] = given.get("augment", True)
     for option in OPTIONS:
         problem = option.check(values[option.key]) if option.check else None
         if problem:
@@ -109,6 +105,17 @@ def check_combinations(values, name):
         raise SettingsError(f"{name('augment_args')}: {error}") from None
     if values["task"] is not None and values["task"] not in TASKS:
         raise SettingsError(f"unknown task {values['task']!r}; choose from {', '.join(sorted(TASKS))}")
+
+
+def amounts_over_recipe(given):
+    """`given` with its augmentation amounts (--augment-amounts) put over the model's or data's
+    one by one, and augmentation on unless --no-augment says otherwise. (From Python, a run's
+    augment_args is the whole dict: a stored run resumes with the amounts it had.)"""
+    if not given.get("augment_args"):
+        return given
+    recipe = model_and_data_defaults(given).get("augment_args", {})
+    return {**given, "augment_args": {**recipe, **given["augment_args"]},
+            "augment": given.get("augment", True)}
 
 
 def model_and_data_defaults(given):

@@ -40,3 +40,24 @@ def photo_seconds(model, photo, repeats=3):
     with torch.no_grad():
         return (best_of(repeats, model, photo),
                 best_of(repeats, torch.jit.freeze(torch.jit.trace(model, photo)), photo))
+
+
+def measure(model, args, loss_fn):
+    """What a peer prints (a dict for one JSON line): with args.photo_only, the photo alone, the
+    fastest of that many forwards in a process that trains nothing; else args.steps training
+    steps on a batch of args.batch at args.size, then the photo, and the process's peak."""
+    import resource
+
+    import torch
+    impl = f"torch {torch.__version__}"
+    photo = torch.rand(1, 3, *(int(v) for v in args.photo.split("x")))
+    if args.photo_only:
+        inference, frozen = photo_seconds(model, photo, args.photo_only)
+        return {"impl": impl, "inference_s": inference, "inference_frozen_s": frozen}
+    height, width = (int(v) for v in args.size.split("x"))
+    x = torch.rand(args.batch, 3, height, width)
+    y = (torch.rand(args.batch, 1, height, width) > 0.7).float()
+    steps = train_steps(model, x, y, loss_fn, args.steps)
+    inference, frozen = photo_seconds(model, photo)
+    return {"impl": impl, "steps_s": steps, "inference_s": inference, "inference_frozen_s": frozen,
+            "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}

@@ -12,13 +12,12 @@ convolution on even sizes is TensorFlow's (0 before, 1 after): padded explicitly
 """
 import argparse
 import json
-import resource
 
 import torch
 from torch import nn
 
 from .torch_peer import dice_focal
-from .peer_timing import photo_seconds, train_steps
+from .peer_timing import measure
 
 SETTINGS = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
             (6, 160, 3, 2), (6, 320, 1, 1))
@@ -114,22 +113,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    height, width = (int(v) for v in args.size.split("x"))
     model = MobileNetUNet(args.alpha)
-    photo = torch.rand(1, 3, *(int(v) for v in args.photo.split("x")))
-    if args.photo_only:
-        inference, frozen = photo_seconds(model, photo, args.photo_only)
-        print(json.dumps({"impl": f"torch {torch.__version__}", "inference_s": inference,
-                          "inference_frozen_s": frozen}))
-        return
-    x = torch.rand(args.batch, 3, height, width)
-    y = (torch.rand(args.batch, 1, height, width) > 0.7).float()
-    steps = train_steps(model, x, y, dice_focal, args.steps)
-    inference, frozen = photo_seconds(model, photo)
-    print(json.dumps({"impl": f"torch {torch.__version__}", "steps_s": steps,
-                      "inference_s": inference, "inference_frozen_s": frozen,
-                      "params": sum(p.numel() for p in model.parameters() if p.requires_grad),
-                      "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+    result = measure(model, args, dice_focal)
+    if not args.photo_only:
+        result["params"] = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

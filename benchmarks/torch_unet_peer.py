@@ -11,13 +11,12 @@ concatenated, 1x1 conv + sigmoid; Dice + focal, Adam 5e-4 (eps 1e-7); float32, 2
 """
 import argparse
 import json
-import resource
 
 import torch
 from torch import nn
 
 from .torch_peer import dice_focal   # the same loss as the CAE peer
-from .peer_timing import photo_seconds, train_steps
+from .peer_timing import measure
 
 
 def double_conv(c_in, c_out):
@@ -66,21 +65,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    height, width = (int(v) for v in args.size.split("x"))
     model = UNet()
-    photo = torch.rand(1, 3, *(int(v) for v in args.photo.split("x")))
-    if args.photo_only:
-        inference, frozen = photo_seconds(model, photo, args.photo_only)
-        print(json.dumps({"impl": f"torch {torch.__version__}", "inference_s": inference,
-                          "inference_frozen_s": frozen}))
-        return
-    x = torch.rand(args.batch, 3, height, width)
-    y = (torch.rand(args.batch, 1, height, width) > 0.7).float()
-    steps = train_steps(model, x, y, dice_focal, args.steps)
-    inference, frozen = photo_seconds(model, photo)
-    print(json.dumps({"impl": f"torch {torch.__version__}", "steps_s": steps,
-                      "inference_s": inference, "inference_frozen_s": frozen,
-                      "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+    result = measure(model, args, dice_focal)
+    print(json.dumps(result))
 
 
 if __name__ == "__main__":

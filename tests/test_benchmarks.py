@@ -85,3 +85,22 @@ def walk(layer):
     yield layer
     for child in getattr(layer, "layers", ()):
         yield from walk(child)
+
+
+def test_people_outside_scores_coco_and_human_seg_at_their_own_size(tmp_path, monkeypatch):
+    """bench_people_outside on a tiny run: every figure an IoU, flipping scored beside plain."""
+    from conftest import shared_data
+    coco = shared_data("coco-tiny", inside="annotations") / "annotations/instances_val2017.json"
+    monkeypatch.setenv("NPCAE_DATA", str(shared_data("human-seg-290").parent))
+    run = tmp_path / "run"
+    assert main(["train", "--epochs", "1", "--size", "32x32", "--no-progress",
+                 "--out", str(run)]) == 0
+    done = subprocess.run([sys.executable, "-m", "benchmarks.bench_people_outside", str(run),
+                           "--coco", str(coco), "--human-seg", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=240, cwd=BENCHMARKS.parent)
+    assert done.returncode == 0, done.stderr[-2000:]
+    row, = json.loads((tmp_path / "bench_people_outside.json").read_text())["rows"]
+    assert row["coco_photos"] == 49 and row["epochs"] == 1
+    for key in ("coco", "coco_tta", "hs", "hs_tta", "hs_per_image", "hs_per_image_tta"):
+        assert 0.0 <= row[key] <= 1.0, key
+    assert row["coco_s_tta"] > 0 and row["coco_s"] > 0

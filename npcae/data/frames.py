@@ -85,7 +85,7 @@ class Frames:
 
     def native(self, index):
         """(image (H, W, 3) uint8, mask (H, W) uint8) of frame `index` at its own size, before
-        any resizing (what a user's photo is: `npcae evaluate --at own` scores there). Frames
+        any resizing (what a user's photo is: `npcae evaluate --resolution own` scores there). Frames
         made at one size (rendered, in memory) are their own size."""
         images, masks = self.read([index])
         return ((images[0] * 255).round().astype(np.uint8),

@@ -85,8 +85,8 @@ class Frames:
 
     def native(self, index):
         """(image (H, W, 3) uint8, mask (H, W) uint8) of frame `index` at its own size, before
-        any resizing (what a user's photo is: `npcae evaluate --resolution own` scores there). Frames
-        made at one size (rendered, in memory) are their own size."""
+        any resizing (what a user's photo is: `npcae evaluate --resolution own` scores there).
+        Frames made at one size (rendered, in memory) are their own size."""
         images, masks = self.read([index])
         return ((images[0] * 255).round().astype(np.uint8),
                 masks[0, ..., 0].round().astype(np.uint8))

@@ -130,6 +130,38 @@ def test_tiles_in_many_blocks_give_the_one_block_result(m, rng, monkeypatch):
                                rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, h, w, c, f, pad, per_task", [
+    (2, 9, 7, 16, 32, 1, 8),         # two vectors of filters; a short last task
+    (1, 13, 10, 32, 48, 1, 16),      # 48 filters: two vectors and one more (float32)
+    (3, 5, 6, 16, 16, 0, 8)])        # "valid"; one vector of filters (float32)
+def test_the_fused_forward_gives_the_batched_forms_result(dtype, n, h, w, c, f, pad, per_task,
+                                                          rng, monkeypatch):
+    """winograd_fused (transform, GEMM and untransform per group of tiles, in cache) against the
+    batched form (BLAS between the passes) and the loops, on shapes it takes."""
+    from npcae.kernels import winograd, winograd_fused
+    assert winograd_fused.fits(c, f, dtype)
+    x, weights, _ = random_case(rng, n, h, w, c, f, pad)
+    x, weights, bias = x.astype(dtype), weights.astype(dtype), rng.normal(size=f).astype(dtype)
+    monkeypatch.setattr(winograd, "PER_TASK", per_task)
+    fused = winograd_forward(x, weights, 4, pad, bias)
+    monkeypatch.setattr(winograd_fused, "fits", lambda *args: False)
+    batched = winograd_forward(x, weights, 4, pad, bias)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(fused, batched, rtol=tolerance, atol=tolerance)
+    padded = np.pad(x.astype(np.float64), ((0, 0), (pad, pad), (pad, pad), (0, 0)))
+    expected = reference.conv2d_forward(padded, weights.astype(np.float64), bias, 1, "valid")
+    np.testing.assert_allclose(fused, expected, rtol=10 * tolerance, atol=10 * tolerance)
+
+
+def test_the_fused_forward_leaves_wide_filters_to_blas():
+    from npcae.kernels import winograd_fused
+    assert winograd_fused.fits(64, 64, np.float32) and winograd_fused.fits(128, 128, np.float32)
+    assert not winograd_fused.fits(256, 128, np.float32)         # U[p] 128 KB: BLAS's batches
+    assert not winograd_fused.fits(24, 32, np.float32)           # not whole vectors
+    assert not winograd_fused.fits(16, 16, np.int32)
+
+
 def test_wide_3x3_layers_choose_winograd_by_shape_and_summary_shows_it(rng):
     """conv_choice's table: F(4x4,3x3) for 3x3 stride-1 layers wide on both sides and big
     enough; from fewer channels once frozen (the filter transform made once); never strided."""

@@ -40,7 +40,11 @@ tests/test_winograd.py measures the float32 error against the float64 loop refer
 Every tile is independent, so the results do not depend on the thread count.
 """
 import numpy as np
-from numba import njit, prange
+
+from . import winograd_fused
+
+PER_TASK = 8
+from .winograd_transforms import transform_tiles, untransform_tiles
 
 F23 = dict(
     BT=np.array([[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]], np.float64),
@@ -72,95 +76,6 @@ def matrices(m, r=3):
 
 def tiles(size, m):
     return -(-size // m)
-
-
-# -- the transforms (Numba): out = L tile L^T for every tile, channels innermost ----------------
-@njit(inline="always")
-def _tile_in(x, L, stride, offset, out, n, ty, tx, t, d, tmp):
-    """out[a*A + b, t, :] = sum_{k,l} L[a, k] L[b, l] x[n, ty*stride + k + offset, tx*stride + l + offset, :]
-    (zero outside x), for the tile t at (n, ty, tx); d and tmp are this tile's scratch."""
-    size_a, size_k = L.shape
-    height, width, channels = x.shape[1], x.shape[2], x.shape[3]
-    for k in range(size_k):
-        h = ty * stride + k + offset
-        for l in range(size_k):
-            w = tx * stride + l + offset
-            if 0 <= h < height and 0 <= w < width:
-                for c in range(channels):
-                    d[k, l, c] = x[n, h, w, c]
-            else:
-                for c in range(channels):
-                    d[k, l, c] = 0.0
-    for a in range(size_a):                      # tmp = L d          (size_a, size_k, C)
-        for l in range(size_k):
-            for c in range(channels):
-                tmp[a, l, c] = 0.0
-            for k in range(size_k):
-                coefficient = L[a, k]
-                if coefficient != 0.0:
-                    for c in range(channels):
-                        tmp[a, l, c] += coefficient * d[k, l, c]
-    for a in range(size_a):                      # out = tmp L^T      (size_a, size_a, C)
-        for b in range(size_a):
-            row = out[a * size_a + b, t]
-            for c in range(channels):
-                row[c] = 0.0
-            for l in range(size_k):
-                coefficient = L[b, l]
-                if coefficient != 0.0:
-                    for c in range(channels):
-                        row[c] += coefficient * tmp[a, l, c]
-
-
-@njit(parallel=True, cache=True)
-def transform_tiles(x, L, stride, offset, rows, cols, first, out):
-    """Tiles first, first + 1, ... (numbered image by image, row by row): each tile's L d L^T
-    into out (L.shape[0]^2, count, C)."""
-    size_a, size_k = L.shape
-    per_image = rows * cols
-    for i in prange(out.shape[1]):
-        t = first + i
-        n, r = t // per_image, t % per_image
-        d = np.empty((size_k, size_k, x.shape[3]), x.dtype)
-        tmp = np.empty((size_a, size_k, x.shape[3]), x.dtype)
-        _tile_in(x, L, stride, offset, out, n, r // cols, r % cols, i, d, tmp)
-
-
-@njit(parallel=True, cache=True)
-def untransform_tiles(M, AT, rows, cols, first, bias, y):
-    """For tiles first, first + 1, ...: y[n, ty*m + i, tx*m + j, :] = (A^T M_t A)[i, j] + bias
-    (cropped to y), M (alpha^2, count, F)."""
-    m, alpha = AT.shape
-    height, width, filters = y.shape[1], y.shape[2], y.shape[3]
-    per_image = rows * cols
-    for i_tile in prange(M.shape[1]):
-        t = first + i_tile
-        n, r = t // per_image, t % per_image
-        ty, tx = r // cols, r % cols
-        tmp = np.zeros((m, alpha, filters), y.dtype)        # tmp = A^T M   (m, alpha, F)
-        for i in range(m):
-            for k in range(alpha):
-                coefficient = AT[i, k]
-                if coefficient != 0.0:
-                    for b in range(alpha):
-                        row = M[k * alpha + b, i_tile]
-                        for f in range(filters):
-                            tmp[i, b, f] += coefficient * row[f]
-        for i in range(m):
-            h = ty * m + i
-            if h >= height:
-                break
-            for j in range(m):
-                w = tx * m + j
-                if w >= width:
-                    break
-                for f in range(filters):
-                    y[n, h, w, f] = bias[f]
-                for b in range(alpha):
-                    coefficient = AT[j, b]
-                    if coefficient != 0.0:
-                        for f in range(filters):
-                            y[n, h, w, f] += coefficient * tmp[i, b, f]
 
 
 # -- the three passes -------------------------------------------------------------------------
@@ -219,8 +134,12 @@ def winograd_forward(x, w, m=4, pad=1, bias=None, U=None):
     channels, filters = x.shape[3], w.shape[3]
     U = filter_transform(w, m) if U is None else U
     y = np.empty((x.shape[0], *out_hw, filters), x.dtype)
-    bias = np.zeros(filters, x.dtype) if bias is None else np.asarray(bias, x.dtype)
+    bias = np.zeros(filters, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
     BT, AT, x = mats["BT"].astype(x.dtype), mats["AT"].astype(x.dtype), np.ascontiguousarray(x)
+    if winograd_fused.fits(channels, filters, x.dtype):
+        winograd_fused.fused_forward(x, np.ascontiguousarray(U, x.dtype), BT, AT, pad, rows, cols, bias, y,
+                                     PER_TASK)
+        return y
     blocks = tile_blocks(x.shape[0] * rows * cols, alpha2, max(channels, filters), x.itemsize)
     V_space = np.empty(alpha2 * blocks[0][1] * channels, x.dtype)
     M_space = np.empty(alpha2 * blocks[0][1] * filters, x.dtype)

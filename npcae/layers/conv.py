@@ -150,7 +150,7 @@ class Conv2D(Layer):
         matrix; returns the columns when backward_data can reuse them, else None."""
         x = self._x
         d_weights, d_bias, cols = conv_backward_weights(x, self.geometry(x.shape), dy, self.last_plan,
-                                                        self._kept)
+                                                        self._kept, bias="b" in self.grads)
         self.grads["W"][...] = d_weights.reshape(self.params["W"].shape)
         if "b" in self.grads:
             self.grads["b"][...] = d_bias

@@ -164,22 +164,26 @@ def bias_gradient(dy):
     return channel_sums(dy).astype(dy.dtype, copy=False)
 
 
-def conv_backward_weights(x, geom, dy, plan, kept=None):
+def conv_backward_weights(x, geom, dy, plan, kept=None, bias=True):
     """(dw (KH*KW*C, F), db (F,), cols): cols are the whole columns when backward_data can
-    reuse them as its buffer (WHOLE_COLUMNS), else None."""
+    reuse them as its buffer (WHOLE_COLUMNS), else None. bias=False (a layer without one, as
+    every convolution before a batch norm) leaves db None instead of summing dy for nothing."""
+    if plan.weights == KEPT_COLUMNS:                  # db comes out of the same GEMM
+        dw_db = kept.buffer.T @ dy
+        return dw_db[:-1], dw_db[-1], None
+    cols = None
     if plan.weights in WINOGRAD:
         dy_image = dy.reshape(x.shape[0], geom.out_h, geom.out_w, dy.shape[1])
         dw = winograd.winograd_backward_weights(x, dy_image, WINOGRAD[plan.weights], geom.pad_top)
-        return dw.reshape(-1, dy.shape[1]), bias_gradient(dy), None
-    if plan.weights == DIRECT:
-        return direct_weights_grad(x, geom, dy), bias_gradient(dy), None
-    if plan.weights == KEPT_COLUMNS:
-        dw_db = kept.buffer.T @ dy
-        return dw_db[:-1], dw_db[-1], None
-    if plan.weights == COLUMN_BLOCKS:
-        return kernels.columns_t_matmul(x, geom, dy), bias_gradient(dy), None
-    cols = kernels.im2col_shared(x, geom)
-    return cols.T @ dy, bias_gradient(dy), cols
+        dw = dw.reshape(-1, dy.shape[1])
+    elif plan.weights == DIRECT:
+        dw = direct_weights_grad(x, geom, dy)
+    elif plan.weights == COLUMN_BLOCKS:
+        dw = kernels.columns_t_matmul(x, geom, dy)
+    else:
+        cols = kernels.im2col_shared(x, geom)
+        dw = cols.T @ dy
+    return dw, bias_gradient(dy) if bias else None, cols
 
 
 def conv_backward_data(dy, geom, w, x_shape, plan, cols=None, flipped=None, bias=None):

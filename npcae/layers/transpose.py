@@ -114,7 +114,7 @@ class Conv2DTranspose(Layer):
         dy = np.ascontiguousarray(grad_out, dtype=x.dtype)
         # C's backward-weights with its input (our dy) and its output gradient (our x) swapped in
         d_weights, _, _ = conv_backward_weights(dy, geom, x.reshape(-1, self.in_channels),
-                                                self._adjoint_plan)
+                                                self._adjoint_plan, bias=False)
         self.grads["W"][...] = d_weights.reshape(self.params["W"].shape)
         if "b" in self.grads:
             self.grads["b"][...] = bias_gradient(dy)

@@ -1,0 +1,124 @@
+"""Winograd's forward in one pass per group of tiles: transform, multiply, untransform in cache.
+
+    fused_forward(x, U, BT, AT, pad, rows, cols, bias, y)     y = the convolution, as winograd.py's
+
+winograd.py's batched form writes V (alpha^2, T, C) for a block of tiles, hands it to BLAS
+for alpha^2 GEMMs and reads M (alpha^2, T, F) back: three passes over buffers of 16 MB, which
+on the U-Net's 64 -> 64 layer at 8 x 64x64 went through memory at a third of a copy's speed
+and took longer than the GEMMs (transform 6.0 ms, GEMMs 10.4, untransform 6.2). Here each
+task takes GROUP tiles through all three stages while they sit in L1/L2:
+
+    V_g = transform of GROUP tiles                  (alpha^2, GROUP, C)
+    M_g[p] = V_g[p] @ U[p]  for each position p     (alpha^2, GROUP, F)   the GEMM below
+    y  += untransform of M_g
+
+The GEMM is direct.py's register block turned to this product: the GROUP tiles' sums of two
+vectors of filters (16 registers) while the C channels stream by, each adding U[p]'s two
+vectors times one value of V per tile (simd.fmadd). U is read from L2 by every task.
+C and F must be whole vectors (`fits`); winograd.py runs the batched form otherwise. Every tile
+is computed alone, in the same order of additions: the result does not depend on the threads.
+"""
+import numpy as np
+from numba import njit, prange
+
+from .simd import fmadd, lanes, load, store
+from .winograd_transforms import _tile_in, _tile_out
+
+GROUP = 8                       # tiles per register block: 8 x 2 vectors of sums
+
+
+# Up to this many bytes of U per position the fused form is ahead (ms, fused vs batched, 8
+# images, best of 7 on 2 cores: 64 -> 64 at 64x64 8.9 vs 18.1, 128 -> 128 at 32x32 7.0 vs 9.9,
+# 64 -> 128 at 32x32 4.0 vs 5.0); from 128 KB (256 -> 128, 256 -> 256) every task reads U[p]
+# from beyond L2 and BLAS's batched GEMMs, which read each U[p] once, are as fast or faster
+# (256 -> 256 at 16x16: 9.8 vs 9.0).
+MAX_U_BYTES = 64 << 10
+
+
+def fits(channels, filters, dtype):
+    """Whether fused_forward is the form to take for C = `channels` -> F = `filters` in `dtype`."""
+    width = {np.dtype(np.float32): 16, np.dtype(np.float64): 8}.get(np.dtype(dtype))
+    return (width is not None and channels % width == 0 and filters % width == 0
+            and channels * filters * np.dtype(dtype).itemsize <= MAX_U_BYTES)
+
+
+@njit(inline="always")
+def _product(V, U, M, channels, filters, count, p, g, f0, zero):
+    """M[p, g : g + GROUP, f0 : f0 + 2 lanes] = V[p, g : g + GROUP] @ U[p, :, f0 : f0 + 2 lanes];
+    V, U and M flat (alpha^2, count, C), (alpha^2, C, F) and (alpha^2, count, F)."""
+    f1 = f0 + lanes(U)
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = zero
+    t0 = t1 = t2 = t3 = t4 = t5 = t6 = t7 = zero
+    u_row = p * channels * filters
+    v_row = (p * count + g) * channels
+    for c in range(channels):
+        u = load(U, u_row + c * filters + f0)
+        w = load(U, u_row + c * filters + f1)
+        v = V[v_row + c]
+        s0, t0 = fmadd(s0, v, u), fmadd(t0, v, w)
+        v = V[v_row + channels + c]
+        s1, t1 = fmadd(s1, v, u), fmadd(t1, v, w)
+        v = V[v_row + 2 * channels + c]
+        s2, t2 = fmadd(s2, v, u), fmadd(t2, v, w)
+        v = V[v_row + 3 * channels + c]
+        s3, t3 = fmadd(s3, v, u), fmadd(t3, v, w)
+        v = V[v_row + 4 * channels + c]
+        s4, t4 = fmadd(s4, v, u), fmadd(t4, v, w)
+        v = V[v_row + 5 * channels + c]
+        s5, t5 = fmadd(s5, v, u), fmadd(t5, v, w)
+        v = V[v_row + 6 * channels + c]
+        s6, t6 = fmadd(s6, v, u), fmadd(t6, v, w)
+        v = V[v_row + 7 * channels + c]
+        s7, t7 = fmadd(s7, v, u), fmadd(t7, v, w)
+    m_row = (p * count + g) * filters
+    sums = ((s0, t0), (s1, t1), (s2, t2), (s3, t3), (s4, t4), (s5, t5), (s6, t6), (s7, t7))
+    for j, (s, t) in enumerate(sums):
+        store(M, m_row + j * filters + f0, s)
+        store(M, m_row + j * filters + f1, t)
+
+
+@njit(inline="always")
+def _product_one(V, U, M, channels, filters, count, p, g, f0, zero):
+    """_product for one vector of filters (F an odd number of vectors)."""
+    u_row, v_row, m_row = p * channels * filters, (p * count + g) * channels, (p * count + g) * filters
+    for j in range(GROUP):
+        s = zero
+        for c in range(channels):
+            s = fmadd(s, V[v_row + j * channels + c], load(U, u_row + c * filters + f0))
+        store(M, m_row + j * filters + f0, s)
+
+
+@njit(parallel=True, cache=True, boundscheck=False, error_model="numpy")
+def fused_forward(x, U, BT, AT, pad, rows, cols, bias, y, per_task):
+    """y (N, OH, OW, F) = bias + the stride-1 3x3 convolution of x (N, H, W, C) padded by `pad`,
+    by F(m x m, 3 x 3) with U = G g G^T (alpha^2, C, F); rows x cols tiles per image, taken
+    `per_task` (a multiple of GROUP) at a time."""
+    alpha, m = BT.shape[0], AT.shape[0]
+    channels, filters = x.shape[3], U.shape[2]
+    per_image = rows * cols
+    total = x.shape[0] * per_image
+    width = lanes(y)
+    for task in prange((total + per_task - 1) // per_task):
+        V = np.zeros((alpha * alpha, per_task, channels), x.dtype)   # a short last task: zeros
+        M = np.empty((alpha * alpha, per_task, filters), x.dtype)
+        V_flat, M_flat, U_flat = V.reshape(-1), M.reshape(-1), U.reshape(-1)
+        tmp = np.empty(alpha * alpha * width, x.dtype)
+        zero = load(np.zeros(width, x.dtype), 0)
+        first = task * per_task
+        count = min(per_task, total - first)
+        for j in range(count):
+            n, r = (first + j) // per_image, (first + j) % per_image
+            for c0 in range(0, channels, width):
+                _tile_in(x, BT, m, -pad, V, n, r // cols, r % cols, j, c0, tmp, zero)
+        for p in range(alpha * alpha):           # U[p] stays in cache across the task's groups
+            for g in range(0, count, GROUP):
+                f0 = 0
+                while f0 + 2 * width <= filters:
+                    _product(V_flat, U_flat, M_flat, channels, filters, per_task, p, g, f0, zero)
+                    f0 += 2 * width
+                if f0 < filters:
+                    _product_one(V_flat, U_flat, M_flat, channels, filters, per_task, p, g, f0, zero)
+        for j in range(count):
+            n, r = (first + j) // per_image, (first + j) % per_image
+            for f0 in range(0, filters, width):
+                _tile_out(M, AT, j, bias, y, n, r // cols, r % cols, f0, tmp, zero)

@@ -181,6 +181,26 @@ def batchnorm_case(shape, frozen=False, offset=0.0, scale=1.0, fast=True):
     return Case("BatchNormalization", f"{statistics}, x {dims(shape)}{shift}{how}", build)
 
 
+def batchnorm_relu_case(shape, frozen=False):
+    """Batch norm then ReLU in a Sequential, which runs the two as one (layers/fused.py): the
+    ReLU's mask recomputed in backward. Each channel's beta is moved to where its normalised
+    values keep 0.1 from the kink, some on each side, so the differences never cross it."""
+    def build(rng):
+        bn, x = batchnorm_case(shape, frozen=frozen).build(rng)
+        bn.astype(np.float64)
+        y = np.copy(bn.forward(x, training=False) if frozen else bn.forward(x, training=True))
+        unshifted = (y - bn.params["beta"]).reshape(-1, shape[-1])       # independent of beta
+        for c in range(shape[-1]):
+            betas = np.linspace(-1, 1, 401)
+            margins = np.abs(unshifted[:, c][:, None] + betas).min(axis=0)
+            mixed = [(unshifted[:, c] + b > 0).any() and (unshifted[:, c] + b < 0).any() for b in betas]
+            bn.params["beta"][c] = betas[np.flatnonzero((margins > 0.1) & np.array(mixed))[0]]
+        return Sequential(bn, ReLU()), x
+    statistics = "moving statistics" if frozen else "batch statistics"
+    return Case("BatchNormalization+ReLU", f"fused by Sequential, {statistics}, x {dims(shape)}",
+                build)
+
+
 def _conv(rng, c_in, c_out, stride=1):
     layer = Conv2D(c_in, c_out, 3, stride, rng=rng)
     layer.params["b"][...] = rng.standard_normal(c_out)
@@ -447,6 +467,8 @@ CASES = [
     batchnorm_case((2, 3, 4, 3), frozen=True),
     batchnorm_case((2, 3, 4, 3), fast=False),
     batchnorm_case((2, 3, 4, 3), frozen=True, fast=False),
+    batchnorm_relu_case((2, 3, 4, 3)),
+    batchnorm_relu_case((2, 3, 4, 3), frozen=True),
     # containers: skip connections
     Case("Add", "residual x + conv(swish(conv(x))), x 2x6x4x3", residual_block),
     Case("Concatenate", "U-Net skip [x, up(swish(conv_s2(x)))], x 2x6x4x3", unet_level),

@@ -135,3 +135,97 @@ def normalise_backward(dy, x, mean, scale, c_mean, c_centred):
     kernel = _backward_serial if x2.size < SERIAL_BELOW else _backward_parallel
     kernel(dy2, x2, *(_channel_vector(v, x2.dtype) for v in (mean, scale, c_mean, c_centred)), dx)
     return dx.reshape(np.shape(x))
+
+
+# -- batch norm followed by ReLU (layers/fused.py): z = max(y, 0), y the normalised x ----------
+# The ReLU's mask is y > 0, recomputed from x by the same operations as the forward's, so it is
+# the forward's bit for bit; no pass writes y, and backward never reads z.
+@njit(inline="always")
+def _normalised(x, mean, scale, beta, r, c):
+    return (x[r, c] - mean[c]) * scale[c] + beta[c]
+
+
+@njit(inline="always")
+def _relu_store(y, z, r, c):
+    if y > 0:
+        z[r, c] = y
+    else:
+        z[r, c] = 0
+
+
+@njit(parallel=True, cache=True)
+def _normalise_relu_parallel(x, mean, scale, beta, z):
+    for r in prange(x.shape[0]):
+        for c in range(x.shape[1]):
+            _relu_store(_normalised(x, mean, scale, beta, r, c), z, r, c)
+
+
+@njit(cache=True)
+def _normalise_relu_serial(x, mean, scale, beta, z):
+    for r in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            _relu_store(_normalised(x, mean, scale, beta, r, c), z, r, c)
+
+
+@njit(parallel=True, cache=True)
+def _gradient_sums_relu(dz, x, mean, scale, beta, blocks):
+    rows, channels = x.shape
+    partial = np.zeros((2, blocks, channels))
+    for b in prange(blocks):
+        acc_dy, acc_dyx = partial[0, b], partial[1, b]
+        for r in range(b * rows // blocks, (b + 1) * rows // blocks):
+            for c in range(channels):
+                g = dz[r, c] if _normalised(x, mean, scale, beta, r, c) > 0 else 0
+                acc_dy[c] += g
+                acc_dyx[c] += np.float64(g) * np.float64(x[r, c] - mean[c])
+    return partial[0].sum(axis=0), partial[1].sum(axis=0)
+
+
+@njit(inline="always")
+def _backward_relu_at(dz, x, mean, scale, beta, c_mean, c_centred, dx, r, c):
+    # Where the mask is 0, dy * scale - c_mean is 0 - c_mean: the same bits as -c_mean.
+    centred = (x[r, c] - mean[c]) * c_centred[c]
+    if _normalised(x, mean, scale, beta, r, c) > 0:
+        dx[r, c] = dz[r, c] * scale[c] - c_mean[c] - centred
+    else:
+        dx[r, c] = -c_mean[c] - centred
+
+
+@njit(parallel=True, cache=True)
+def _backward_relu_parallel(dz, x, mean, scale, beta, c_mean, c_centred, dx):
+    for r in prange(x.shape[0]):
+        for c in range(x.shape[1]):
+            _backward_relu_at(dz, x, mean, scale, beta, c_mean, c_centred, dx, r, c)
+
+
+@njit(cache=True)
+def _backward_relu_serial(dz, x, mean, scale, beta, c_mean, c_centred, dx):
+    for r in range(x.shape[0]):
+        for c in range(x.shape[1]):
+            _backward_relu_at(dz, x, mean, scale, beta, c_mean, c_centred, dx, r, c)
+
+
+def normalise_relu(x, mean, scale, beta):
+    """max((x - mean) * scale + beta, 0) per channel, in x's dtype: a new array of x's shape."""
+    x2 = _rows(x)
+    z = np.empty_like(x2)
+    kernel = _normalise_relu_serial if x2.size < SERIAL_BELOW else _normalise_relu_parallel
+    kernel(x2, *(_channel_vector(v, x2.dtype) for v in (mean, scale, beta)), z)
+    return z.reshape(np.shape(x))
+
+
+def gradient_sums_relu(dz, x, mean, scale, beta):
+    """gradient_sums(dy, x, mean) for dy = dz where (x - mean) * scale + beta > 0, else 0."""
+    x2, dz2 = _rows(x), _rows(dz)
+    vectors = (_channel_vector(v, x2.dtype) for v in (mean, scale, beta))
+    return _gradient_sums_relu(dz2, x2, *vectors, _blocks(x2.shape[0], x2.size))
+
+
+def normalise_backward_relu(dz, x, mean, scale, beta, c_mean, c_centred):
+    """normalise_backward(dy, ...) for dy = dz where (x - mean) * scale + beta > 0, else 0."""
+    x2, dz2 = _rows(x), _rows(dz)
+    dx = np.empty_like(x2)
+    kernel = _backward_relu_serial if x2.size < SERIAL_BELOW else _backward_relu_parallel
+    vectors = (_channel_vector(v, x2.dtype) for v in (mean, scale, beta, c_mean, c_centred))
+    kernel(dz2, x2, *vectors, dx)
+    return dx.reshape(np.shape(x))

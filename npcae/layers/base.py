@@ -202,24 +202,36 @@ def _remembers_mode(forward):
     def remembering_forward(self, x, training=False):
         self._backward_ready = None              # a forward that raises leaves nothing to use
         y = forward(self, x, training)
-        self._backward_ready = bool(training)
-        self._forward_shape = getattr(y, "shape", None)
+        remember_forward(self, y, training)
         return y
     return remembering_forward
+
+
+def remember_forward(layer, y, training):
+    """Record, as every guarded forward does, that `layer` returned y in this mode; for a
+    caller that runs a layer's forward by another road (layers/fused.py)."""
+    layer._backward_ready = bool(training)
+    layer._forward_shape = getattr(y, "shape", None)
+
+
+def check_backward(layer, grad_out):
+    """What every guarded backward checks first: a training forward just before, and dy of
+    the shape it returned. BackwardOrderError or BadInput otherwise."""
+    ready = getattr(layer, "_backward_ready", None)
+    if ready is not True:
+        last = {None: "there was no forward before it",
+                False: "the last forward was an inference forward (training=False), which "
+                       "replaced what backward needs"}[ready]
+        raise BackwardOrderError(f"{type(layer).__name__}.backward needs forward(x, "
+                                 f"training=True) just before it; {last}")
+    if getattr(grad_out, "shape", None) != layer._forward_shape:
+        raise _wrong_gradient(layer, grad_out)
 
 
 def _needs_training_forward(backward):
     @functools.wraps(backward)
     def checked_backward(self, grad_out):
-        ready = getattr(self, "_backward_ready", None)
-        if ready is not True:
-            last = {None: "there was no forward before it",
-                    False: "the last forward was an inference forward (training=False), which "
-                           "replaced what backward needs"}[ready]
-            raise BackwardOrderError(f"{type(self).__name__}.backward needs forward(x, "
-                                     f"training=True) just before it; {last}")
-        if getattr(grad_out, "shape", None) != self._forward_shape:
-            raise _wrong_gradient(self, grad_out)
+        check_backward(self, grad_out)
         return backward(self, grad_out)
     return checked_backward
 

@@ -120,14 +120,21 @@ class BatchNormalization(Layer):
         return tuple(input_shape)
 
     def forward(self, x, training=False):
+        return self._forward(x, training, relu=False)
+
+    def forward_relu(self, x, training=False):
+        """ReLU(forward(x)) in one pass over x (layers/fused.py; the fast road only)."""
+        return self._forward(x, training, relu=True)
+
+    def _forward(self, x, training, relu):
         x = as_float(x)
         self.output_shape(x.shape)
         mean, variance = self._statistics(x, training)
         inv_std = 1.0 / np.sqrt(variance + self.epsilon)
         self._x, self._mean, self._inv_std = (x, mean, inv_std) if training else (None,) * 3
         scale = self.params["gamma"].astype(np.float64) * inv_std
-        return self._road.normalise(x, mean.astype(x.dtype), scale.astype(x.dtype),
-                                    self.params["beta"])
+        normalise = kernels.normalise_relu if relu else self._road.normalise
+        return normalise(x, mean.astype(x.dtype), scale.astype(x.dtype), self.params["beta"])
 
     @property
     def _road(self):
@@ -156,21 +163,36 @@ class BatchNormalization(Layer):
             moving[...] = self.momentum * moving.astype(np.float64) + (1 - self.momentum) * batch
 
     def backward(self, grad_out):
+        return self._backward(grad_out, relu=False)
+
+    def backward_relu(self, grad_out):
+        """backward(ReLU's backward(grad_out)) after forward_relu: the ReLU's mask recomputed
+        from x in each of backward's two passes, the same as the forward's."""
+        return self._backward(grad_out, relu=True)
+
+    def _backward(self, grad_out, relu):
         x, mean, inv_std = self._x, self._mean, self._inv_std
         dy = np.asarray(grad_out, dtype=x.dtype)
         mean_x = mean.astype(x.dtype)
-        sum_dy, sum_dy_centred = self._road.gradient_sums(dy, x, mean_x)
+        scale = self.params["gamma"].astype(np.float64) * inv_std      # gamma / sigma
+        scale_x = scale.astype(x.dtype)
+        if relu:      # dy here is dz, the ReLU's upstream gradient
+            beta = self.params["beta"]
+            sum_dy, sum_dy_centred = kernels.gradient_sums_relu(dy, x, mean_x, scale_x, beta)
+        else:
+            sum_dy, sum_dy_centred = self._road.gradient_sums(dy, x, mean_x)
         sum_dy_xhat = sum_dy_centred * inv_std
         self.grads["gamma"][...] = sum_dy_xhat
         self.grads["beta"][...] = sum_dy
-        scale = self.params["gamma"].astype(np.float64) * inv_std      # gamma / sigma
         m = x.size // self.channels
         if self.frozen:                            # the statistics are constants: dy * scale
             c_mean = c_centred = np.zeros(self.channels)
         else:    # dx = scale * dy - scale * mean(dy) - (scale / sigma) * mean(dy * xhat) * centred
             c_mean, c_centred = scale * sum_dy / m, scale * inv_std * sum_dy_xhat / m
-        return self._road.normalise_backward(dy, x, mean_x, scale.astype(x.dtype),
-                                             c_mean.astype(x.dtype), c_centred.astype(x.dtype))
+        c_mean, c_centred = c_mean.astype(x.dtype), c_centred.astype(x.dtype)
+        if relu:
+            return kernels.normalise_backward_relu(dy, x, mean_x, scale_x, beta, c_mean, c_centred)
+        return self._road.normalise_backward(dy, x, mean_x, scale_x, c_mean, c_centred)
 
     def __repr__(self):
         frozen = ", frozen=True" if self.frozen else ""

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from ..kernels.channels import concat_channels
+from ..layers import fused
 from ..layers.base import Layer
 from .io import load_weights, save_weights
 from .summary import summary_text
@@ -127,13 +128,31 @@ class Sequential(Container):
     caches_forward = False        # backward uses only the layers' caches, and they check theirs
 
     def forward(self, x, training=False):
-        for layer in self.layers:
+        self._fused = set()            # i: layers i, i + 1 ran as one (layers/fused.py)
+        i = 0
+        while i < len(self.layers):
+            layer = self.layers[i]
+            if i + 1 < len(self.layers) and fused.fuses(layer, self.layers[i + 1]) and fused.takes_input(x):
+                x = fused.forward_pair(layer, self.layers[i + 1], x, training)
+                self._fused.add(i)
+                i += 2
+                continue
             x = layer.forward(x, training)
+            i += 1
         return x
 
     def backward(self, grad_out):
-        for layer in reversed(self.layers):
-            grad_out = layer.backward(grad_out)
+        fused_pairs = getattr(self, "_fused", set())
+        i = len(self.layers) - 1
+        while i >= 0:
+            # After a fused forward the layers' caches also serve two plain backwards (the
+            # ReLU kept z): a hook registered since then is honoured.
+            if i - 1 in fused_pairs and fused.fuses(self.layers[i - 1], self.layers[i]):
+                grad_out = fused.backward_pair(self.layers[i - 1], self.layers[i], grad_out)
+                i -= 2
+                continue
+            grad_out = self.layers[i].backward(grad_out)
+            i -= 1
         return grad_out
 
     def output_shape(self, input_shape):

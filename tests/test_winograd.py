@@ -154,12 +154,36 @@ def test_the_fused_forward_gives_the_batched_forms_result(dtype, n, h, w, c, f, 
     np.testing.assert_allclose(fused, expected, rtol=10 * tolerance, atol=10 * tolerance)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n, h, w, c, f, pad, group", [
+    (2, 9, 7, 16, 32, 1, 16),        # two vectors of filters; blocks and groups cut mid-image
+    (1, 13, 10, 32, 48, 1, 4),       # two vectors and one more (float32); many short groups
+    (3, 5, 6, 16, 16, 0, 16)])       # "valid"
+def test_the_fused_weight_gradient_gives_the_batched_forms_result(dtype, n, h, w, c, f, pad,
+                                                                  group, rng, monkeypatch):
+    from npcae.kernels import winograd, winograd_fused
+    assert winograd_fused.fits_weights(c, f, dtype)
+    x, weights, dy = random_case(rng, n, h, w, c, f, pad)
+    _, _, expected = reference_passes(x, weights, dy, pad)
+    x, dy = x.astype(dtype), dy.astype(dtype)
+    monkeypatch.setattr(winograd, "WEIGHT_GROUP", group)
+    fused = winograd_backward_weights(x, dy, 4, pad)
+    monkeypatch.setattr(winograd_fused, "fits_weights", lambda *args: False)
+    batched = winograd_backward_weights(x, dy, 4, pad)
+    tolerance = 1e-5 if dtype == np.float32 else 1e-12
+    scale = np.abs(expected).max()
+    np.testing.assert_allclose(fused, batched, rtol=0, atol=tolerance * scale)
+    np.testing.assert_allclose(fused, expected, rtol=0, atol=10 * tolerance * scale)
+
+
 def test_the_fused_forward_leaves_wide_filters_to_blas():
     from npcae.kernels import winograd_fused
     assert winograd_fused.fits(64, 64, np.float32) and winograd_fused.fits(128, 128, np.float32)
     assert not winograd_fused.fits(256, 128, np.float32)         # U[p] 128 KB: BLAS's batches
     assert not winograd_fused.fits(24, 32, np.float32)           # not whole vectors
     assert not winograd_fused.fits(16, 16, np.int32)
+    assert winograd_fused.fits_weights(64, 128, np.float32)
+    assert not winograd_fused.fits_weights(128, 128, np.float32)      # dU[p] 64 KB: BLAS's
 
 
 def test_wide_3x3_layers_choose_winograd_by_shape_and_summary_shows_it(rng):

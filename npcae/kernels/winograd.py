@@ -24,7 +24,11 @@ product over tiles t, channels c and filters f:
     Y_tf           = A^T M_tf A                     output transform, cropped to OH x OW
 
 so the multiplies become alpha^2 GEMMs of T x C by C x F (numpy's matmul, OpenBLAS), and the
-transforms, which touch each value a few times, run in Numba with the channels innermost.
+transforms, which touch each value a few times, run in Numba with the channels innermost
+(winograd_transforms.py). Where C and F are whole machine vectors and U[p] is small enough to
+stay in L2, winograd_fused.py runs transform, product and untransform per group of tiles
+instead, in cache, with its own register-blocked product: the batched form's V and M went
+through memory at a third of a copy's speed (the choice and its figures are there).
 
 Backward through the same algorithm (the gradient of the Winograd forward, which equals the
 convolution exactly in exact arithmetic):
@@ -43,7 +47,8 @@ import numpy as np
 
 from . import winograd_fused
 
-PER_TASK = 8
+PER_TASK = 8              # tiles per task of the fused forward
+WEIGHT_GROUP = 16         # tiles per group of the fused backward-weights
 from .winograd_transforms import transform_tiles, untransform_tiles
 
 F23 = dict(
@@ -171,6 +176,10 @@ def winograd_backward_weights(x, dy, m=4, pad=1, r=3):
     alpha, G = A.shape[0], mats["G"]
     channels, filters = x.shape[3], dy.shape[3]
     x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
+    if winograd_fused.fits_weights(channels, filters, x.dtype):
+        partials = np.zeros((winograd_fused.WEIGHT_BLOCKS, alpha * alpha, channels, filters), x.dtype)
+        winograd_fused.fused_weights(x, dy, BT, A, pad, rows, cols, WEIGHT_GROUP, partials)
+        return _filter_adjoint(partials.sum(axis=0), G, r, channels, filters, x.dtype)
     blocks = tile_blocks(x.shape[0] * rows * cols, alpha * alpha, max(channels, filters), x.itemsize)
     V_space = np.empty(alpha * alpha * blocks[0][1] * channels, x.dtype)
     dM_space = np.empty(alpha * alpha * blocks[0][1] * filters, x.dtype)
@@ -182,6 +191,12 @@ def winograd_backward_weights(x, dy, m=4, pad=1, r=3):
         transform_tiles(x, BT, m, -pad, rows, cols, first, V)
         transform_tiles(dy, A, m, 0, rows, cols, first, dM)
         dU += np.matmul(V.transpose(0, 2, 1), dM, out=part)
+    return _filter_adjoint(dU, G, r, channels, filters, x.dtype)
+
+
+def _filter_adjoint(dU, G, r, channels, filters, dtype):
+    """dw (r, r, C, F) = G^T dU G for dU (alpha^2, C, F), in float64, then `dtype`."""
+    alpha = G.shape[0]
     half = (G.T @ dU.astype(np.float64).reshape(alpha, -1)).reshape(r, alpha, -1)   # G^T dU   (r, alpha, C*F)
     dw = np.matmul(G.T, half)                                                     # G^T dU G (r, r, C*F)
-    return dw.reshape(r, r, channels, filters).astype(x.dtype)
+    return dw.reshape(r, r, channels, filters).astype(dtype)

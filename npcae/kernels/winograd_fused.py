@@ -1,6 +1,9 @@
-"""Winograd's forward in one pass per group of tiles: transform, multiply, untransform in cache.
+"""Winograd's forward and weight gradient per group of tiles, the transforms and the products in
+cache.
 
-    fused_forward(x, U, BT, AT, pad, rows, cols, bias, y)     y = the convolution, as winograd.py's
+    fused_forward(x, U, BT, AT, pad, rows, cols, bias, y, per_task)    y, as winograd.py's
+    fused_weights(x, dy, BT, A, pad, rows, cols, per_group, partials)  partials of dU, summed by
+                                                                       the caller
 
 winograd.py's batched form writes V (alpha^2, T, C) for a block of tiles, hands it to BLAS
 for alpha^2 GEMMs and reads M (alpha^2, T, F) back: three passes over buffers of 16 MB, which
@@ -122,3 +125,100 @@ def fused_forward(x, U, BT, AT, pad, rows, cols, bias, y, per_task):
             n, r = (first + j) // per_image, (first + j) % per_image
             for f0 in range(0, filters, width):
                 _tile_out(M, AT, j, bias, y, n, r // cols, r % cols, f0, tmp, zero)
+
+
+# -- backward-weights: dU[p] = sum over tiles of V[p, t]^T dM[p, t], a group of tiles at a time --
+# Each group's tiles are transformed into scratch (V and dM, in cache) and added into the
+# block's partial dU, eight channels by two vectors of filters held in registers across the
+# group. The partial is read and written once a group, so the form pays where it is small:
+# up to 32 KB of dU per position (ms, fused vs batched, 8 images: 64 -> 64 at 64x64 12.1 vs
+# 15.0, 128 -> 64 20.5 vs 28.2, 64 -> 128 at 32x32 4.6 vs 8.0); at 64 KB (128 -> 128) it lost,
+# 14.4 vs 9.8.
+WEIGHT_BLOCKS = 8       # fixed partial sums (tiles cut in 8 ranges): the same at any thread count
+MAX_WEIGHT_U_BYTES = 32 << 10
+
+
+def fits_weights(channels, filters, dtype):
+    """Whether fused_weights is the form to take for backward-weights of C -> F in `dtype`."""
+    return (fits(channels, filters, dtype)
+            and channels * filters * np.dtype(dtype).itemsize <= MAX_WEIGHT_U_BYTES)
+
+
+@njit(inline="always")
+def _accumulate(V, dM, partial, channels, filters, count, per_group, p, c0, f0):
+    """partial[p, c0 : c0 + 8, f0 : f0 + 2 lanes] += sum over the group's tiles t < count of
+    V[p, t, c0 + i] * dM[p, t, f0 : f0 + 2 lanes]; all three flat."""
+    f1 = f0 + lanes(dM)
+    base = (p * channels + c0) * filters
+    s0, t0 = load(partial, base + f0), load(partial, base + f1)
+    s1, t1 = load(partial, base + filters + f0), load(partial, base + filters + f1)
+    s2, t2 = load(partial, base + 2 * filters + f0), load(partial, base + 2 * filters + f1)
+    s3, t3 = load(partial, base + 3 * filters + f0), load(partial, base + 3 * filters + f1)
+    s4, t4 = load(partial, base + 4 * filters + f0), load(partial, base + 4 * filters + f1)
+    s5, t5 = load(partial, base + 5 * filters + f0), load(partial, base + 5 * filters + f1)
+    s6, t6 = load(partial, base + 6 * filters + f0), load(partial, base + 6 * filters + f1)
+    s7, t7 = load(partial, base + 7 * filters + f0), load(partial, base + 7 * filters + f1)
+    for t in range(count):
+        row = p * per_group + t
+        u, w = load(dM, row * filters + f0), load(dM, row * filters + f1)
+        v = row * channels + c0
+        s0, t0 = fmadd(s0, V[v], u), fmadd(t0, V[v], w)
+        s1, t1 = fmadd(s1, V[v + 1], u), fmadd(t1, V[v + 1], w)
+        s2, t2 = fmadd(s2, V[v + 2], u), fmadd(t2, V[v + 2], w)
+        s3, t3 = fmadd(s3, V[v + 3], u), fmadd(t3, V[v + 3], w)
+        s4, t4 = fmadd(s4, V[v + 4], u), fmadd(t4, V[v + 4], w)
+        s5, t5 = fmadd(s5, V[v + 5], u), fmadd(t5, V[v + 5], w)
+        s6, t6 = fmadd(s6, V[v + 6], u), fmadd(t6, V[v + 6], w)
+        s7, t7 = fmadd(s7, V[v + 7], u), fmadd(t7, V[v + 7], w)
+    sums = ((s0, t0), (s1, t1), (s2, t2), (s3, t3), (s4, t4), (s5, t5), (s6, t6), (s7, t7))
+    for i, (s, t) in enumerate(sums):
+        store(partial, base + i * filters + f0, s)
+        store(partial, base + i * filters + f1, t)
+
+
+@njit(inline="always")
+def _accumulate_one(V, dM, partial, channels, filters, count, per_group, p, c0, f0):
+    """_accumulate for one vector of filters (F an odd number of vectors)."""
+    for i in range(8):
+        at = (p * channels + c0 + i) * filters + f0
+        s = load(partial, at)
+        for t in range(count):
+            row = p * per_group + t
+            s = fmadd(s, V[row * channels + c0 + i], load(dM, row * filters + f0))
+        store(partial, at, s)
+
+
+@njit(parallel=True, cache=True, boundscheck=False, error_model="numpy")
+def fused_weights(x, dy, BT, A, pad, rows, cols, per_group, partials):
+    """partials[b] (alpha^2, C, F) += V[p]^T dM[p] over block b's tiles, where V = B^T d B of
+    x's tiles and dM = A dY A^T of dy's (m x m) tiles; the caller sums the blocks in order."""
+    alpha, m = BT.shape[0], A.shape[1]
+    channels, filters = x.shape[3], dy.shape[3]
+    blocks, per_image = partials.shape[0], rows * cols
+    total = x.shape[0] * per_image
+    width = lanes(dy)
+    for b in prange(blocks):
+        V = np.empty((alpha * alpha, per_group, channels), x.dtype)
+        dM = np.empty((alpha * alpha, per_group, filters), x.dtype)
+        V_flat, dM_flat, partial = V.reshape(-1), dM.reshape(-1), partials[b].reshape(-1)
+        tmp = np.empty(alpha * alpha * width, x.dtype)
+        zero = load(np.zeros(width, x.dtype), 0)
+        start, end = b * total // blocks, (b + 1) * total // blocks
+        for first in range(start, end, per_group):
+            count = min(per_group, end - first)
+            for j in range(count):
+                n, r = (first + j) // per_image, (first + j) % per_image
+                for c0 in range(0, channels, width):
+                    _tile_in(x, BT, m, -pad, V, n, r // cols, r % cols, j, c0, tmp, zero)
+                for f0 in range(0, filters, width):
+                    _tile_in(dy, A, m, 0, dM, n, r // cols, r % cols, j, f0, tmp, zero)
+            for p in range(alpha * alpha):
+                for c0 in range(0, channels, 8):
+                    f0 = 0
+                    while f0 + 2 * width <= filters:
+                        _accumulate(V_flat, dM_flat, partial, channels, filters, count,
+                                    per_group, p, c0, f0)
+                        f0 += 2 * width
+                    if f0 < filters:
+                        _accumulate_one(V_flat, dM_flat, partial, channels, filters, count,
+                                        per_group, p, c0, f0)

@@ -342,3 +342,19 @@ def test_the_numba_batchnorm_matches_the_numpy_reference(shape, dtype, mode):
     for fast_array, reference_array in zip(*outputs):
         np.testing.assert_allclose(fast_array, reference_array, rtol=ulp,
                                    atol=ulp * (np.abs(reference_array).max(initial=0) + 1))
+
+
+@pytest.mark.parametrize("offset", [0.0, 1e3, -5e4])
+@pytest.mark.parametrize("size", [(3, 4, 5, 6), (8, 64, 64, 16)], ids=["serial", "parallel"])
+def test_the_one_sweep_moments_keep_the_two_sweep_accuracy_far_from_zero(offset, size):
+    """kernels.batchnorm.moments sums about each channel's first value: a channel whose mean is
+    far from 0, or whose first value is 4 standard deviations from the mean, keeps the variance
+    to float64's rounding (the naive E[x^2] - E[x]^2 about 0 would lose it at 5e4)."""
+    from npcae.kernels.batchnorm import moments
+    rng = np.random.default_rng(3)
+    x = (offset + rng.standard_normal(size)).astype(np.float32)
+    x.reshape(-1, size[-1])[0] = offset + 4.0                  # an unlucky first value
+    mean, variance = moments(x)
+    exact = x.astype(np.float64).reshape(-1, size[-1])
+    np.testing.assert_allclose(mean, exact.mean(axis=0), rtol=1e-13, atol=1e-12)
+    np.testing.assert_allclose(variance, exact.var(axis=0), rtol=1e-10)

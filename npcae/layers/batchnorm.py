@@ -29,12 +29,13 @@ class NumpyRoad:
     """The reference: kernels/batchnorm.py's five passes in NumPy, in the same order of
     operations (the layer's `fast=False`)."""
 
-    channel_sums = staticmethod(channel_sum)
-
     @staticmethod
-    def centred_square_sums(x, mean):
-        centred = x - mean
-        return channel_dot(centred, centred)
+    def moments(x):
+        """Two sweeps: the mean, then the centred squares (x - mean in x's dtype)."""
+        m = x.size // x.shape[-1]
+        mean = channel_sum(x) / m
+        centred = x - mean.astype(x.dtype)
+        return mean, channel_dot(centred, centred) / m
 
     @staticmethod
     def gradient_sums(dy, x, mean):
@@ -149,8 +150,7 @@ class BatchNormalization(Layer):
                 raise BadInput(f"{self!r} cannot take the statistics of an empty batch (shape "
                                f"{x.shape}) in a training forward; its moving statistics would "
                                f"become NaN")
-            mean = self._road.channel_sums(x) / m
-            variance = self._road.centred_square_sums(x, mean.astype(x.dtype)) / m
+            mean, variance = self._road.moments(x)
             self._update_moving_statistics(mean, variance)
             return mean, variance
         return (self.state["moving_mean"].astype(np.float64),

@@ -157,3 +157,23 @@ def test_concat_channels_is_numpys_concatenate(dtype, parallel, rng, monkeypatch
     assert np.array_equal(channels.concat_channels(a, b), np.concatenate([a, b], axis=-1))
     with pytest.raises(ValueError, match="one shape but the channels"):
         channels.concat_channels(a, b[:, :4])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("parallel", [False, True])
+def test_split_channels_and_add_are_numpys(dtype, parallel, rng, monkeypatch):
+    """Concatenate's backward: the split into contiguous halves, and the sum of the branches'
+    gradients into a new array (never into one a branch may own)."""
+    from npcae.kernels import channels
+    monkeypatch.setattr(channels, "SERIAL_BELOW", 0 if parallel else 1 << 60)
+    x = rng.standard_normal((2, 5, 7, 19)).astype(dtype)
+    a, b = channels.split_channels(x, 3)
+    assert a.flags.c_contiguous and b.flags.c_contiguous
+    assert np.array_equal(a, x[..., :3]) and np.array_equal(b, x[..., 3:])
+    with pytest.raises(ValueError, match="cuts 19 channels into two"):
+        channels.split_channels(x, 19)
+    view = x[..., ::2]                                            # a strided operand too
+    other = rng.standard_normal(view.shape).astype(dtype)
+    total = channels.add(view, other)
+    assert np.array_equal(total, view + other)
+    assert not np.shares_memory(total, view) and not np.shares_memory(total, other)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..kernels.channels import concat_channels
+from ..kernels.channels import add, concat_channels, split_channels
 from ..layers import fused
 from ..layers.base import Layer
 from .io import load_weights, save_weights
@@ -175,11 +175,13 @@ class _Branches(Container):
         return sum(branch.forward_macs(input_shape) for branch in self.layers)
 
     def backward_branches(self, grads):
-        dx = self.layers[0].backward(grads[0])
-        dx = np.array(dx, copy=True)          # never add into an array a branch may still own
+        dx, owned = self.layers[0].backward(grads[0]), False
         for branch, grad in zip(self.layers[1:], grads[1:]):
-            dx += branch.backward(grad)
-        return dx
+            if owned:
+                dx += branch.backward(grad)
+            else:                     # never add into an array a branch may still own
+                dx, owned = add(dx, branch.backward(grad)), True
+        return dx if owned else np.array(dx, copy=True)
 
 
 class Add(_Branches):
@@ -210,6 +212,8 @@ class Concatenate(_Branches):
         return np.concatenate(outputs, axis=-1)
 
     def backward(self, grad_out):
+        if len(self._widths) == 2:               # the U-Net's skip: one parallel pass
+            return self.backward_branches(split_channels(grad_out, self._widths[0]))
         edges = np.cumsum(self._widths)[:-1]
         return self.backward_branches(np.split(grad_out, edges, axis=-1))
 

@@ -25,7 +25,7 @@ import numpy as np
 from numba import njit, prange
 
 from .simd import fmadd, lanes, load, store
-from .winograd_transforms import _tile_in, _tile_out
+from .winograd_transforms import tile_in_vector, tile_out_vector
 
 GROUP = 8                       # tiles per register block: 8 x 2 vectors of sums
 
@@ -112,7 +112,7 @@ def fused_forward(x, U, BT, AT, pad, rows, cols, bias, y, per_task):
         for j in range(count):
             n, r = (first + j) // per_image, (first + j) % per_image
             for c0 in range(0, channels, width):
-                _tile_in(x, BT, m, -pad, V, n, r // cols, r % cols, j, c0, tmp, zero)
+                tile_in_vector(x, BT, m, -pad, V, n, r // cols, r % cols, j, c0, tmp, zero)
         for p in range(alpha * alpha):           # U[p] stays in cache across the task's groups
             for g in range(0, count, GROUP):
                 f0 = 0
@@ -124,7 +124,7 @@ def fused_forward(x, U, BT, AT, pad, rows, cols, bias, y, per_task):
         for j in range(count):
             n, r = (first + j) // per_image, (first + j) % per_image
             for f0 in range(0, filters, width):
-                _tile_out(M, AT, j, bias, y, n, r // cols, r % cols, f0, tmp, zero)
+                tile_out_vector(M, AT, j, bias, y, n, r // cols, r % cols, f0, tmp, zero)
 
 
 # -- backward-weights: dU[p] = sum over tiles of V[p, t]^T dM[p, t], a group of tiles at a time --
@@ -209,9 +209,9 @@ def fused_weights(x, dy, BT, A, pad, rows, cols, per_group, partials):
             for j in range(count):
                 n, r = (first + j) // per_image, (first + j) % per_image
                 for c0 in range(0, channels, width):
-                    _tile_in(x, BT, m, -pad, V, n, r // cols, r % cols, j, c0, tmp, zero)
+                    tile_in_vector(x, BT, m, -pad, V, n, r // cols, r % cols, j, c0, tmp, zero)
                 for f0 in range(0, filters, width):
-                    _tile_in(dy, A, m, 0, dM, n, r // cols, r % cols, j, f0, tmp, zero)
+                    tile_in_vector(dy, A, m, 0, dM, n, r // cols, r % cols, j, f0, tmp, zero)
             for p in range(alpha * alpha):
                 for c0 in range(0, channels, 8):
                     f0 = 0

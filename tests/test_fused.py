@@ -36,6 +36,7 @@ def test_the_fused_pair_gives_the_numbers_of_the_two_layers_apart(dtype, frozen,
     for training in (True, False):
         z, dx, grads = run(together, x, dz, training)
         z_apart, dx_apart, grads_apart = run(apart, x, dz, training)
+        assert together._fused == {1} and apart._fused == set()   # the pair ran as one
         assert 0 < np.count_nonzero(z) < z.size                    # the mask has both sides
         np.testing.assert_array_equal(z, z_apart)
         if training:
@@ -46,13 +47,31 @@ def test_the_fused_pair_gives_the_numbers_of_the_two_layers_apart(dtype, frozen,
 
 
 def test_a_hook_registered_between_forward_and_backward_still_fires(rng):
-    model = pair(rng, np.float64)
+    """After a fused forward, the two plain backwards run when a hook has come since: the
+    same dx as the fused backward's."""
     x = rng.standard_normal((2, 6, 5, 3))
+    dz = rng.standard_normal((2, 6, 5, 5))
+    plain = pair(np.random.default_rng(2), np.float64)
+    plain.forward(x, training=True)
+    expected = plain.backward(dz)
+    model = pair(np.random.default_rng(2), np.float64)
     model.forward(x, training=True)                               # fused
     seen = []
-    model[2].register_backward_hook(lambda layer, g_out, g_in: seen.append(g_in.shape))
-    dx = model.backward(np.ones((2, 6, 5, 5)))
-    assert seen == [(2, 6, 5, 5)] and dx.shape == x.shape
+    model[2].register_backward_hook(lambda layer, g_out, g_in: seen.append(("relu", g_in.shape)))
+    model[1].register_backward_hook(lambda layer, g_out, g_in: seen.append(("bn", g_in.shape)))
+    dx = model.backward(dz)
+    assert seen == [("relu", (2, 6, 5, 5)), ("bn", (2, 6, 5, 5))]
+    np.testing.assert_array_equal(dx, expected)
+
+
+def test_backward_after_a_fused_inference_forward_is_refused(rng):
+    from npcae.layers.base import BackwardOrderError
+    model = pair(rng, np.float32)
+    model.forward(rng.standard_normal((1, 4, 4, 3)).astype(np.float32), training=False)
+    with pytest.raises(BackwardOrderError, match="inference forward"):
+        model.backward(np.ones((1, 4, 4, 5), np.float32))
+    with pytest.raises(BackwardOrderError):
+        model[1].backward_relu(np.ones((1, 4, 4, 5), np.float32))
 
 
 def test_pairs_that_stay_apart(rng):
@@ -61,6 +80,8 @@ def test_pairs_that_stay_apart(rng):
     assert not fused.fuses(relu, bn)
     assert not fused.fuses(BatchNormalization(4, fast=False), relu)
     assert not fused.fuses(bn, ReLU(fast=False))
+    with pytest.raises(ValueError, match="fast road only"):
+        BatchNormalization(4, fast=False).forward_relu(np.zeros((1, 2, 2, 4), np.float32))
     assert not fused.takes_input(np.zeros(3, np.int32))
     handle = bn.register_backward_hook(lambda *args: None)
     assert not fused.fuses(bn, relu)

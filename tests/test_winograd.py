@@ -130,20 +130,26 @@ def test_tiles_in_many_blocks_give_the_one_block_result(m, rng, monkeypatch):
                                rtol=1e-10, atol=1e-10)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n, h, w, c, f, pad, per_task", [
-    (2, 9, 7, 16, 32, 1, 8),         # two vectors of filters; a short last task
-    (1, 13, 10, 32, 48, 1, 16),      # 48 filters: two vectors and one more (float32)
-    (3, 5, 6, 16, 16, 0, 8)])        # "valid"; one vector of filters (float32)
-def test_the_fused_forward_gives_the_batched_forms_result(dtype, n, h, w, c, f, pad, per_task,
-                                                          rng, monkeypatch):
+F32, F64 = np.float32, np.float64
+FUSED_CASES = [   # dtype, (N, H, W, C, F, pad), tiles per task or group: whole vectors of C and F
+    (F32, (2, 9, 7, 16, 32, 1), 8), (F64, (2, 9, 7, 16, 32, 1), 8),   # short last task/group
+    (F32, (1, 13, 10, 32, 48, 1), 16),     # 48 filters: two vectors and one more
+    (F64, (1, 13, 10, 32, 48, 1), 4),      # many short groups (the weight gradient's)
+    (F32, (3, 5, 6, 16, 16, 0), 8),        # "valid"; one vector of filters
+    (F64, (2, 7, 9, 16, 24, 1), 8)]        # 24 filters: three vectors of float64
+
+
+@pytest.mark.parametrize("dtype, shape, per_task", [c for c in FUSED_CASES if c[2] % 8 == 0])
+def test_the_fused_forward_gives_the_batched_forms_result(dtype, shape, per_task, rng,
+                                                          monkeypatch):
     """winograd_fused (transform, GEMM and untransform per group of tiles, in cache) against the
     batched form (BLAS between the passes) and the loops, on shapes it takes."""
-    from npcae.kernels import winograd, winograd_fused
+    from npcae.kernels import winograd_fused
+    n, h, w, c, f, pad = shape
     assert winograd_fused.fits(c, f, dtype)
     x, weights, _ = random_case(rng, n, h, w, c, f, pad)
     x, weights, bias = x.astype(dtype), weights.astype(dtype), rng.normal(size=f).astype(dtype)
-    monkeypatch.setattr(winograd, "PER_TASK", per_task)
+    monkeypatch.setattr(winograd_fused, "PER_TASK", per_task)
     fused = winograd_forward(x, weights, 4, pad, bias)
     monkeypatch.setattr(winograd_fused, "fits", lambda *args: False)
     batched = winograd_forward(x, weights, 4, pad, bias)
@@ -154,19 +160,16 @@ def test_the_fused_forward_gives_the_batched_forms_result(dtype, n, h, w, c, f, 
     np.testing.assert_allclose(fused, expected, rtol=10 * tolerance, atol=10 * tolerance)
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("n, h, w, c, f, pad, group", [
-    (2, 9, 7, 16, 32, 1, 16),        # two vectors of filters; blocks and groups cut mid-image
-    (1, 13, 10, 32, 48, 1, 4),       # two vectors and one more (float32); many short groups
-    (3, 5, 6, 16, 16, 0, 16)])       # "valid"
-def test_the_fused_weight_gradient_gives_the_batched_forms_result(dtype, n, h, w, c, f, pad,
-                                                                  group, rng, monkeypatch):
-    from npcae.kernels import winograd, winograd_fused
+@pytest.mark.parametrize("dtype, shape, group", FUSED_CASES)
+def test_the_fused_weight_gradient_gives_the_batched_forms_result(dtype, shape, group, rng,
+                                                                  monkeypatch):
+    from npcae.kernels import winograd_fused
+    n, h, w, c, f, pad = shape
     assert winograd_fused.fits_weights(c, f, dtype)
     x, weights, dy = random_case(rng, n, h, w, c, f, pad)
     _, _, expected = reference_passes(x, weights, dy, pad)
     x, dy = x.astype(dtype), dy.astype(dtype)
-    monkeypatch.setattr(winograd, "WEIGHT_GROUP", group)
+    monkeypatch.setattr(winograd_fused, "WEIGHT_GROUP", group)
     fused = winograd_backward_weights(x, dy, 4, pad)
     monkeypatch.setattr(winograd_fused, "fits_weights", lambda *args: False)
     batched = winograd_backward_weights(x, dy, 4, pad)
@@ -182,6 +185,8 @@ def test_the_fused_forward_leaves_wide_filters_to_blas():
     assert not winograd_fused.fits(256, 128, np.float32)         # U[p] 128 KB: BLAS's batches
     assert not winograd_fused.fits(24, 32, np.float32)           # not whole vectors
     assert not winograd_fused.fits(16, 16, np.int32)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        winograd_fused.forward(*[None] * 9, per_task=12)
     assert winograd_fused.fits_weights(64, 128, np.float32)
     assert not winograd_fused.fits_weights(128, 128, np.float32)      # dU[p] 64 KB: BLAS's
 

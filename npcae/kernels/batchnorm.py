@@ -7,6 +7,9 @@ passes of layers/batchnorm.py, each one sweep over memory.
     normalise(x, mean, scale, beta) (x - mean) * scale + beta       a new array like x
     normalise_backward(dy, x, mean, scale, c_mean, c_centred)
                                     dy * scale - c_mean - (x - mean) * c_centred
+    normalise_relu, gradient_sums_relu, normalise_backward_relu
+                                    the same followed by a ReLU (layers/fused.py): dy = dz where
+                                    the normalised x > 0, recomputed, never stored
 
 NumPy needs about eight sweeps of a (M, C) array for a training forward and backward (x - mu,
 its square, the sums, the scale, the shift; dy's sums, dx's three terms) and runs them on one
@@ -16,10 +19,10 @@ default U-Net step (8 x 256x256, one thread), batch norm took 1.3 s of 7.6 s in 
 The sums run in float64, like the reference's: each of P row blocks adds its rows into its own
 float64 accumulator row (no two threads share one), and the P rows are added at the end. So the
 result is deterministic, and differs from the reference's (NumPy's pairwise order, the variance
-in a second sweep about the mean) only in float64's last digits. The element-wise passes compute in x's dtype, in the reference's order
-of operations, `(x - mean) * scale + beta`, so they equal it bit for bit given the same
-per-channel values. Arrays below SERIAL_BELOW elements run a serial twin (a parallel launch
-costs more than the whole pass at a U-Net's 16x16 bottom).
+in a second sweep about the mean) only in float64's last digits. The element-wise passes compute
+in x's dtype, in the reference's order of operations, `(x - mean) * scale + beta`, so they equal
+it bit for bit given the same per-channel values. Arrays below SERIAL_BELOW elements run a
+serial twin (a parallel launch costs more than the whole pass at a U-Net's 16x16 bottom).
 """
 import numpy as np
 from numba import get_num_threads, njit, prange
@@ -204,7 +207,8 @@ def _gradient_sums_relu(dz, x, mean, scale, beta, blocks):
 
 @njit(inline="always")
 def _backward_relu_at(dz, x, mean, scale, beta, c_mean, c_centred, dx, r, c):
-    # Where the mask is 0, dy * scale - c_mean is 0 - c_mean: the same bits as -c_mean.
+    # Where the mask is 0, dy * scale - c_mean is 0 - c_mean: the value -c_mean (whose zero
+    # may carry the other sign: equal as numbers, which is all a later sum sees).
     centred = (x[r, c] - mean[c]) * c_centred[c]
     if _normalised(x, mean, scale, beta, r, c) > 0:
         dx[r, c] = dz[r, c] * scale[c] - c_mean[c] - centred

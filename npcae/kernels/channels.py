@@ -88,9 +88,10 @@ def _add_parallel(a, b, out):
 
 
 def add(a, b):
-    """a + b, a new array, on every core (numpy's runs on one) when the two are large and alike."""
+    """a + b, a new array of a's dtype, on every core (numpy's runs on one) when the two are
+    large and alike."""
     if a.shape != b.shape or a.dtype != b.dtype or a.size < SERIAL_BELOW:
-        return a + b
+        return (a + b).astype(a.dtype, copy=False)      # a's dtype, as `a += b` keeps it
     out = np.empty(a.shape, a.dtype)
     _add_parallel(np.ascontiguousarray(a).reshape(-1), np.ascontiguousarray(b).reshape(-1),
                   out.reshape(-1))

@@ -46,9 +46,6 @@ Every tile is independent, so the results do not depend on the thread count.
 import numpy as np
 
 from . import winograd_fused
-
-PER_TASK = 8              # tiles per task of the fused forward
-WEIGHT_GROUP = 16         # tiles per group of the fused backward-weights
 from .winograd_transforms import transform_tiles, untransform_tiles
 
 F23 = dict(
@@ -142,8 +139,8 @@ def winograd_forward(x, w, m=4, pad=1, bias=None, U=None):
     bias = np.zeros(filters, x.dtype) if bias is None else np.ascontiguousarray(bias, x.dtype)
     BT, AT, x = mats["BT"].astype(x.dtype), mats["AT"].astype(x.dtype), np.ascontiguousarray(x)
     if winograd_fused.fits(channels, filters, x.dtype):
-        winograd_fused.fused_forward(x, np.ascontiguousarray(U, x.dtype), BT, AT, pad, rows, cols, bias, y,
-                                     PER_TASK)
+        U = np.ascontiguousarray(U, x.dtype)
+        winograd_fused.forward(x, U, BT, AT, pad, rows, cols, bias, y)
         return y
     blocks = tile_blocks(x.shape[0] * rows * cols, alpha2, max(channels, filters), x.itemsize)
     V_space = np.empty(alpha2 * blocks[0][1] * channels, x.dtype)
@@ -177,9 +174,8 @@ def winograd_backward_weights(x, dy, m=4, pad=1, r=3):
     channels, filters = x.shape[3], dy.shape[3]
     x, dy = np.ascontiguousarray(x), np.ascontiguousarray(dy)
     if winograd_fused.fits_weights(channels, filters, x.dtype):
-        partials = np.zeros((winograd_fused.WEIGHT_BLOCKS, alpha * alpha, channels, filters), x.dtype)
-        winograd_fused.fused_weights(x, dy, BT, A, pad, rows, cols, WEIGHT_GROUP, partials)
-        return _filter_adjoint(partials.sum(axis=0), G, r, channels, filters, x.dtype)
+        dU = winograd_fused.weights(x, np.ascontiguousarray(dy, x.dtype), BT, A, pad, rows, cols)
+        return _filter_adjoint(dU, G, r, channels, filters, x.dtype)
     blocks = tile_blocks(x.shape[0] * rows * cols, alpha * alpha, max(channels, filters), x.itemsize)
     V_space = np.empty(alpha * alpha * blocks[0][1] * channels, x.dtype)
     dM_space = np.empty(alpha * alpha * blocks[0][1] * filters, x.dtype)

@@ -1,21 +1,20 @@
 """Winograd's forward and weight gradient per group of tiles, the transforms and the products in
-cache.
+cache: any of winograd.py's F(m x m, r x r), with the same matrices.
 
-    fused_forward(x, U, BT, AT, pad, rows, cols, bias, y, per_task)    y, as winograd.py's
-    fused_weights(x, dy, BT, A, pad, rows, cols, per_group, partials)  partials of dU, summed by
-                                                                       the caller
+    forward(x, U, BT, AT, pad, rows, cols, bias, y)     y, as winograd.py's batched form
+    weights(x, dy, BT, A, pad, rows, cols) -> dU        (alpha^2, C, F), summed over the tiles
 
 winograd.py's batched form writes V (alpha^2, T, C) for a block of tiles, hands it to BLAS
 for alpha^2 GEMMs and reads M (alpha^2, T, F) back: three passes over buffers of 16 MB, which
 on the U-Net's 64 -> 64 layer at 8 x 64x64 went through memory at a third of a copy's speed
 and took longer than the GEMMs (transform 6.0 ms, GEMMs 10.4, untransform 6.2). Here each
-task takes GROUP tiles through all three stages while they sit in L1/L2:
+task takes a few tiles through all three stages while they sit in L1/L2:
 
-    V_g = transform of GROUP tiles                  (alpha^2, GROUP, C)
-    M_g[p] = V_g[p] @ U[p]  for each position p     (alpha^2, GROUP, F)   the GEMM below
+    V_g = transform of the task's tiles              (alpha^2, per_task, C)
+    M_g[p] = V_g[p] @ U[p]  for each position p      (alpha^2, per_task, F)   the product below
     y  += untransform of M_g
 
-The GEMM is direct.py's register block turned to this product: the GROUP tiles' sums of two
+The product is direct.py's register block turned to this GEMM: GROUP tiles' sums of two
 vectors of filters (16 registers) while the C channels stream by, each adding U[p]'s two
 vectors times one value of V per tile (simd.fmadd). U is read from L2 by every task.
 C and F must be whole vectors (`fits`); winograd.py runs the batched form otherwise. Every tile
@@ -28,6 +27,8 @@ from .simd import fmadd, lanes, load, store
 from .winograd_transforms import tile_in_vector, tile_out_vector
 
 GROUP = 8                       # tiles per register block: 8 x 2 vectors of sums
+PER_TASK = GROUP                # tiles per parallel task of the forward: a multiple of GROUP
+WEIGHT_GROUP = 16               # tiles per group of the weight gradient (measured: 16-64 alike)
 
 
 # Up to this many bytes of U per position the fused form is ahead (ms, fused vs batched, 8
@@ -39,7 +40,7 @@ MAX_U_BYTES = 64 << 10
 
 
 def fits(channels, filters, dtype):
-    """Whether fused_forward is the form to take for C = `channels` -> F = `filters` in `dtype`."""
+    """Whether `forward` is the form to take for C = `channels` -> F = `filters` in `dtype`."""
     width = {np.dtype(np.float32): 16, np.dtype(np.float64): 8}.get(np.dtype(dtype))
     return (width is not None and channels % width == 0 and filters % width == 0
             and channels * filters * np.dtype(dtype).itemsize <= MAX_U_BYTES)
@@ -83,7 +84,8 @@ def _product(V, U, M, channels, filters, count, p, g, f0, zero):
 @njit(inline="always")
 def _product_one(V, U, M, channels, filters, count, p, g, f0, zero):
     """_product for one vector of filters (F an odd number of vectors)."""
-    u_row, v_row, m_row = p * channels * filters, (p * count + g) * channels, (p * count + g) * filters
+    u_row, row = p * channels * filters, p * count + g
+    v_row, m_row = row * channels, row * filters
     for j in range(GROUP):
         s = zero
         for c in range(channels):
@@ -91,8 +93,17 @@ def _product_one(V, U, M, channels, filters, count, p, g, f0, zero):
         store(M, m_row + j * filters + f0, s)
 
 
+def forward(x, U, BT, AT, pad, rows, cols, bias, y, per_task=None):
+    """Fill y (N, OH, OW, F) with bias + the convolution; x, U, bias and y C-contiguous, of one
+    dtype, C and F whole vectors (`fits`)."""
+    per_task = PER_TASK if per_task is None else per_task
+    if per_task % GROUP:               # _product reads GROUP tiles from each group's first
+        raise ValueError(f"per_task must be a multiple of {GROUP}, got {per_task}")
+    _forward(x, U, BT, AT, pad, rows, cols, bias, y, per_task)
+
+
 @njit(parallel=True, cache=True, boundscheck=False, error_model="numpy")
-def fused_forward(x, U, BT, AT, pad, rows, cols, bias, y, per_task):
+def _forward(x, U, BT, AT, pad, rows, cols, bias, y, per_task):
     """y (N, OH, OW, F) = bias + the stride-1 3x3 convolution of x (N, H, W, C) padded by `pad`,
     by F(m x m, 3 x 3) with U = G g G^T (alpha^2, C, F); rows x cols tiles per image, taken
     `per_task` (a multiple of GROUP) at a time."""
@@ -113,14 +124,15 @@ def fused_forward(x, U, BT, AT, pad, rows, cols, bias, y, per_task):
             n, r = (first + j) // per_image, (first + j) % per_image
             for c0 in range(0, channels, width):
                 tile_in_vector(x, BT, m, -pad, V, n, r // cols, r % cols, j, c0, tmp, zero)
-        for p in range(alpha * alpha):           # U[p] stays in cache across the task's groups
+        for p in range(alpha * alpha):
             for g in range(0, count, GROUP):
                 f0 = 0
                 while f0 + 2 * width <= filters:
                     _product(V_flat, U_flat, M_flat, channels, filters, per_task, p, g, f0, zero)
                     f0 += 2 * width
                 if f0 < filters:
-                    _product_one(V_flat, U_flat, M_flat, channels, filters, per_task, p, g, f0, zero)
+                    _product_one(V_flat, U_flat, M_flat, channels, filters, per_task, p, g, f0,
+                                 zero)
         for j in range(count):
             n, r = (first + j) // per_image, (first + j) % per_image
             for f0 in range(0, filters, width):
@@ -139,9 +151,19 @@ MAX_WEIGHT_U_BYTES = 32 << 10
 
 
 def fits_weights(channels, filters, dtype):
-    """Whether fused_weights is the form to take for backward-weights of C -> F in `dtype`."""
+    """Whether `weights` is the form to take for backward-weights of C -> F in `dtype`."""
     return (fits(channels, filters, dtype)
             and channels * filters * np.dtype(dtype).itemsize <= MAX_WEIGHT_U_BYTES)
+
+
+def weights(x, dy, BT, A, pad, rows, cols, per_group=None):
+    """dU (alpha^2, C, F) = sum over the tiles of V[p]^T dM[p], in WEIGHT_BLOCKS fixed partial
+    sums added in order; x and dy C-contiguous, of one dtype."""
+    alpha = BT.shape[0]
+    partials = np.zeros((WEIGHT_BLOCKS, alpha * alpha, x.shape[3], dy.shape[3]), x.dtype)
+    _weights(x, dy, BT, A, pad, rows, cols, WEIGHT_GROUP if per_group is None else per_group,
+             partials)
+    return partials.sum(axis=0)
 
 
 @njit(inline="always")
@@ -189,7 +211,7 @@ def _accumulate_one(V, dM, partial, channels, filters, count, per_group, p, c0, 
 
 
 @njit(parallel=True, cache=True, boundscheck=False, error_model="numpy")
-def fused_weights(x, dy, BT, A, pad, rows, cols, per_group, partials):
+def _weights(x, dy, BT, A, pad, rows, cols, per_group, partials):
     """partials[b] (alpha^2, C, F) += V[p]^T dM[p] over block b's tiles, where V = B^T d B of
     x's tiles and dM = A dY A^T of dy's (m x m) tiles; the caller sums the blocks in order."""
     alpha, m = BT.shape[0], A.shape[1]

@@ -123,7 +123,8 @@ def tile_in_vector(x, L, stride, offset, out, n, ty, tx, t, c0, tmp, zero):
                 for k in range(size_k):
                     h, coefficient = row0 + k, L[a, k]
                     if coefficient != 0.0 and 0 <= h < height:
-                        acc = fmadd(acc, coefficient, load(x, ((n * height + h) * width + w) * channels + c0))
+                        at = ((n * height + h) * width + w) * channels + c0
+                        acc = fmadd(acc, coefficient, load(x, at))
             store(tmp, (a * size_k + l) * lanes(tmp), acc)
     count = out.shape[1]
     for a in range(size_a):                      # out = tmp L^T      (size_a, size_a, lanes)
@@ -148,7 +149,8 @@ def tile_out_vector(M, AT, i_tile, bias, y, n, ty, tx, f0, tmp, zero):
             for k in range(alpha):
                 coefficient = AT[i, k]
                 if coefficient != 0.0:
-                    acc = fmadd(acc, coefficient, load(M, ((k * alpha + b) * count + i_tile) * filters + f0))
+                    at = ((k * alpha + b) * count + i_tile) * filters + f0
+                    acc = fmadd(acc, coefficient, load(M, at))
             store(tmp, (i * alpha + b) * lanes(tmp), acc)
     for i in range(min(m, height - ty * m)):
         h = ty * m + i

@@ -69,14 +69,14 @@ class ReLU(Layer):
         self._positive = x > 0
         return np.where(self._positive, x, 0).astype(x.dtype, copy=False)
 
-    def keep_output(self, y):
-        """Cache y, the output a fused batch norm + ReLU computed for this layer (fused.py)."""
-        self._y, self._positive = y, None
-
     def backward(self, grad_out):
         if self._positive is None:
             return elementwise.relu_backward(self._y, grad_out)
         return np.where(self._positive, grad_out, 0).astype(grad_out.dtype, copy=False)
+
+    def keep_output(self, y):
+        """Cache y, the output a fused batch norm + ReLU computed for this layer (fused.py)."""
+        self._y, self._positive = y, None
 
 
 class ReLU6(Layer):

@@ -3,7 +3,7 @@ averages of them in inference; the backward runs through the batch mean and vari
 import numpy as np
 
 from ..kernels import batchnorm as kernels
-from .base import BadInput, Layer, as_float
+from .base import BadInput, Layer, as_float, check_backward
 
 
 def channel_sum(a):
@@ -26,8 +26,8 @@ def channel_dot(a, b):
 
 
 class NumpyRoad:
-    """The reference: kernels/batchnorm.py's five passes in NumPy, in the same order of
-    operations (the layer's `fast=False`)."""
+    """The reference: kernels/batchnorm.py's passes in NumPy (the statistics in two sweeps), in
+    the same order of operations (the layer's `fast=False`)."""
 
     @staticmethod
     def moments(x):
@@ -95,10 +95,11 @@ class BatchNormalization(Layer):
     and the element-wise work runs in x's dtype. A training forward keeps x itself (no copy)
     and mu and 1 / sigma.
 
-    The sums and element-wise passes run in Numba (kernels/batchnorm.py: five sweeps of memory
-    on every core, against NumPy's eight on one); `fast=False` runs the same five passes in
-    NumPy (NumpyRoad), the reference. The two agree to float64's last digits in the
-    statistics, and so to within an ulp or two of x's dtype in y and dx.
+    The sums and element-wise passes run in Numba (kernels/batchnorm.py: four sweeps of memory
+    on every core, the mean and variance in one, against NumPy's eight on one); `fast=False`
+    runs the same passes in NumPy (NumpyRoad), the reference, the variance in a second sweep
+    about the mean. The two agree to float64's last digits in the statistics, and so to within
+    an ulp or two of x's dtype in y and dx.
     """
 
     def __init__(self, channels, momentum=0.99, epsilon=1e-3, *, frozen=False, fast=True):
@@ -124,7 +125,10 @@ class BatchNormalization(Layer):
         return self._forward(x, training, relu=False)
 
     def forward_relu(self, x, training=False):
-        """ReLU(forward(x)) in one pass over x (layers/fused.py; the fast road only)."""
+        """ReLU(forward(x)) in one pass over x, on the fast road; layers/fused.py calls it and
+        records the forward as a guarded one would (call it through there)."""
+        if not self.fast:
+            raise ValueError(f"{self!r}: the fused batch norm + ReLU runs on the fast road only")
         return self._forward(x, training, relu=True)
 
     def _forward(self, x, training, relu):
@@ -166,8 +170,10 @@ class BatchNormalization(Layer):
         return self._backward(grad_out, relu=False)
 
     def backward_relu(self, grad_out):
-        """backward(ReLU's backward(grad_out)) after forward_relu: the ReLU's mask recomputed
-        from x in each of backward's two passes, the same as the forward's."""
+        """backward(ReLU's backward(grad_out)) after a training forward_relu: the ReLU's mask
+        recomputed from x in each of backward's two passes, the same as the forward's.
+        layers/fused.py checks the order first, as a guarded backward does."""
+        check_backward(self, grad_out)
         return self._backward(grad_out, relu=True)
 
     def _backward(self, grad_out, relu):

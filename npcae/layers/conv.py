@@ -149,8 +149,9 @@ class Conv2D(Layer):
         """dW and db into self.grads from dy, the upstream gradient as a (N*OH*OW, C_out)
         matrix; returns the columns when backward_data can reuse them, else None."""
         x = self._x
-        d_weights, d_bias, cols = conv_backward_weights(x, self.geometry(x.shape), dy, self.last_plan,
-                                                        self._kept, bias="b" in self.grads)
+        d_weights, d_bias, cols = conv_backward_weights(x, self.geometry(x.shape), dy,
+                                                        self.last_plan, self._kept,
+                                                        bias="b" in self.grads)
         self.grads["W"][...] = d_weights.reshape(self.params["W"].shape)
         if "b" in self.grads:
             self.grads["b"][...] = d_bias

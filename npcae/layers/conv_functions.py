@@ -167,7 +167,8 @@ def bias_gradient(dy):
 def conv_backward_weights(x, geom, dy, plan, kept=None, bias=True):
     """(dw (KH*KW*C, F), db (F,), cols): cols are the whole columns when backward_data can
     reuse them as its buffer (WHOLE_COLUMNS), else None. bias=False (a layer without one, as
-    every convolution before a batch norm) leaves db None instead of summing dy for nothing."""
+    every convolution before a batch norm) leaves db None instead of summing dy for nothing
+    (KEPT_COLUMNS still returns the db its one GEMM makes anyway)."""
     if plan.weights == KEPT_COLUMNS:                  # db comes out of the same GEMM
         dw_db = kept.buffer.T @ dy
         return dw_db[:-1], dw_db[-1], None

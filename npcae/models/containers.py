@@ -132,8 +132,9 @@ class Sequential(Container):
         i = 0
         while i < len(self.layers):
             layer = self.layers[i]
-            if i + 1 < len(self.layers) and fused.fuses(layer, self.layers[i + 1]) and fused.takes_input(x):
-                x = fused.forward_pair(layer, self.layers[i + 1], x, training)
+            following = self.layers[i + 1] if i + 1 < len(self.layers) else None
+            if following is not None and fused.fuses(layer, following) and fused.takes_input(x):
+                x = fused.forward_pair(layer, following, x, training)
                 self._fused.add(i)
                 i += 2
                 continue
@@ -212,7 +213,7 @@ class Concatenate(_Branches):
         return np.concatenate(outputs, axis=-1)
 
     def backward(self, grad_out):
-        if len(self._widths) == 2:               # the U-Net's skip: one parallel pass
+        if len(self._widths) == 2 and min(self._widths) > 0:   # the U-Net's skip: one pass
             return self.backward_branches(split_channels(grad_out, self._widths[0]))
         edges = np.cumsum(self._widths)[:-1]
         return self.backward_branches(np.split(grad_out, edges, axis=-1))

@@ -84,12 +84,6 @@ class ConvPlan(NamedTuple):
         return f"{self.forward} / {self.weights} / {self.data}"
 
 
-# Below this many input channels (an image's 3) the direct weight gradient loses to im2col's
-# one thin GEMM: the U-Net's 3 -> 16 layer at 8 x 256x256 took 24-29 ms against 11-13, the
-# MobileNetV2 stem 6.3 against 4.1 (benchmarks/results/bench_lab_*.md, two machines).
-DIRECT_WEIGHTS_MIN_CHANNELS = 8
-
-
 def conv_plan(geom, *, keep=False, flip_data=False, fast=True, filters=None, channels=None,
               dtype=np.float32, input_size=None, algo=None):
     """The roads for `geom`: keep (a training forward of a thin layer keeps its columns),
@@ -122,8 +116,10 @@ def conv_plan(geom, *, keep=False, flip_data=False, fast=True, filters=None, cha
     if flip_data:
         data = FLIPPED_DIRECT if channels and direct.takes(channels, dtype) else FLIPPED_KERNEL
     if filters and direct.takes(filters, dtype):       # no columns, to keep or to build
-        few = algo is None and channels is not None and channels < DIRECT_WEIGHTS_MIN_CHANNELS
-        return ConvPlan(DIRECT, COLUMN_BLOCKS if few else DIRECT, data)
+        # Even from an image's 3 channels: the U-Net's 3 -> 16 dW at 8 x 256x256 took 8.6-10.3
+        # ms direct against 16-42 for im2col's thin GEMM inside the training step (2026-12-03;
+        # the MobileNetV2 stem's 3 -> 32 stride 2, 4.0-12 against 4.6-8.2: a draw).
+        return ConvPlan(DIRECT, DIRECT, data)
     if keep:
         return ConvPlan(KEPT_COLUMNS, KEPT_COLUMNS, data)
     # Whole columns only where col2im can reuse them as its buffer.

@@ -113,6 +113,7 @@ def main(argv=None):
     row = {"config": f"{what}{args.batch} x {args.size}, photo {args.photo}"}
     for impl, runs in results.items():
         row[f"{impl}_step_s"] = statistics.median(t for r in runs for t in r["steps_s"])
+        row[f"{impl}_round_steps_s"] = [r["steps_s"] for r in runs]
         row[f"{impl}_photo_s"] = min(r["inference_s"] for r in photos[impl])
         row[f"{impl}_peak_rss_gb"] = max(r["peak_rss_gb"] for r in runs)
         row[f"{impl}_version"] = runs[0]["impl"]
@@ -122,18 +123,27 @@ def main(argv=None):
                ("npcae_photo_s", "npcae s/photo", "{:.3f}"), ("npcae_peak_rss_gb", "npcae peak GB", "{:.2f}")]
     if args.compare_torch:
         row["step_ratio"] = row["npcae_step_s"] / row["torch_step_s"]
+        # Each round's npcae process ran right before its torch process: the ratio within a
+        # round sees the same minute of a shared machine, whose speed drifts between rounds.
+        row["round_step_ratios"] = [statistics.median(mine["steps_s"]) / statistics.median(theirs["steps_s"])
+                                    for mine, theirs in zip(results["npcae"], results["torch"])]
+        row["median_round_ratio"] = statistics.median(row["round_step_ratios"])
         row["photo_ratio"] = row["npcae_photo_s"] / row["torch_photo_s"]
         columns += [("torch_step_s", "torch s/step", "{:.3f}"), ("torch_photo_s", "torch s/photo", "{:.3f}"),
                     ("torch_peak_rss_gb", "torch peak GB", "{:.2f}"),
-                    ("step_ratio", "step npcae / torch", "{:.2f}"), ("photo_ratio", "photo npcae / torch", "{:.2f}")]
+                    ("step_ratio", "step npcae / torch", "{:.2f}"),
+                    ("median_round_ratio", "median of the rounds' step ratios", "{:.2f}"),
+                    ("photo_ratio", "photo npcae / torch", "{:.2f}")]
         if "torch_frozen_photo_s" in row:
             row["frozen_ratio"] = row["npcae_photo_s"] / row["torch_frozen_photo_s"]
             columns += [("torch_frozen_photo_s", "torch frozen s/photo", "{:.3f}"),
                         ("frozen_ratio", "photo npcae / frozen torch", "{:.2f}")]
-    print("; ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()),
-          flush=True)
+    print("; ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
+                    if not k.endswith("round_steps_s")), flush=True)
     note = (f"\n\nMedian of {args.rounds} x {args.steps} steps per implementation, each process "
-            f"after one warm-up step; runs alternate between implementations. A photo: in a "
+            f"after one warm-up step; runs alternate between implementations. The median of the "
+            f"rounds' ratios divides each round's npcae median by the torch median measured right "
+            f"after it (the per-round ratios are in the JSON). A photo: in a "
             f"process of its own that trains nothing (as `npcae predict` runs), the fastest of "
             f"{PHOTO_REPEATS} forwards after a warm-up, best over the rounds; npcae's inference "
             f"copy (batch norms folded into the convolutions, filters transformed once: "

@@ -1,12 +1,14 @@
 """Random flips, shifts, zooms and brightness/contrast jitter for (image, mask) batches, and
-the degradations of photos from other sources: blur, sensor noise, JPEG compression.
+the degradations of photos from other sources: blur, sensor noise, JPEG compression; and
+copy-paste of people between the photos of a batch (paste.py).
 
 The geometric transform (flip, shift, zoom about the centre) has no rotation, so it separates
 into a row map and a column map per sample; applying it is a few numpy gathers of whole rows
 and columns. The image is sampled bilinearly with edge values outside; the mask is sampled by
 nearest neighbour with 0 outside, so it stays exactly 0/1. Blur, noise and JPEG touch the image
 only, after the jitter: a Gaussian blur of a random width, Gaussian noise of a random strength,
-a JPEG round trip at a random quality (Pillow), each on half the images.
+a JPEG round trip at a random quality (Pillow), each on half the images. Pasting comes after
+the jitter and before them, so a pasted person's edges are blurred and compressed with the rest.
 """
 import io
 
@@ -14,50 +16,8 @@ import numpy as np
 from PIL import Image
 
 from .frames import DataError
-
-
-def _source_coords(out_size, zoom, shift, flip=None):
-    """Source coordinate (N, out_size) for each output pixel: the inverse of zoom then shift.
-
-    zoom > 1 enlarges the content; shift is in pixels; flip (N,) bool mirrors the axis.
-    """
-    centre = (out_size - 1) / 2.0
-    out = np.arange(out_size, dtype=np.float64)[None, :]
-    src = centre + (out - centre - shift[:, None]) / zoom[:, None]
-    if flip is not None:
-        src = np.where(flip[:, None], out_size - 1 - src, src)
-    return src
-
-
-def _bilinear(images, src_y, src_x):
-    """Sample images (N, H, W, C) at rows src_y (N, H) x cols src_x (N, W); edges are clamped."""
-    n, h, w, _ = images.shape
-    y = np.clip(src_y, 0, h - 1)
-    x = np.clip(src_x, 0, w - 1)
-    # y0 <= h - 2 keeps y1 = y0 + 1 inside; at the last row the weight wy is then exactly 1.
-    y0 = np.minimum(np.floor(y).astype(np.intp), max(h - 2, 0))
-    x0 = np.minimum(np.floor(x).astype(np.intp), max(w - 2, 0))
-    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
-    wy = (y - y0).astype(np.float32)[:, :, None, None]
-    wx = (x - x0).astype(np.float32)[:, None, :, None]
-    # Separable: blend whole rows first, then columns. Gathering rows with fancy indexing and
-    # columns with a per-sample np.take is several times faster than one 2-D gather.
-    b = np.arange(n)[:, None]
-    rows = images[b, y0] * (1 - wy) + images[b, y1] * wy
-    cols = lambda idx: np.stack([np.take(rows[i], idx[i], axis=1) for i in range(n)])
-    return cols(x0) * (1 - wx) + cols(x1) * wx
-
-
-def _nearest(masks, src_y, src_x, fill=0):
-    """Sample masks (N, H, W, C) at the nearest pixel; samples falling outside become `fill`."""
-    n, h, w, _ = masks.shape
-    y, x = np.floor(src_y + 0.5).astype(np.intp), np.floor(src_x + 0.5).astype(np.intp)
-    # Point rows/columns that fall outside at a row/column of `fill` appended to the mask.
-    padded = np.pad(masks, ((0, 0), (0, 1), (0, 1), (0, 0)), constant_values=fill)
-    y = np.where((y >= 0) & (y < h), y, h)
-    x = np.where((x >= 0) & (x < w), x, w)
-    rows = padded[np.arange(n)[:, None], y]
-    return np.stack([np.take(rows[i], x[i], axis=1) for i in range(n)])
+from .paste import paste_people
+from .resample import bilinear, nearest, source_coords
 
 
 def _gaussian_blur(image, sigma):
@@ -98,29 +58,38 @@ class Augmenter:
     blur: on half the images, a Gaussian blur of standard deviation up to this many pixels.
     noise: on half the images, Gaussian noise of standard deviation up to this (pixels in [0, 1]).
     jpeg: on half the images, a JPEG round trip at a quality from this (5-95) to 95; 0: off.
+    paste: the probability that a photo receives the people of another photo of the batch,
+        shrunk (paste.py), and once more with the same probability; binary masks only.
     The same geometric transform goes to an image and its mask; photometric jitter to the image
     only. mask_fill: the mask's value where a shift or zoom uncovers pixels it has no value for
     (0, background, for binary masks; IGNORE for class ids, where 0 is a class). Deterministic
     given `seed`; state()/set_state() save and restore the random stream. Blur, noise and JPEG
-    draw from a second stream, and only when one of them is on, so that a run without them
-    draws exactly the numbers it drew before they existed.
+    draw from a second stream and pasting from a third, each only when it is on, so that a
+    run without them draws exactly the numbers it drew before they existed.
     """
 
     def __init__(self, seed, flip=True, shift=0.1, scale=0.1, brightness=0.2, contrast=0.2,
-                 mask_fill=0, blur=0.0, noise=0.0, jpeg=0):
+                 mask_fill=0, blur=0.0, noise=0.0, jpeg=0, paste=0.0):
         amounts = dict(shift=shift, scale=scale, brightness=brightness, contrast=contrast, noise=noise)
         for name, value in amounts.items():
             if not 0 <= value < 1:
                 raise DataError(f"augmentation {name} must be in [0, 1), got {value!r}")
         if not 0 <= blur <= 5:
             raise DataError(f"augmentation blur must be a Gaussian's width in pixels, 0 to 5, got {blur!r}")
+        if not 0 <= paste <= 1:
+            raise DataError(f"augmentation paste must be a probability, 0 to 1, got {paste!r}")
+        if paste and mask_fill != 0:
+            raise DataError("augmentation paste copies people between photos with binary masks; "
+                            "class ids have none to cut (leave paste at 0)")
         if not (jpeg == 0 or 5 <= jpeg <= 95):
             raise DataError(f"augmentation jpeg must be 0 (off) or a lowest quality from 5 to 95, got {jpeg!r}")
         self.flip, self.shift, self.scale = bool(flip), float(shift), float(scale)
         self.brightness, self.contrast = float(brightness), float(contrast)
         self.blur, self.noise, self.jpeg = float(blur), float(noise), int(jpeg)
+        self.paste = float(paste)
         self.rng = np.random.default_rng(seed)
         self.degrade_rng = np.random.default_rng([seed, 1])
+        self.paste_rng = np.random.default_rng([seed, 2])
         self.mask_fill = mask_fill
 
     @property
@@ -129,16 +98,21 @@ class Augmenter:
 
     def state(self):
         """The random generators' state: a dict that set_state() accepts (JSON-serialisable);
-        without blur, noise or JPEG, the first generator's alone, as before they existed."""
-        if not self.degrades:
+        without blur, noise, JPEG or pasting, the first generator's alone, as before they existed."""
+        if not (self.degrades or self.paste):
             return self.rng.bit_generator.state
-        return {"geometry": self.rng.bit_generator.state, "degrade": self.degrade_rng.bit_generator.state}
+        state = {"geometry": self.rng.bit_generator.state, "degrade": self.degrade_rng.bit_generator.state}
+        if self.paste:
+            state["paste"] = self.paste_rng.bit_generator.state
+        return state
 
     def set_state(self, state):
         """Resume the random streams exactly where state() was taken."""
         if "geometry" in state:
             self.rng.bit_generator.state = state["geometry"]
             self.degrade_rng.bit_generator.state = state["degrade"]
+            if "paste" in state:
+                self.paste_rng.bit_generator.state = state["paste"]
         else:
             self.rng.bit_generator.state = state
 
@@ -170,15 +144,18 @@ class Augmenter:
         zoom = 1 + self.scale * (2 * u[:, 1] - 1)
         shift_y = self.shift * h * (2 * u[:, 2] - 1)
         shift_x = self.shift * w * (2 * u[:, 3] - 1)
-        src_y = _source_coords(h, zoom, shift_y)
-        src_x = _source_coords(w, zoom, shift_x, flip)
-        out_images = _bilinear(images, src_y, src_x)
-        out_masks = _nearest(masks, src_y, src_x, self.mask_fill)
+        src_y = source_coords(h, zoom, shift_y)
+        src_x = source_coords(w, zoom, shift_x, flip)
+        out_images = bilinear(images, src_y, src_x)
+        out_masks = nearest(masks, src_y, src_x, self.mask_fill)
         gain = (1 + self.brightness * (2 * u[:, 4] - 1)).astype(np.float32)[:, None, None, None]
         stretch = (1 + self.contrast * (2 * u[:, 5] - 1)).astype(np.float32)[:, None, None, None]
         mean = out_images.mean(axis=(1, 2, 3), keepdims=True)
         # Written so that stretch == gain == 1 returns the pixels bit-for-bit.
         out_images = (out_images * stretch + mean * (1 - stretch)) * gain
+        if self.paste:
+            out_images, out_masks = paste_people(np.clip(out_images, 0, 1).astype(np.float32),
+                                                 out_masks.astype(np.float32), self.paste_rng, self.paste)
         if self.degrades:
             out_images = self.degrade(np.clip(out_images, 0, 1).astype(np.float32))
         return np.clip(out_images, 0, 1).astype(np.float32), out_masks.astype(np.float32)

@@ -44,7 +44,7 @@ def parse_filters(text):
     return filters
 
 
-AMOUNT_NAMES = ("scale", "shift", "brightness", "contrast", "blur", "noise", "jpeg")
+AMOUNT_NAMES = ("scale", "shift", "brightness", "contrast", "blur", "noise", "jpeg", "paste")
 
 
 def parse_amounts(text):
@@ -217,7 +217,8 @@ OPTIONS = [
            arguments=dict(metavar="NAME=V,..."),
            help="augmentation amounts, each replacing the model's or data's one: scale (zoom in "
                 "1 +- scale), shift, brightness, contrast, blur (pixels), noise, jpeg (lowest "
-                "quality), e.g. scale=0.5,blur=1.5,jpeg=30 (turns --augment on)"),
+                "quality), paste (the chance of pasting another photo's people, shrunk: binary "
+                "masks), e.g. scale=0.5,blur=1.5,jpeg=30,paste=0.5 (turns --augment on)"),
     Option("balance", "frames", check=one_of("frames", "sources"), arguments=dict(choices=("frames", "sources")),
            help="frames: every training frame once an epoch; sources: with several --data, each "
                 "set drawn equally often (a small set repeated, a large one sampled) (default {default})"),

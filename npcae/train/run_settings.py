@@ -69,6 +69,10 @@ def settings(given, name=str):
         task = make_task(config)
     except ValueError as error:
         raise SettingsError(f"{name('loss')}: {error}") from None
+    try:                                       # the amounts' ranges, before a run folder exists
+        Augmenter(seed=0, mask_fill=getattr(task, "mask_fill", 0), **values["augment_args"])
+    except InputError as error:
+        raise SettingsError(f"{name('augment_args')}: {error}") from None
     return Settings(values, palette, task)
 
 
@@ -99,10 +103,6 @@ def check_combinations(values, name):
     if not (isinstance(values["augment_args"], dict) and set(values["augment_args"]) <= amounts):
         raise SettingsError(f"{name('augment_args')} must be a dict of Augmenter amounts "
                             f"({', '.join(sorted(amounts))}), got {values['augment_args']!r}")
-    try:                                       # their ranges, before a run folder exists
-        Augmenter(seed=0, **values["augment_args"])
-    except InputError as error:
-        raise SettingsError(f"{name('augment_args')}: {error}") from None
     if values["task"] is not None and values["task"] not in TASKS:
         raise SettingsError(f"unknown task {values['task']!r}; choose from {', '.join(sorted(TASKS))}")
 

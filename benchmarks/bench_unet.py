@@ -113,7 +113,7 @@ def main(argv=None):
     row = {"config": f"{what}{args.batch} x {args.size}, photo {args.photo}"}
     for impl, runs in results.items():
         row[f"{impl}_step_s"] = statistics.median(t for r in runs for t in r["steps_s"])
-        row[f"{impl}_round_steps_s"] = [r["steps_s"] for r in runs]
+        row[f"{impl}_steps_by_round"] = [r["steps_s"] for r in runs]
         row[f"{impl}_photo_s"] = min(r["inference_s"] for r in photos[impl])
         row[f"{impl}_peak_rss_gb"] = max(r["peak_rss_gb"] for r in runs)
         row[f"{impl}_version"] = runs[0]["impl"]
@@ -139,11 +139,12 @@ def main(argv=None):
             columns += [("torch_frozen_photo_s", "torch frozen s/photo", "{:.3f}"),
                         ("frozen_ratio", "photo npcae / frozen torch", "{:.2f}")]
     print("; ".join(f"{k} {v:.3f}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()
-                    if not k.endswith("round_steps_s")), flush=True)
+                    if not k.endswith("_by_round")), flush=True)
+    rounds = (" The median of the rounds' ratios divides each round's npcae median by the torch "
+              "median measured right after it (the per-round ratios are in the JSON)."
+              if args.compare_torch else "")
     note = (f"\n\nMedian of {args.rounds} x {args.steps} steps per implementation, each process "
-            f"after one warm-up step; runs alternate between implementations. The median of the "
-            f"rounds' ratios divides each round's npcae median by the torch median measured right "
-            f"after it (the per-round ratios are in the JSON). A photo: in a "
+            f"after one warm-up step; runs alternate between implementations.{rounds} A photo: in a "
             f"process of its own that trains nothing (as `npcae predict` runs), the fastest of "
             f"{PHOTO_REPEATS} forwards after a warm-up, best over the rounds; npcae's inference "
             f"copy (batch norms folded into the convolutions, filters transformed once: "

@@ -137,9 +137,11 @@ def test_a_pixel_sums_the_same_whichever_road_takes_it(rng, monkeypatch):
 
 def test_the_direct_road_takes_few_filters_in_whole_vectors(rng):
     assert Conv2D(16, 16, 3, rng=rng).plan() == (DIRECT, DIRECT, FLIPPED_DIRECT)
-    # 3 channels: dx by im2col (3 is no whole vector), dW direct
+    # 3 channels: dx by im2col (3 is no whole vector); dW direct at stride 1, by im2col's one
+    # thin GEMM at stride 2 (DIRECT_WEIGHTS_MIN_CHANNELS), unless forced
     assert Conv2D(3, 32, 3, rng=rng).plan() == (DIRECT, DIRECT, FLIPPED_KERNEL)
-    assert Conv2D(3, 32, 3, rng=rng, algo="im2col").plan().weights != DIRECT
+    assert Conv2D(3, 32, 3, 2, rng=rng).plan() == (DIRECT, COLUMN_BLOCKS, COL2IM)
+    assert Conv2D(3, 32, 3, 2, rng=rng, algo="direct").plan() == (DIRECT, DIRECT, COL2IM)
     assert Conv2D(16, 32, 3, 2, rng=rng).plan() == (DIRECT, DIRECT, COL2IM)
     assert Conv2D(16, 12, 3, rng=rng).plan().forward == KEPT_COLUMNS          # not whole vectors
     assert Conv2D(128, 128, 3, rng=rng).plan() == ("column blocks", COLUMN_BLOCKS, FLIPPED_KERNEL)

@@ -111,7 +111,7 @@ def test_augment_args_reach_the_augmenter_and_unknown_amounts_are_one_line(tmp_p
     assert settings({"model": "unet"})["augment_args"]["scale"] == 0.3        # the U-Net's default
     assert settings({})["augment_args"] == {}                                 # the CAE's: Augmenter's
     with pytest.raises(SettingsError, match=r"augment_args must be a dict of Augmenter amounts "
-                                            r"\(blur, brightness, contrast, flip, jpeg, noise, scale, shift\), got \{'zoom': 2\}"):
+                                            r"\(blur, brightness, contrast, flip, jpeg, noise, paste, scale, shift\), got \{'zoom': 2\}"):
         settings({"augment_args": {"zoom": 2}})
 
 

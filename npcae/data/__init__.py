@@ -15,7 +15,8 @@ The folder, from the bottom up (a module imports only from those above it in thi
                       folder_frames (FolderFrames), composites (pix2pix's photo | labels files),
                       coco (CocoFrames: one category of a COCO instances file, "coco:PATH")
   plumbing            fetch (verified downloads, checksum files), drawing (what renderers share),
-                      loader (BatchLoader), augment (Augmenter)
+                      loader (BatchLoader), resample (sampling on a grid), paste (copy-paste
+                      of people), augment (Augmenter)
   named data sets     dataset (Dataset: where a set is, how it is fetched and opened);
                       sets/ (one module per set: tiktok_136, human_seg_290, cityscapes_pix2pix,
                       synthetic, synthetic_people, synthetic_streets); registry (lists them:

@@ -59,11 +59,11 @@ class Augmenter:
     noise: on half the images, Gaussian noise of standard deviation up to this (pixels in [0, 1]).
     jpeg: on half the images, a JPEG round trip at a quality from this (5-95) to 95; 0: off.
     paste: the probability that a photo receives the people of another photo of the batch,
-        shrunk (paste.py), and once more with the same probability; binary masks only.
+        resized (paste.py), and once more with the same probability; binary masks only.
     The same geometric transform goes to an image and its mask; photometric jitter to the image
     only. mask_fill: the mask's value where a shift or zoom uncovers pixels it has no value for
     (0, background, for binary masks; IGNORE for class ids, where 0 is a class). Deterministic
-    given `seed`; state()/set_state() save and restore the random stream. Blur, noise and JPEG
+    given `seed`; state()/set_state() save and restore the random streams. Blur, noise and JPEG
     draw from a second stream and pasting from a third, each only when it is on, so that a
     run without them draws exactly the numbers it drew before they existed.
     """
@@ -108,6 +108,9 @@ class Augmenter:
 
     def set_state(self, state):
         """Resume the random streams exactly where state() was taken."""
+        if self.paste and "paste" not in state:
+            raise DataError("the saved augmentation state has no copy-paste stream: it is of a "
+                            "run without paste, and this augmenter pastes")
         if "geometry" in state:
             self.rng.bit_generator.state = state["geometry"]
             self.degrade_rng.bit_generator.state = state["degrade"]

@@ -25,7 +25,8 @@ def source_coords(out_size, zoom, shift, flip=None):
 
 
 def bilinear(images, src_y, src_x):
-    """Sample images (N, H, W, C) at rows src_y (N, H) x cols src_x (N, W); edges are clamped."""
+    """images (N, H, W, C) sampled at rows src_y (N, OH) x cols src_x (N, OW), coordinates in
+    source pixels: (N, OH, OW, C), values beyond the edges clamped to them."""
     n, h, w, _ = images.shape
     y = np.clip(src_y, 0, h - 1)
     x = np.clip(src_x, 0, w - 1)
@@ -44,7 +45,8 @@ def bilinear(images, src_y, src_x):
 
 
 def nearest(masks, src_y, src_x, fill=0):
-    """Sample masks (N, H, W, C) at the nearest pixel; samples falling outside become `fill`."""
+    """masks (N, H, W, C) sampled at the nearest pixel of rows src_y (N, OH) x cols src_x
+    (N, OW): (N, OH, OW, C); samples falling outside become `fill`."""
     n, h, w, _ = masks.shape
     y, x = np.floor(src_y + 0.5).astype(np.intp), np.floor(src_x + 0.5).astype(np.intp)
     # Point rows/columns that fall outside at a row/column of `fill` appended to the mask.

@@ -84,6 +84,16 @@ class ConvPlan(NamedTuple):
         return f"{self.forward} / {self.weights} / {self.data}"
 
 
+# Below this many input channels (an image's 3, the CAE's 4) a strided layer's weight gradient
+# is im2col's one thin GEMM over the column blocks: the CAE's 4 -> 32 stride 2 took 9 ms direct
+# against 4 (benchmarks/README.md), the MobileNetV2 stem's 3 -> 32 stride 2 drew (4.0-12 ms
+# against 4.6-8.2 in its training step). A stride-1 layer takes the direct road: the U-Net's
+# 3 -> 16 at 8 x 256x256 took 8.6-10.3 ms direct against 16-42 for the column blocks inside
+# its training step (2026-12-03, timed per call in 10 steps; the lab's im2col row, 10.7 ms,
+# reuses the columns its own forward kept, which the direct forward does not build).
+DIRECT_WEIGHTS_MIN_CHANNELS = 8
+
+
 def conv_plan(geom, *, keep=False, flip_data=False, fast=True, filters=None, channels=None,
               dtype=np.float32, input_size=None, algo=None):
     """The roads for `geom`: keep (a training forward of a thin layer keeps its columns),
@@ -116,10 +126,9 @@ def conv_plan(geom, *, keep=False, flip_data=False, fast=True, filters=None, cha
     if flip_data:
         data = FLIPPED_DIRECT if channels and direct.takes(channels, dtype) else FLIPPED_KERNEL
     if filters and direct.takes(filters, dtype):       # no columns, to keep or to build
-        # Even from an image's 3 channels: the U-Net's 3 -> 16 dW at 8 x 256x256 took 8.6-10.3
-        # ms direct against 16-42 for im2col's thin GEMM inside the training step (2026-12-03;
-        # the MobileNetV2 stem's 3 -> 32 stride 2, 4.0-12 against 4.6-8.2: a draw).
-        return ConvPlan(DIRECT, DIRECT, data)
+        few = (algo is None and channels is not None and channels < DIRECT_WEIGHTS_MIN_CHANNELS
+               and geom.stride > 1)
+        return ConvPlan(DIRECT, COLUMN_BLOCKS if few else DIRECT, data)
     if keep:
         return ConvPlan(KEPT_COLUMNS, KEPT_COLUMNS, data)
     # Whole columns only where col2im can reuse them as its buffer.

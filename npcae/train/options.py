@@ -217,7 +217,7 @@ OPTIONS = [
            arguments=dict(metavar="NAME=V,..."),
            help="augmentation amounts, each replacing the model's or data's one: scale (zoom in "
                 "1 +- scale), shift, brightness, contrast, blur (pixels), noise, jpeg (lowest "
-                "quality), paste (the chance of pasting another photo's people, shrunk: binary "
+                "quality), paste (the chance of pasting another photo's people, resized: binary "
                 "masks), e.g. scale=0.5,blur=1.5,jpeg=30,paste=0.5 (turns --augment on)"),
     Option("balance", "frames", check=one_of("frames", "sources"), arguments=dict(choices=("frames", "sources")),
            help="frames: every training frame once an epoch; sources: with several --data, each "

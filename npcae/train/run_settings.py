@@ -69,6 +69,9 @@ def settings(given, name=str):
         task = make_task(config)
     except ValueError as error:
         raise SettingsError(f"{name('loss')}: {error}") from None
+    if values["augment_args"].get("paste") and task.name != "binary":
+        raise SettingsError(f"{name('augment_args')}: paste copies people between binary masks; "
+                            f"a {task.name} target has none to cut (leave paste at 0)")
     try:                                       # the amounts' ranges, before a run folder exists
         Augmenter(seed=0, mask_fill=getattr(task, "mask_fill", 0), **values["augment_args"])
     except InputError as error:

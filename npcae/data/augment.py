@@ -157,8 +157,9 @@ class Augmenter:
         # Written so that stretch == gain == 1 returns the pixels bit-for-bit.
         out_images = (out_images * stretch + mean * (1 - stretch)) * gain
         if self.paste:
-            out_images, out_masks = paste_people(np.clip(out_images, 0, 1).astype(np.float32),
-                                                 out_masks.astype(np.float32), self.paste_rng, self.paste)
+            out_images, out_masks = paste_people(np.clip(out_images, 0, 1).astype(np.float32, copy=False),
+                                                 out_masks.astype(np.float32, copy=False),
+                                                 self.paste_rng, self.paste)
         if self.degrades:
             out_images = self.degrade(np.clip(out_images, 0, 1).astype(np.float32))
         return np.clip(out_images, 0, 1).astype(np.float32), out_masks.astype(np.float32)

@@ -20,6 +20,7 @@ from ..optim import Adam
 from ..tasks import make_task
 from .callbacks import (Checkpoint, GradientNorms, History, LearningRateSchedule, ProgressBar,
                         Snapshots, StopOnInterrupt, TraceFirstStep, Validation)
+from .init_from import start_from
 from .options import data_specs
 from .run_settings import Settings, SettingsError, settings
 from .task_settings import data_options, model_args, task_config
@@ -121,8 +122,10 @@ def build_model(run, size, frames, checked=None):
     return models.create(run["model"], input_size=size, seed=run["seed"], **model_args(run))
 
 
-def assemble(run, out_dir, *, progress=True, trace=False, log=print):
-    """The trainer of a run, with its data, model, task, optimiser and callbacks."""
+def assemble(run, out_dir, *, progress=True, trace=False, log=print, fresh=True):
+    """The trainer of a run, with its data, model, task, optimiser and callbacks. `fresh`:
+    a new run, whose model starts from --init-from's weights when given (a resumed run's
+    model is restored from its checkpoint instead)."""
     run = settings(run)
     out_dir = os.fspath(out_dir)
     checked = None
@@ -131,6 +134,9 @@ def assemble(run, out_dir, *, progress=True, trace=False, log=print):
         check_fits(run, *checked)
     train, heldout, notes = open_data(run)
     model = build_model(run, train.size, len(train), checked)
+    if fresh and run["init_from"]:
+        start_from(model, run["init_from"])
+        notes.append(f"starting from the weights of {run['init_from']}")
     task = run.task
     if run["class_weights"] == "auto":           # computed once; the stored run keeps the numbers
         weights = auto_class_weights(train, run["classes"])

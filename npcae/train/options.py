@@ -118,14 +118,14 @@ def one_of(*choices):
 
 # -- storing a folder whole, so that a run resumes from any working directory ----------------
 def whole_path(text, kind="folder"):
-    """A folder (or, kind="file", a file) as an absolute path; a data set name as it is; a
+    """A folder (or, kind="file", a file; kind="any", either) as an absolute path; a data set name as it is; a
     COCO spec with its file made absolute (coco:/abs/instances_train2017.json)."""
     if text in DATASETS:
         return text
     if text.startswith(COCO_PREFIX):
         return COCO_PREFIX + whole_path(text[len(COCO_PREFIX):], "file")
     path = Path(text).expanduser()
-    exists = path.is_dir() if kind == "folder" else path.is_file()
+    exists = {"folder": path.is_dir, "file": path.is_file, "any": path.exists}[kind]()
     return str(path.resolve()) if exists else text
 
 
@@ -194,6 +194,11 @@ OPTIONS = [
            help="the label colours of multi-class data: one 'name, R, G, B' line per class, "
                 "'void, R, G, B' for colours to ignore (default Cityscapes')"),
     Option("palette_table", None),      # the --palette file's classes and colours, stored with the run
+    Option("init_from", None, to_setting=lambda text: whole_path(text, "any"),
+           arguments=dict(metavar="RUN"),
+           help="start from the weights of a trained run (its folder, weights.npz or "
+                "checkpoint.npz) of the same model and arguments: fine-tuning, or a model "
+                "trained at a smaller --size first; the optimiser and schedule start afresh"),
     Option("class_weights", None, parse=parse_weights, arguments=dict(metavar="auto|W1,W2,..."),
            help="weigh the cross-entropy of each class: auto (median-frequency balancing from "
                 "the training masks) or one number per class (default: all 1)"),

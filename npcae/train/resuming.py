@@ -27,7 +27,7 @@ def resume(run_folder, *, progress=True, trace=False, log=print, name=str, **cha
     folder = Path(run_folder)
     state = read_checkpoint(folder / CHECKPOINT)
     run = resumed_settings(state, changes, folder, name)
-    exp = assemble(run, folder, progress=progress, trace=trace, log=log)
+    exp = assemble(run, folder, progress=progress, trace=trace, log=log, fresh=False)
     restore_trainer(state, exp.trainer)
     return exp
 

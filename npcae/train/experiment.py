@@ -135,8 +135,7 @@ def assemble(run, out_dir, *, progress=True, trace=False, log=print, fresh=True)
     train, heldout, notes = open_data(run)
     model = build_model(run, train.size, len(train), checked)
     if fresh and run["init_from"]:
-        start_from(model, run["init_from"])
-        notes.append(f"starting from the weights of {run['init_from']}")
+        notes.append(f"starting from the weights in {start_from(model, run['init_from'])}")
     task = run.task
     if run["class_weights"] == "auto":           # computed once; the stored run keeps the numbers
         weights = auto_class_weights(train, run["classes"])

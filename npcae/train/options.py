@@ -110,6 +110,10 @@ def boolean(value):
     return None if isinstance(value, bool) else "must be true or false"
 
 
+def text(value):
+    return None if isinstance(value, str) else "must be a path as text (str)"
+
+
 def one_of(*choices):
     def choice_check(value):
         return None if value in choices else f"must be one of {', '.join(map(str, choices))}"
@@ -118,8 +122,8 @@ def one_of(*choices):
 
 # -- storing a folder whole, so that a run resumes from any working directory ----------------
 def whole_path(text, kind="folder"):
-    """A folder (or, kind="file", a file; kind="any", either) as an absolute path; a data set name as it is; a
-    COCO spec with its file made absolute (coco:/abs/instances_train2017.json)."""
+    """A folder (or, kind="file", a file; kind="any", either) as an absolute path; a data set
+    name as it is; a COCO spec with its file made absolute (coco:/abs/instances_train2017.json)."""
     if text in DATASETS:
         return text
     if text.startswith(COCO_PREFIX):
@@ -194,7 +198,7 @@ OPTIONS = [
            help="the label colours of multi-class data: one 'name, R, G, B' line per class, "
                 "'void, R, G, B' for colours to ignore (default Cityscapes')"),
     Option("palette_table", None),      # the --palette file's classes and colours, stored with the run
-    Option("init_from", None, to_setting=lambda text: whole_path(text, "any"),
+    Option("init_from", None, check=optional(text), to_setting=lambda given: whole_path(given, "any"),
            arguments=dict(metavar="RUN"),
            help="start from the weights of a trained run (its folder, weights.npz or "
                 "checkpoint.npz) of the same model and arguments: fine-tuning, or a model "

@@ -42,7 +42,7 @@ def start_from(model, weights, flag="--init-from"):
     # without dropout has none to give); every other state entry must come from the file.
     state = {name: encode(value) for name, value in model.named_state()
              if isinstance(value, np.random.Generator)}
-    state.update({name: np.array(value, copy=True) for name, value in trained.named_state()
+    state.update({name: value for name, value in trained.named_state()
                   if not isinstance(value, np.random.Generator)})
     try:
         load_arrays(model, params, state, f"{flag} {weights} is another architecture")
@@ -61,8 +61,13 @@ def mismatch(flag, weights, theirs, ours):
         outputs = lambda n: "one mask" if n in (None, 1) else f"{n} classes"
         return (f"{flag} {weights} predicts {outputs(theirs['args'].get('classes'))}; this run "
                 f"predicts {outputs(ours['args'].get('classes'))}")
-    spell = lambda key, value: (f"{FLAGS[key]} {','.join(map(str, value)) if isinstance(value, list) else value}"
-                                if key in FLAGS else f"{key} {value}")
     return (f"{flag} {weights} was trained with another {theirs['builder']}: "
-            + ", ".join(f"{spell(key, theirs['args'].get(key))} (this run "
-                        f"{spell(key, ours['args'].get(key))})" for key in differing))
+            + ", ".join(f"{spelled(key, theirs['args'].get(key))} (this run "
+                        f"{spelled(key, ours['args'].get(key))})" for key in differing))
+
+
+def spelled(key, value):
+    """A builder argument as the command line gives it (--filters 2,3,4), else by name."""
+    if key not in FLAGS:
+        return f"{key} {value}"
+    return f"{FLAGS[key]} {','.join(map(str, value)) if isinstance(value, list) else value}"

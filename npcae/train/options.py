@@ -110,7 +110,7 @@ def boolean(value):
     return None if isinstance(value, bool) else "must be true or false"
 
 
-def text(value):
+def path_text(value):
     return None if isinstance(value, str) else "must be a path as text (str)"
 
 
@@ -198,7 +198,7 @@ OPTIONS = [
            help="the label colours of multi-class data: one 'name, R, G, B' line per class, "
                 "'void, R, G, B' for colours to ignore (default Cityscapes')"),
     Option("palette_table", None),      # the --palette file's classes and colours, stored with the run
-    Option("init_from", None, check=optional(text), to_setting=lambda given: whole_path(given, "any"),
+    Option("init_from", None, check=optional(path_text), to_setting=lambda given: whole_path(given, "any"),
            arguments=dict(metavar="RUN"),
            help="start from the weights of a trained run (its folder, weights.npz or "
                 "checkpoint.npz) of the same model and arguments: fine-tuning, or a model "

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from npcae.cli import main
+from npcae.train import experiment
 from npcae.train.experiment import assemble
 from npcae.train.run_settings import SettingsError, settings
 from npcae.models.io import read_checkpoint_arrays
@@ -83,7 +84,11 @@ def test_a_resumed_run_continues_from_its_checkpoint_without_the_init_file(train
      "predicts one mask; this run predicts 19 classes"),
     (dict(model="cae", model_args={}, size=[24, 16]), "holds a unet model; this run trains a cae"),
 ])
-def test_another_architecture_is_refused_by_name(trained, tmp_path, change, phrase):
+def test_another_architecture_is_refused_by_name_before_any_data_is_read(
+        trained, tmp_path, change, phrase, monkeypatch):
+    def no_data(run):     # a large COCO file would be parsed here before the refusal
+        raise AssertionError("data opened before the init file was checked")
+    monkeypatch.setattr(experiment, "open_data", no_data)
     with pytest.raises(SettingsError, match=re.escape(phrase)):
         assemble({**RUN, **change, "init_from": str(trained)}, tmp_path / "x", **QUIET)
 

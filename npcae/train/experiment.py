@@ -41,12 +41,19 @@ class Experiment:
     notes: list              # one-line remarks about the data, for the log
 
 
+def frame_size(run):
+    """(H, W) the run trains at: --size, else its first data set's own size."""
+    spec = data_specs(run["data"])[0]
+    size = tuple(run["size"]) if run["size"] else dataset_defaults(spec).size
+    if size is None:
+        raise SettingsError(f"{spec} needs a size (e.g. --size 256x256)")
+    return tuple(size)
+
+
 def open_data(run):
     """(train Frames, held-out Frames, notes) as the run's settings choose them."""
     specs = data_specs(run["data"])
-    size = tuple(run["size"]) if run["size"] else dataset_defaults(specs[0]).size
-    if size is None:
-        raise SettingsError(f"{specs[0]} needs a size (e.g. --size 256x256)")
+    size = frame_size(run)
     val_frames = None
     if run["val_data"] is not None:
         val_frames = open_frames(run["val_data"], size, cache_mb=run["cache_mb"],
@@ -112,13 +119,19 @@ def check_fits(run, size, batch):
         raise SettingsError(str(error)) from None
 
 
-def build_model(run, size, frames, checked=None):
+def build_model(run, size, frames, checked=None, model=None):
     """The run's model at `size` (H, W) once check_fits passes for its batches: batch_size
     frames, or all `frames` (the training set's count) when batch_size is None. `checked`:
-    the (size, batch) check_fits already passed, not checked again."""
+    the (size, batch) check_fits already passed, not checked again; `model`: the run's model
+    already built (its weights from --init-from), returned once the check passes."""
     batch = min(run["batch_size"] or frames, frames)                    # as BatchLoader caps it
     if checked != (tuple(size), batch):
         check_fits(run, size, batch)
+    return model or new_model(run, size)
+
+
+def new_model(run, size):
+    """The run's model at `size`, with fresh weights from its seed."""
     return models.create(run["model"], input_size=size, seed=run["seed"], **model_args(run))
 
 
@@ -128,14 +141,16 @@ def assemble(run, out_dir, *, progress=True, trace=False, log=print, fresh=True)
     model is restored from its checkpoint instead)."""
     run = settings(run)
     out_dir = os.fspath(out_dir)
-    checked = None
-    if run["size"]:               # before frames are read, or rendered, at a size that cannot fit
-        checked = (tuple(run["size"]), run["batch_size"] or 1)
-        check_fits(run, *checked)
+    checked = (frame_size(run), run["batch_size"] or 1)
+    check_fits(run, *checked)     # before frames are read, or rendered, at a size that cannot fit
+    model = started = None
+    if fresh and run["init_from"]:  # another architecture is refused before any data is parsed
+        model = new_model(run, checked[0])
+        started = start_from(model, run["init_from"])
     train, heldout, notes = open_data(run)
-    model = build_model(run, train.size, len(train), checked)
-    if fresh and run["init_from"]:
-        notes.append(f"starting from the weights in {start_from(model, run['init_from'])}")
+    model = build_model(run, train.size, len(train), checked, model)
+    if started:
+        notes.append(f"starting from the weights in {started}")
     task = run.task
     if run["class_weights"] == "auto":           # computed once; the stored run keeps the numbers
         weights = auto_class_weights(train, run["classes"])

@@ -1,5 +1,6 @@
 """--init-from: a run that starts from another run's weights, at another size or on other data;
 another architecture is refused in one line before a run folder exists."""
+import os
 import re
 import shutil
 
@@ -10,7 +11,9 @@ from npcae.cli import main
 from npcae.train import experiment
 from npcae.train.experiment import assemble
 from npcae.train.run_settings import SettingsError, settings
+from npcae.models import create
 from npcae.models.io import read_checkpoint_arrays
+from npcae.predict import load_model
 from npcae.train.checkpoint import read_checkpoint
 from test_cli import error_line
 from test_unet import UNET_RUN
@@ -116,3 +119,22 @@ def test_a_missing_or_broken_init_file_is_one_line(tmp_path, capsys):
         line = error_line(capsys)
         assert line.startswith("npcae: error: --init-from: ") and phrase in line, line
         assert not (tmp_path / "run").exists()
+
+
+def test_a_run_folder_gives_its_newer_weights_file(trained, tmp_path):
+    """A finished run resumed for more epochs and stopped: its checkpoint is newer than its
+    weights.npz, and the folder means the checkpoint (here: another model in weights.npz)."""
+    folder = tmp_path / "resumed"
+    shutil.copytree(trained, folder)
+    other = create("unet", input_size=tuple(RUN["size"]), seed=7, **RUN["model_args"])
+    other.save(folder / "weights.npz")
+    checkpoint, _ = read_checkpoint_arrays(folder / "checkpoint.npz")
+    first = next(iter(checkpoint))
+    assert not np.array_equal(checkpoint[first], arrays(other)[first])
+    for newer, older, expected in (("checkpoint.npz", "weights.npz", checkpoint[first]),
+                                   ("weights.npz", "checkpoint.npz", arrays(other)[first])):
+        os.utime(folder / older, ns=(1, 10 ** 18))
+        os.utime(folder / newer, ns=(1, 2 * 10 ** 18))
+        loaded = load_model(folder)
+        assert loaded.path.name == newer
+        np.testing.assert_array_equal(arrays(loaded.model)[first], expected)

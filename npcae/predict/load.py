@@ -81,14 +81,11 @@ class TrainedModel:
 
 
 def load_model(weights):
-    """A TrainedModel from weights.npz, checkpoint.npz or a run folder (DataError, one line,
-    for anything else)."""
+    """A TrainedModel from weights.npz, checkpoint.npz or a run folder (its newer of the two;
+    DataError, one line, for anything else)."""
     path = Path(weights).expanduser()
     if path.is_dir():
-        found = [path / name for name in WEIGHT_FILES if (path / name).exists()]
-        if not found:
-            raise DataError(f"no weights.npz or checkpoint.npz in {path}")
-        path = found[0]
+        path = latest_weights(path)
     if not path.exists():
         raise DataError(f"weights file not found: {path}")
     try:
@@ -123,3 +120,12 @@ def load_model(weights):
         raise DataError(f"{path}: the stored task cannot be used: {error}") from None
     size = tuple(config.get("input_size") or (1024, 512))
     return TrainedModel(model, size, task, path)
+
+
+def latest_weights(folder):
+    """The newer of a run folder's weights.npz and checkpoint.npz (weights.npz on a tie): a
+    finished run resumed for more epochs and stopped holds a checkpoint newer than its weights."""
+    found = [folder / name for name in WEIGHT_FILES if (folder / name).exists()]
+    if not found:
+        raise DataError(f"no weights.npz or checkpoint.npz in {folder}")
+    return max(found, key=lambda file: file.stat().st_mtime_ns)   # max keeps the first on a tie

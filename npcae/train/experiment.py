@@ -19,7 +19,7 @@ from ..diagnostics import memory
 from ..optim import Adam
 from ..tasks import make_task
 from .callbacks import (Checkpoint, GradientNorms, History, LearningRateSchedule, ProgressBar,
-                        Snapshots, StopOnInterrupt, TraceFirstStep, Validation)
+                        Snapshots, StopOnInterrupt, TraceFirstStep, Validation, WeightAverage)
 from .init_from import start_from
 from .options import data_specs
 from .run_settings import Settings, SettingsError, settings
@@ -175,6 +175,7 @@ def assemble(run, out_dir, *, progress=True, trace=False, log=print, fresh=True)
                  GradientNorms(out_dir, period=run["grad_every"]),
                  History(out_dir),
                  Checkpoint(out_dir, period=run["checkpoint_every"], run=dict(run))]
+    callbacks += [WeightAverage(run["ema"])] if run["ema"] else []
     callbacks += [TraceFirstStep(out_dir)] if trace else []
     callbacks += [ProgressBar()] if progress else []
     callbacks += [StopOnInterrupt()]

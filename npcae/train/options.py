@@ -216,6 +216,10 @@ OPTIONS = [
     Option("lr_schedule", "constant", check=one_of(*SCHEDULES), arguments=dict(choices=SCHEDULES),
            help="constant; cosine: decay to 1%% of --lr over the epochs; warmup-cosine: rise to "
                 "--lr over the first 5%% of them, then the cosine (default {default})"),
+    Option("ema", 0.0, check=lambda v: None if v == 0 else fraction(v), parse=float,
+           arguments=dict(metavar="DECAY"),
+           help="validate and keep an exponential moving average of the weights, e.g. 0.999 "
+                "(default {default:g}: off)"),
     Option("shuffle", True, check=boolean),
     Option("seed", 0, check=count, parse=int,
            help="weights, dropout, shuffling, augmentation (default {default})"),

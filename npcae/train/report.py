@@ -43,7 +43,7 @@ def write_figures(exp):
     n_train = min(len(exp.train), max(3, OVERLAY_FRAMES - len(exp.heldout)))
     train, held = _first(exp.train, n_train), _first(exp.heldout, OVERLAY_FRAMES - n_train)
     images, targets = np.concatenate([train[0], held[0]]), np.concatenate([train[1], held[1]])
-    preds = forward_batches(trainer.model, images, trainer.callback(Validation).batch_size)
+    preds = forward_batches(trainer.eval_model, images, trainer.callback(Validation).batch_size)
     paths["overlays"] = os.path.join(out, "overlays.png")
     flags = [False] * len(train[2]) + [True] * len(held[2])
     plot_overlays(images, targets, preds, train[2] + held[2], flags, paths["overlays"],
@@ -65,7 +65,7 @@ def write_metrics(exp):
     its training frames), and per image; one inference pass per set. Returns the dict."""
     trainer = exp.trainer
     validation = trainer.callback(Validation)
-    row, per_image = validation.evaluate(trainer.model, trainer.task, per_image=True,
+    row, per_image = validation.evaluate(trainer.eval_model, trainer.task, per_image=True,
                                          epoch=trainer.epoch)
     result = {"epoch": trainer.epoch, **row, **per_image}
     text = json.dumps(result, indent=2)

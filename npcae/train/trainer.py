@@ -45,6 +45,7 @@ class Trainer:
         self.status = "new"            # then "running", and "finished", "stopped" or "failed"
         self.failure = None            # the exception that ended fit() with "failed"
         self.updating = False          # inside train_step: the weights may be half updated
+        self.averaged = None           # WeightAverage's model (--ema), else None
         self._reset_epoch_sums()
 
     # -- the loop ------------------------------------------------------------------------------
@@ -101,6 +102,12 @@ class Trainer:
         self._batch_losses.append([loss, len(x)])
         self._tally.update(output, y)
         return {"loss": loss, "size": len(x)}
+
+    @property
+    def eval_model(self):
+        """The model validated, pictured and saved as weights.npz: the weight average under
+        --ema (callbacks/averaging.py), else the model being trained."""
+        return self.model if self.averaged is None else self.averaged
 
     def position_intact(self):
         """Whether the state of a failed fit() is one the run passed through, and so worth

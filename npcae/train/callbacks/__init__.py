@@ -6,7 +6,8 @@ from .console import ProgressBar, StopOnInterrupt, TraceFirstStep
 from .records import GradientNorms, History
 from .schedule import SCHEDULES, LearningRateSchedule, scheduled_lr
 from .validation import Snapshots, Validation
+from .averaging import WeightAverage
 
 __all__ = ["Callback", "every", "Checkpoint", "Validation", "Snapshots", "History", "GradientNorms",
            "ProgressBar", "TraceFirstStep", "StopOnInterrupt", "LearningRateSchedule",
-           "SCHEDULES", "scheduled_lr"]
+           "SCHEDULES", "scheduled_lr", "WeightAverage"]

@@ -44,7 +44,7 @@ class Checkpoint(Callback):
         finally:
             self.reserve.drop()
         if trainer.status == "finished":
-            trainer.model.save(os.path.join(self.out_dir, "weights.npz"))
+            trainer.eval_model.save(os.path.join(self.out_dir, "weights.npz"))
         else:
             where = f"epoch {trainer.epoch}" + (f", batch {trainer.batch}" if trainer.batch else "")
             trainer.log(f"stopped at {where}; resume with: npcae train --resume {self.out_dir}")

@@ -30,7 +30,7 @@ class Validation(Callback):
 
     def on_epoch_end(self, trainer, logs):
         if every(trainer.epoch, self.period, trainer.epochs):
-            logs.update(self.evaluate(trainer.model, trainer.task, epoch=trainer.epoch))
+            logs.update(self.evaluate(trainer.eval_model, trainer.task, epoch=trainer.epoch))
 
     def evaluate(self, model, task, per_image=False, epoch=None):
         """The row of figures; with per_image, also {"heldout_per_image": {name: metrics}, ...}."""
@@ -72,7 +72,7 @@ class Snapshots(Callback):
 
     def take(self, trainer, epoch):
         shots = [trainer.task.snapshot(out) for *_, out in
-                 outputs(trainer.model, self.frames, self.batch_size, limit=self.count)]
+                 outputs(trainer.eval_model, self.frames, self.batch_size, limit=self.count)]
         self.pictures[epoch] = np.concatenate(shots)
 
     def state_dict(self):

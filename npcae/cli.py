@@ -75,7 +75,8 @@ def build_parser():
                                    "--background) or a folder of PNGs per frame; it prints the "
                                    "frames per second and how stable the masks are over time.")
     p.add_argument("inputs", nargs="*", metavar="IMAGE_OR_DIR")
-    p.add_argument("--weights", required=True, help="weights.npz, checkpoint.npz or a run folder (the newer of its two)")
+    p.add_argument("--weights", required=True,
+                   help="weights.npz, checkpoint.npz or a run folder (the newer of its two)")
     p.add_argument("--out", required=True, help="folder for the PNGs (--video: also a .mp4, .mov, "
                                                 ".webm, .gif, .webp or .apng file)")
     p.add_argument("--video", metavar="IN", help="a folder of frames, an MP4/WebM/MOV file (needs "

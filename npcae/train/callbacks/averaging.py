@@ -1,4 +1,4 @@
-"""An exponential moving average of the weights (`--ema DECAY`): the model that is scored and kept."""
+"""An exponential moving average of the weights (`--ema DECAY`): the model scored and kept."""
 import copy
 
 import numpy as np
